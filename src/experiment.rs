@@ -1,0 +1,318 @@
+//! The synthetic instruction-following experiment: spec, tasks, instruction sampler, tokenizer,
+//! batches. Pure data, no tensors: the trainer turns examples into tensors.
+
+pub mod regex;
+pub mod sampling;
+pub mod spec;
+pub mod tokenizer;
+
+use rand::seq::SliceRandom;
+use regex::WordRegex;
+use sampling::{rng_for, AnalysisSet};
+use spec::{ExperimentSpec, HiddenPosition};
+use std::collections::{BTreeSet, HashSet};
+use tokenizer::{Encoded, Tokenizer, SPECIALS};
+
+/// A spec that cannot be run, with the offending field and value named.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot parse experiment spec: {0}")]
+    Parse(String),
+    #[error("{field} = {value}: {reason}")]
+    Invalid { field: String, value: String, reason: String },
+}
+
+fn invalid(field: impl Into<String>, value: impl std::fmt::Display, reason: impl Into<String>) -> SpecError {
+    SpecError::Invalid { field: field.into(), value: value.to_string(), reason: reason.into() }
+}
+
+/// One task: a lookup table over the shared alphabet, named by several instruction distributions.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub name: String,
+    pub distributions: Vec<WordRegex>,
+    /// Indices of distributions used in training.
+    pub seen: Vec<usize>,
+    /// Indices of held-out distributions: their instructions form the unseen set.
+    pub unseen: Vec<usize>,
+    /// `table[input] = output`, both symbol indices.
+    pub table: Vec<usize>,
+}
+
+/// One instruction-following example.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    pub task: usize,
+    pub distribution: usize,
+    pub instruction: Vec<String>,
+    pub input: usize,
+    pub output: usize,
+    pub seen: bool,
+}
+
+/// A validated experiment, ready to sample from.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    pub spec: ExperimentSpec,
+    pub seed: u64,
+    pub symbols: Vec<String>,
+    pub tasks: Vec<Task>,
+    pub tokenizer: Tokenizer,
+    /// Longest encoded sequence any distribution can produce.
+    pub max_sequence_len: usize,
+    /// Things that will run but probably not as intended (e.g. a held-out word never trained).
+    pub warnings: Vec<String>,
+}
+
+impl Experiment {
+    pub fn from_toml(text: &str, seed_override: Option<u64>) -> Result<Self, SpecError> {
+        let spec = ExperimentSpec::from_toml(text).map_err(|e| SpecError::Parse(e.to_string().trim().to_string()))?;
+        Self::from_spec(spec, seed_override)
+    }
+
+    pub fn default_experiment(seed_override: Option<u64>) -> Result<Self, SpecError> {
+        Self::from_toml(spec::DEFAULT_SPEC, seed_override)
+    }
+
+    pub fn from_spec(mut spec: ExperimentSpec, seed_override: Option<u64>) -> Result<Self, SpecError> {
+        if let Some(seed) = seed_override {
+            spec.seed = seed;
+        }
+        let seed = spec.seed;
+        validate_train(&spec)?;
+        let symbols = validate_symbols(&spec)?;
+        if spec.tasks.len() < 2 {
+            return Err(invalid("tasks", format!("{} task(s)", spec.tasks.len()), "need at least 2 tasks (K >= 2)"));
+        }
+        let mut names = HashSet::new();
+        let mut table_rng = rng_for(seed, "task-tables");
+        let mut tasks = Vec::with_capacity(spec.tasks.len());
+        for (ti, ts) in spec.tasks.iter().enumerate() {
+            let field = |f: &str| format!("tasks[{ti}].{f}");
+            if ts.name.trim().is_empty() {
+                return Err(invalid(field("name"), format!("{:?}", ts.name), "a task needs a name"));
+            }
+            if !names.insert(ts.name.clone()) {
+                return Err(invalid(field("name"), format!("{:?}", ts.name), "duplicate task name"));
+            }
+            if ts.instructions.is_empty() {
+                return Err(invalid(field("instructions"), "[]", "a task needs at least one instruction distribution"));
+            }
+            let distributions = ts
+                .instructions
+                .iter()
+                .enumerate()
+                .map(|(di, src)| {
+                    WordRegex::parse(src)
+                        .map_err(|e| invalid(format!("tasks[{ti}].instructions[{di}]"), format!("{src:?}"), e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let held: BTreeSet<usize> = ts.held_out.as_ref().unwrap_or(&spec.held_out).iter().copied().collect();
+            let held_field = if ts.held_out.is_some() { field("held_out") } else { "held_out".to_string() };
+            if let Some(&bad) = held.iter().find(|&&h| h >= distributions.len()) {
+                // The experiment-wide default may point past a task with fewer distributions;
+                // only an explicit per-task index is an error then.
+                if ts.held_out.is_some() {
+                    return Err(invalid(
+                        held_field,
+                        bad,
+                        format!("task {:?} has only {} distributions (0-based index)", ts.name, distributions.len()),
+                    ));
+                }
+            }
+            let unseen: Vec<usize> = held.iter().copied().filter(|&h| h < distributions.len()).collect();
+            let seen: Vec<usize> = (0..distributions.len()).filter(|d| !held.contains(d)).collect();
+            if seen.is_empty() {
+                return Err(invalid(
+                    held_field,
+                    format!("{:?}", held.iter().collect::<Vec<_>>()),
+                    format!("every distribution of task {:?} is held out; at least one must be trained on", ts.name),
+                ));
+            }
+            let table = match &ts.table {
+                Some(map) => explicit_table(map, &symbols, &field("table"))?,
+                None => {
+                    let mut t: Vec<usize> = (0..symbols.len()).collect();
+                    t.shuffle(&mut table_rng);
+                    t
+                }
+            };
+            tasks.push(Task { name: ts.name.clone(), distributions, seen, unseen, table });
+        }
+
+        let mut words: Vec<String> = Vec::new();
+        for t in &tasks {
+            for d in &t.distributions {
+                for w in d.words() {
+                    if !words.contains(&w) {
+                        words.push(w);
+                    }
+                }
+            }
+        }
+        if let Some(w) = words.iter().find(|w| symbols.contains(w)) {
+            return Err(invalid("symbols", format!("{w:?}"), "is also an instruction word; symbols and words must differ"));
+        }
+        let tokenizer = Tokenizer::new(&symbols, &words);
+        let max_words = tasks.iter().flat_map(|t| t.distributions.iter()).map(WordRegex::max_len).max().unwrap_or(0);
+        let mut exp = Experiment {
+            spec,
+            seed,
+            symbols,
+            tasks,
+            tokenizer,
+            max_sequence_len: Tokenizer::sequence_len(max_words),
+            warnings: Vec::new(),
+        };
+        exp.check_distributions()?;
+        Ok(exp)
+    }
+
+    /// Held-out distributions must yield instructions training never shows; words only they use
+    /// keep their initial embedding, which is worth a warning rather than an error.
+    fn check_distributions(&mut self) -> Result<(), SpecError> {
+        let mut trained_words: HashSet<String> = HashSet::new();
+        for t in &self.tasks {
+            for &d in &t.seen {
+                trained_words.extend(t.distributions[d].words());
+            }
+        }
+        let mut rng = rng_for(self.seed, "spec-check");
+        let mut warnings = Vec::new();
+        for (ti, t) in self.tasks.iter().enumerate() {
+            for &d in &t.unseen {
+                let re = &t.distributions[d];
+                let untrained: Vec<String> = re.words().into_iter().filter(|w| !trained_words.contains(w)).collect();
+                if !untrained.is_empty() {
+                    warnings.push(format!(
+                        "task {:?}: held-out distribution {} uses words never seen in training ({}); their embeddings stay untrained",
+                        t.name,
+                        d,
+                        untrained.join(", ")
+                    ));
+                }
+                let novel = (0..256).any(|_| !self.is_seen_instruction(&re.sample(&mut rng)));
+                if !novel {
+                    return Err(invalid(
+                        format!("tasks[{ti}].instructions[{d}]"),
+                        format!("{:?}", re.source()),
+                        "held-out distribution only produces instructions that trained distributions also produce",
+                    ));
+                }
+            }
+            for &d in &t.seen {
+                let clash = (0..64).map(|_| t.distributions[d].sample(&mut rng)).find_map(|s| {
+                    self.tasks.iter().enumerate().find_map(|(oi, o)| {
+                        (oi != ti && o.seen.iter().any(|&od| o.distributions[od].matches(&s))).then(|| (o.name.clone(), s.clone()))
+                    })
+                });
+                if let Some((other, s)) = clash {
+                    warnings.push(format!(
+                        "tasks {:?} and {:?} share instructions such as \"{}\": the model cannot tell them apart",
+                        t.name,
+                        other,
+                        s.join(" ")
+                    ));
+                }
+            }
+        }
+        self.warnings = warnings;
+        Ok(())
+    }
+
+    /// Whether any trained distribution (of any task) can produce these words.
+    pub fn is_seen_instruction<S: AsRef<str>>(&self, words: &[S]) -> bool {
+        self.tasks.iter().any(|t| t.seen.iter().any(|&d| t.distributions[d].matches(words)))
+    }
+
+    pub fn example(&self, task: usize, distribution: usize, instruction: Vec<String>, input: usize, seen: bool) -> Example {
+        Example { task, distribution, instruction, input, output: self.tasks[task].table[input], seen }
+    }
+
+    pub fn num_tasks(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn task_names(&self) -> Vec<String> {
+        self.tasks.iter().map(|t| t.name.clone()).collect()
+    }
+
+    pub fn hidden_position(&self) -> HiddenPosition {
+        self.spec.model.hidden_position
+    }
+
+    /// Encodes a sampled example; its words come from the spec, so they are in the vocabulary.
+    pub fn encode(&self, e: &Example, with_answer: bool) -> Option<Encoded> {
+        self.tokenizer.encode(&e.instruction, e.input, with_answer.then_some(e.output))
+    }
+
+    pub fn analysis_set(&self) -> AnalysisSet {
+        sampling::analysis_set(self, self.spec.train.analysis_per_task, self.spec.train.unseen_per_task)
+    }
+}
+
+fn validate_symbols(spec: &ExperimentSpec) -> Result<Vec<String>, SpecError> {
+    if spec.symbols.len() < 2 {
+        return Err(invalid("symbols", format!("{:?}", spec.symbols), "need at least 2 symbols"));
+    }
+    let mut seen = HashSet::new();
+    for s in &spec.symbols {
+        if s.is_empty() || s.chars().any(char::is_whitespace) {
+            return Err(invalid("symbols", format!("{s:?}"), "a symbol is one non-empty word"));
+        }
+        if SPECIALS.contains(&s.as_str()) {
+            return Err(invalid("symbols", format!("{s:?}"), "is a reserved special token"));
+        }
+        if !seen.insert(s) {
+            return Err(invalid("symbols", format!("{s:?}"), "duplicate symbol"));
+        }
+    }
+    Ok(spec.symbols.clone())
+}
+
+fn explicit_table(
+    map: &std::collections::BTreeMap<String, String>,
+    symbols: &[String],
+    field: &str,
+) -> Result<Vec<usize>, SpecError> {
+    let index = |s: &str| symbols.iter().position(|x| x == s);
+    if let Some(k) = map.keys().find(|k| index(k).is_none()) {
+        return Err(invalid(field, format!("{k:?}"), "input is not one of `symbols`"));
+    }
+    symbols
+        .iter()
+        .map(|s| match map.get(s) {
+            None => Err(invalid(field, format!("missing {s:?}"), "every input symbol needs an output")),
+            Some(out) => index(out).ok_or_else(|| invalid(format!("{field}.{s}"), format!("{out:?}"), "output is not one of `symbols`")),
+        })
+        .collect()
+}
+
+fn validate_train(spec: &ExperimentSpec) -> Result<(), SpecError> {
+    let t = &spec.train;
+    let positive = |name: &str, v: usize| {
+        if v == 0 {
+            Err(invalid(format!("train.{name}"), v, "must be at least 1"))
+        } else {
+            Ok(())
+        }
+    };
+    positive("steps", t.steps)?;
+    positive("batch_size", t.batch_size)?;
+    positive("checkpoints", t.checkpoints)?;
+    positive("analysis_per_task", t.analysis_per_task)?;
+    if !(t.lr.is_finite() && t.lr > 0.0) {
+        return Err(invalid("train.lr", t.lr, "must be a positive number"));
+    }
+    for (name, v) in [("beta1", t.beta1), ("beta2", t.beta2), ("min_lr_ratio", t.min_lr_ratio)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(invalid(format!("train.{name}"), v, "must be within [0, 1]"));
+        }
+    }
+    for (name, v) in [("weight_decay", t.weight_decay), ("grad_clip", t.grad_clip)] {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(invalid(format!("train.{name}"), v, "must be a non-negative number"));
+        }
+    }
+    Ok(())
+}

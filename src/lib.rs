@@ -1,0 +1,6 @@
+//! clusterscope: train a small causal language model on synthetic instruction-following tasks
+//! and watch its hidden states cluster by task (Wu & Varshney, arXiv 2402.12151).
+
+pub mod experiment;
+pub mod model;
+pub mod train;

@@ -1,0 +1,208 @@
+//! The `clusterscope` command line: the app, headless training, benchmarks.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clusterscope::experiment::{Experiment, SpecError};
+use clusterscope::model::config::ModelConfig;
+use clusterscope::model::DeviceChoice;
+use clusterscope::train::bench::{bench_train, BenchConfig};
+
+use clusterscope::train::headless;
+use clusterscope::train::RunConfig;
+
+#[derive(Parser, Debug)]
+#[command(name = "clusterscope", version, about = "Watch a Transformer learn to follow instructions: hidden states clustering by task")]
+struct Cli {
+    /// CPU threads for the model (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Train a model on an experiment.
+    Train {
+        /// Train without the terminal app: progress on stderr, summary on stdout.
+        #[arg(long)]
+        headless: bool,
+        /// Print the final summary as one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
+    /// Print an experiment spec (the embedded default unless --experiment is given), validated.
+    Spec {
+        #[arg(long, value_name = "FILE")]
+        experiment: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCmd {
+    /// Training steps per second on random tokens.
+    Train(BenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct RunArgs {
+    /// Experiment spec (TOML); the embedded default when absent.
+    #[arg(long, value_name = "FILE")]
+    experiment: Option<PathBuf>,
+    /// Overrides the spec's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Overrides the spec's train.steps.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Session directory (default: sessions/<name>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Session name under sessions/ (default: date and time).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct BenchArgs {
+    /// Model preset (tiny, small, default); the flags below override it.
+    #[arg(long, default_value = "default")]
+    preset: String,
+    #[arg(long)]
+    d_model: Option<usize>,
+    #[arg(long)]
+    layers: Option<usize>,
+    #[arg(long)]
+    heads: Option<usize>,
+    #[arg(long, default_value_t = 64)]
+    vocab: usize,
+    #[arg(long, default_value_t = 64)]
+    ctx: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// One JSON line on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Errors in what the user gave us (exit code 2), as opposed to failures while running (1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        // Read by candle's CPU kernels and rayon's pool; set before either starts.
+        std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
+    }
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
+            eprintln!("error: {msg}");
+            if e.downcast_ref::<UsageError>().is_some() || e.downcast_ref::<SpecError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        // Until the terminal app exists, the default command trains headless with progress.
+        None => headless::train(&prepare(&cli.run)?, false),
+        Some(Cmd::Train { headless: _, json, run }) => headless::train(&prepare(&run)?, json),
+        Some(Cmd::Bench { what: BenchCmd::Train(args) }) => bench(&args),
+        Some(Cmd::Spec { experiment }) => {
+            let exp = load_experiment(experiment.as_deref(), None)?;
+            for w in &exp.warnings {
+                eprintln!("warning: {w}");
+            }
+            print!("{}", exp.spec.to_toml().context("cannot print the spec")?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Validates everything a training run needs up front, so bad input fails before any work.
+fn prepare(args: &RunArgs) -> Result<RunConfig> {
+    let experiment = load_experiment(args.experiment.as_deref(), args.seed)?;
+    let device: DeviceChoice = args.device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
+    let model = ModelConfig::from_spec(&experiment.spec.model, experiment.tokenizer.len(), experiment.max_sequence_len)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let steps = args.steps.unwrap_or(experiment.spec.train.steps);
+    if steps == 0 {
+        bail!(UsageError("--steps 0: need at least 1 step".into()));
+    }
+    let out_dir = match (&args.out, &args.name) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(name)) => Path::new("sessions").join(name),
+        (None, None) => Path::new("sessions").join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string()),
+    };
+    Ok(RunConfig { experiment: Arc::new(experiment), model, device, steps, out_dir })
+}
+
+fn load_experiment(path: Option<&Path>, seed: Option<u64>) -> Result<Experiment> {
+    match path {
+        None => Ok(Experiment::default_experiment(seed)?),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| UsageError(format!("cannot read experiment {}: {e}", p.display())))?;
+            Experiment::from_toml(&text, seed).map_err(|e| UsageError(format!("{}: {e}", p.display())).into())
+        }
+    }
+}
+
+fn bench(args: &BenchArgs) -> Result<ExitCode> {
+    let mut model = ModelConfig::preset(&args.preset, args.vocab, args.ctx).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(d) = args.d_model {
+        model.d_model = d;
+        model.d_ff = 4 * d;
+    }
+    model.layers = args.layers.unwrap_or(model.layers);
+    model.heads = args.heads.unwrap_or(model.heads);
+    model.validate().map_err(|e| UsageError(e.to_string()))?;
+    if args.steps == 0 || args.batch == 0 {
+        bail!(UsageError("--steps and --batch must be at least 1".into()));
+    }
+    let device: DeviceChoice = args.device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
+    let device = device.open().map_err(|e| UsageError(e.to_string()))?;
+    let cfg = BenchConfig { model, batch: args.batch, steps: args.steps, warmup: args.warmup, seed: args.seed };
+    let result = bench_train(&cfg, &device).context("benchmark failed")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        println!(
+            "{:.2} steps/s, {:.0} tokens/s ({:.1} ms/step) on {}: d_model {}, {} layers, {} heads, vocab {}, ctx {}, batch {}",
+            result.steps_per_s, result.tokens_per_s, result.step_ms, result.device, result.d_model, result.layers,
+            result.heads, result.vocab, result.ctx, result.batch
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

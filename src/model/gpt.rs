@@ -1,0 +1,84 @@
+//! The GPT-style causal language model.
+
+use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_nn::{Init, VarBuilder};
+
+use super::config::ModelConfig;
+use super::layers::{causal_mask, Block, LayerNorm, Linear};
+
+pub struct Gpt {
+    cfg: ModelConfig,
+    tok_emb: Tensor,
+    pos_emb: Tensor,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    head: Linear,
+}
+
+/// What a forward pass returns.
+pub struct ForwardOut {
+    /// (B, vocab) at the read-out rows, or (B*T, vocab) at every position when none were given.
+    pub logits: Tensor,
+    /// With capture: the residual stream at the read-out rows for layers 0..=L, each (B, d);
+    /// layer 0 is the embeddings, layer l the output of block l.
+    pub hidden: Vec<Tensor>,
+}
+
+impl Gpt {
+    pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        let zero = Init::Const(0.0);
+        let blocks = (0..cfg.layers).map(|i| Block::new(cfg, vb.pp(format!("blocks.{i}")))).collect::<Result<Vec<_>>>()?;
+        Ok(Gpt {
+            cfg: cfg.clone(),
+            tok_emb: vb.get_with_hints((cfg.vocab, cfg.d_model), "tok_emb.weight", zero)?,
+            pos_emb: vb.get_with_hints((cfg.context, cfg.d_model), "pos_emb.weight", zero)?,
+            blocks,
+            ln_f: LayerNorm::new(cfg.d_model, vb.pp("ln_f"))?,
+            head: Linear::new(cfg.d_model, cfg.vocab, vb.pp("head"))?,
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// `tokens`: (B, T) u32. `logit_rows` and `hidden_rows`: optional (B,) u32 indices into the
+    /// flattened B*T positions (`b * T + position`, see [`readout_rows`]) at which logits and
+    /// hidden states are read; without `logit_rows`, logits come for every position.
+    pub fn forward(&self, tokens: &Tensor, logit_rows: Option<&Tensor>, hidden_rows: Option<&Tensor>) -> Result<ForwardOut> {
+        let (b, t) = tokens.dims2()?;
+        if t > self.cfg.context {
+            candle_core::bail!("sequence of {t} tokens is longer than the model's context of {}", self.cfg.context);
+        }
+        let d = self.cfg.d_model;
+        let device = tokens.device();
+        let mask = causal_mask(t, device)?;
+        let tok = self.tok_emb.index_select(&tokens.flatten_all()?, 0)?;
+        let pos = self.pos_emb.narrow(0, 0, t)?;
+        let mut x = tok.reshape((b, t, d))?.broadcast_add(&pos)?.reshape((b * t, d))?;
+        let mut hidden = Vec::new();
+        let grab = |x: &Tensor, hidden: &mut Vec<Tensor>| -> Result<()> {
+            if let Some(r) = hidden_rows {
+                hidden.push(x.index_select(r, 0)?);
+            }
+            Ok(())
+        };
+        grab(&x, &mut hidden)?;
+        for block in &self.blocks {
+            x = block.forward(&x, b, t, &mask)?;
+            grab(&x, &mut hidden)?;
+        }
+        let x = match logit_rows {
+            Some(r) => x.index_select(r, 0)?,
+            None => x,
+        };
+        let logits = self.head.forward(&self.ln_f.forward(&x)?)?;
+        Ok(ForwardOut { logits, hidden })
+    }
+}
+
+/// Read-out rows for sequences of length `t`: `b * t + positions[b]`.
+pub fn readout_rows(positions: &[usize], t: usize, device: &Device) -> Result<Tensor> {
+    let rows: Vec<u32> = positions.iter().enumerate().map(|(b, &p)| (b * t + p) as u32).collect();
+    Tensor::from_vec(rows, positions.len(), device)?.to_dtype(DType::U32)
+}

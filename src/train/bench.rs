@@ -1,0 +1,100 @@
+//! Training-speed benchmark on random tokens: the configuration compared with PyTorch.
+
+use candle_core::{DType, Tensor};
+use rand::Rng;
+use serde::Serialize;
+use std::time::Instant;
+
+use super::loss::cross_entropy;
+use super::optimizer::{AdamW, AdamWConfig};
+use super::trainer::named_vars;
+use crate::experiment::sampling::rng_for;
+use crate::model::init::init_parameters;
+use crate::model::{Gpt, ModelConfig, SelectedDevice};
+use candle_nn::{VarBuilder, VarMap};
+
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub model: ModelConfig,
+    pub batch: usize,
+    pub steps: usize,
+    pub warmup: usize,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    pub steps_per_s: f64,
+    pub tokens_per_s: f64,
+    pub step_ms: f64,
+    pub steps: usize,
+    pub warmup: usize,
+    pub batch: usize,
+    pub threads: usize,
+    pub device: String,
+    pub parameters: usize,
+    pub d_model: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub vocab: usize,
+    pub ctx: usize,
+    pub final_loss: f32,
+}
+
+/// Trains next-token prediction on random sequences of `ctx` tokens; times only the steps after
+/// `warmup` (allocator and thread-pool warm-up).
+pub fn bench_train(cfg: &BenchConfig, device: &SelectedDevice) -> candle_core::Result<BenchResult> {
+    let m = &cfg.model;
+    let varmap = VarMap::new();
+    let model = Gpt::new(m, VarBuilder::from_varmap(&varmap, DType::F32, &device.device))?;
+    init_parameters(&varmap, m.layers, cfg.seed)?;
+    let opt_cfg = AdamWConfig {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.01,
+        warmup: 0,
+        total_steps: cfg.steps + cfg.warmup,
+        min_lr_ratio: 1.0,
+        grad_clip: 0.0,
+    };
+    let mut opt = AdamW::new(named_vars(&varmap)?, opt_cfg)?;
+    let mut rng = rng_for(cfg.seed, "bench-tokens");
+    let mut final_loss = 0.0;
+    let mut timed = None;
+    for i in 0..cfg.warmup + cfg.steps {
+        if i == cfg.warmup {
+            timed = Some(Instant::now());
+        }
+        // Sequences of ctx + 1 tokens: inputs are the first ctx, targets the last ctx.
+        let seq: Vec<u32> = (0..cfg.batch * (m.context + 1)).map(|_| rng.random_range(0..m.vocab as u32)).collect();
+        let all = Tensor::from_vec(seq, (cfg.batch, m.context + 1), &device.device)?;
+        let inputs = all.narrow(1, 0, m.context)?.contiguous()?;
+        let targets = all.narrow(1, 1, m.context)?.flatten_all()?;
+        let out = model.forward(&inputs, None, None)?;
+        let loss = cross_entropy(&out.logits, &targets)?;
+        let grads = loss.backward()?;
+        opt.step(&grads)?;
+        final_loss = loss.to_scalar::<f32>()?;
+    }
+    let secs = timed.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0).max(1e-9);
+    let steps_per_s = cfg.steps as f64 / secs;
+    Ok(BenchResult {
+        steps_per_s,
+        tokens_per_s: steps_per_s * (cfg.batch * m.context) as f64,
+        step_ms: 1000.0 / steps_per_s,
+        steps: cfg.steps,
+        warmup: cfg.warmup,
+        batch: cfg.batch,
+        threads: candle_core::utils::get_num_threads(),
+        device: device.name.clone(),
+        parameters: m.num_parameters(),
+        d_model: m.d_model,
+        layers: m.layers,
+        heads: m.heads,
+        vocab: m.vocab,
+        ctx: m.context,
+        final_loss,
+    })
+}

@@ -1,0 +1,142 @@
+//! AdamW with decoupled weight decay, warm-up and cosine decay. Ours rather than candle-nn's so
+//! that the moments can be saved and restored when a run resumes.
+
+use candle_core::backprop::GradStore;
+use candle_core::{Result, Tensor, Var};
+use std::collections::HashMap;
+
+use crate::experiment::spec::TrainSpec;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamWConfig {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    pub warmup: usize,
+    pub total_steps: usize,
+    pub min_lr_ratio: f64,
+    pub grad_clip: f64,
+}
+
+impl AdamWConfig {
+    pub fn from_spec(t: &TrainSpec, total_steps: usize) -> Self {
+        AdamWConfig {
+            lr: t.lr,
+            beta1: t.beta1,
+            beta2: t.beta2,
+            eps: 1e-8,
+            weight_decay: t.weight_decay,
+            warmup: t.warmup,
+            total_steps,
+            min_lr_ratio: t.min_lr_ratio,
+            grad_clip: t.grad_clip,
+        }
+    }
+
+    /// Linear warm-up to `lr`, then cosine decay to `lr * min_lr_ratio` at `total_steps`.
+    pub fn lr_at(&self, step: usize) -> f64 {
+        if step < self.warmup {
+            return self.lr * (step + 1) as f64 / self.warmup as f64;
+        }
+        let span = self.total_steps.saturating_sub(self.warmup).max(1);
+        let progress = ((step - self.warmup) as f64 / span as f64).min(1.0);
+        let min = self.lr * self.min_lr_ratio;
+        min + 0.5 * (self.lr - min) * (1.0 + (std::f64::consts::PI * progress).cos())
+    }
+}
+
+struct Slot {
+    name: String,
+    var: Var,
+    m: Tensor,
+    v: Tensor,
+    decay: bool,
+}
+
+pub struct AdamW {
+    cfg: AdamWConfig,
+    slots: Vec<Slot>,
+    step: usize,
+}
+
+impl AdamW {
+    /// `params` in a stable order (by name). Matrices decay; biases and LayerNorm gains do not.
+    pub fn new(params: Vec<(String, Var)>, cfg: AdamWConfig) -> Result<Self> {
+        let slots = params
+            .into_iter()
+            .map(|(name, var)| {
+                let decay = var.rank() >= 2;
+                Ok(Slot { m: var.zeros_like()?, v: var.zeros_like()?, name, var, decay })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(AdamW { cfg, slots, step: 0 })
+    }
+
+    pub fn step_count(&self) -> usize {
+        self.step
+    }
+
+    pub fn config(&self) -> &AdamWConfig {
+        &self.cfg
+    }
+
+    /// Applies one update; returns the learning rate used and the gradient norm before clipping.
+    pub fn step(&mut self, grads: &GradStore) -> Result<(f64, f64)> {
+        let lr = self.cfg.lr_at(self.step);
+        let mut sq = Vec::with_capacity(self.slots.len());
+        for s in &self.slots {
+            if let Some(g) = grads.get(s.var.as_tensor()) {
+                sq.push(g.sqr()?.sum_all()?);
+            }
+        }
+        let norm = if sq.is_empty() { 0.0 } else { f64::from(Tensor::stack(&sq, 0)?.sum_all()?.to_scalar::<f32>()?).sqrt() };
+        let scale = if self.cfg.grad_clip > 0.0 && norm > self.cfg.grad_clip { self.cfg.grad_clip / norm } else { 1.0 };
+        self.step += 1;
+        let t = self.step as i32;
+        let (b1, b2) = (self.cfg.beta1, self.cfg.beta2);
+        let bc1 = 1.0 - b1.powi(t);
+        let bc2 = 1.0 - b2.powi(t);
+        for s in &mut self.slots {
+            let Some(g) = grads.get(s.var.as_tensor()) else { continue };
+            let g = if scale != 1.0 { (g * scale)? } else { g.clone() };
+            s.m = ((&s.m * b1)? + (&g * (1.0 - b1))?)?;
+            s.v = ((&s.v * b2)? + (g.sqr()? * (1.0 - b2))?)?;
+            let update = ((&s.m * (1.0 / bc1))? / ((&s.v * (1.0 / bc2))?.sqrt()? + self.cfg.eps)?)?;
+            let decayed = if s.decay && self.cfg.weight_decay > 0.0 {
+                (s.var.as_tensor() * (1.0 - lr * self.cfg.weight_decay))?
+            } else {
+                s.var.as_tensor().clone()
+            };
+            s.var.set(&(decayed - (update * lr)?)?)?;
+        }
+        Ok((lr, norm))
+    }
+
+    /// The moments as named tensors (`<param>.m`, `<param>.v`), for saving.
+    pub fn state(&self) -> HashMap<String, Tensor> {
+        let mut out = HashMap::new();
+        for s in &self.slots {
+            out.insert(format!("{}.m", s.name), s.m.clone());
+            out.insert(format!("{}.v", s.name), s.v.clone());
+        }
+        out
+    }
+
+    /// Restores moments saved by [`AdamW::state`] and the step count.
+    pub fn restore(&mut self, state: &HashMap<String, Tensor>, step: usize) -> Result<()> {
+        for s in &mut self.slots {
+            for (suffix, dst) in [("m", &mut s.m), ("v", &mut s.v)] {
+                let key = format!("{}.{suffix}", s.name);
+                let t = state.get(&key).ok_or_else(|| candle_core::Error::Msg(format!("optimizer state lacks {key}")))?;
+                if t.shape() != dst.shape() {
+                    candle_core::bail!("optimizer state {key} has shape {:?}, expected {:?}", t.shape(), dst.shape());
+                }
+                *dst = t.to_device(dst.device())?;
+            }
+        }
+        self.step = step;
+        Ok(())
+    }
+}

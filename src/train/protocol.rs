@@ -1,0 +1,75 @@
+//! The one message protocol between the training worker and whoever watches it (headless CLI,
+//! terminal app). Plain data only: no tensors cross this boundary.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Commands into the worker, checked between steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Pause,
+    Resume,
+    /// Save a checkpoint at the current step, then finish.
+    Stop,
+    CheckpointNow,
+}
+
+/// Events out of the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Started(Box<RunInfo>),
+    Progress(Progress),
+    Checkpoint(Box<Snapshot>),
+    /// Something went wrong in the worker; it stops after sending this.
+    Error(String),
+    Finished(Summary),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub device: String,
+    /// Set when `auto` fell back from a GPU to the CPU, with the reason.
+    pub device_note: Option<String>,
+    pub total_steps: usize,
+    pub parameters: usize,
+    pub task_names: Vec<String>,
+    pub out_dir: PathBuf,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub step: usize,
+    pub total_steps: usize,
+    /// Mean training loss over the steps since the previous progress event.
+    pub loss: f32,
+    pub lr: f64,
+    pub steps_per_s: f64,
+    pub paused: bool,
+}
+
+/// Everything known at one checkpoint; live training and replay both feed these to the UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub step: usize,
+    /// Mean training loss over the steps since the previous checkpoint (NaN-free: 0 at step 0
+    /// before any training, where `loss_at_start` holds the untrained loss instead).
+    pub loss: f32,
+    pub seen_accuracy: f64,
+    pub unseen_accuracy: f64,
+    pub elapsed_s: f64,
+    /// Where this checkpoint's weights were written.
+    pub weights: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub steps: usize,
+    pub seconds: f64,
+    pub loss: f32,
+    pub seen_accuracy: f64,
+    pub unseen_accuracy: f64,
+    pub device: String,
+    /// True when the run stopped early at the user's request.
+    pub stopped: bool,
+}

@@ -1,0 +1,164 @@
+//! The training loop's state: model, optimizer, data stream, device.
+
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Result, Tensor, Var, D};
+use candle_nn::{VarBuilder, VarMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::batch::{encode_batch, Batch};
+use super::loss::{cross_entropy, masked_cross_entropy};
+use super::optimizer::{AdamW, AdamWConfig};
+use crate::experiment::sampling::{BatchSampler, SamplerState};
+use crate::experiment::spec::LossOn;
+use crate::experiment::{Example, Experiment};
+use crate::model::init::init_parameters;
+use crate::model::{Gpt, ModelConfig, SelectedDevice};
+
+/// Examples per forward pass when evaluating, to bound memory.
+const EVAL_CHUNK: usize = 512;
+
+pub struct Trainer {
+    pub experiment: Arc<Experiment>,
+    pub config: ModelConfig,
+    pub device: SelectedDevice,
+    pub total_steps: usize,
+    varmap: VarMap,
+    model: Gpt,
+    optimizer: AdamW,
+    sampler: BatchSampler,
+    step: usize,
+}
+
+/// Accuracy and captured hidden states over a set of examples.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub accuracy: f64,
+    /// Per layer 0..=L, row-major (examples x d_model).
+    pub hidden: Vec<Vec<f32>>,
+    /// The model's greedy answer token per example.
+    pub predictions: Vec<u32>,
+}
+
+impl Trainer {
+    pub fn new(experiment: Arc<Experiment>, config: ModelConfig, device: SelectedDevice, total_steps: usize) -> Result<Self> {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device.device);
+        let model = Gpt::new(&config, vb)?;
+        init_parameters(&varmap, config.layers, experiment.seed)?;
+        let optimizer = AdamW::new(named_vars(&varmap)?, AdamWConfig::from_spec(&experiment.spec.train, total_steps))?;
+        let sampler = BatchSampler::new(experiment.seed);
+        Ok(Trainer { experiment, config, device, total_steps, varmap, model, optimizer, sampler, step: 0 })
+    }
+
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    pub fn model(&self) -> &Gpt {
+        &self.model
+    }
+
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+
+    pub fn sampler_state(&self) -> SamplerState {
+        self.sampler.state()
+    }
+
+    pub fn optimizer(&self) -> &AdamW {
+        &self.optimizer
+    }
+
+    pub fn lr(&self) -> f64 {
+        self.optimizer.config().lr_at(self.step)
+    }
+
+    /// Loss of a batch with gradients recorded.
+    pub fn batch_loss(&self, batch: &Batch) -> Result<Tensor> {
+        match &batch.seq_targets {
+            Some((targets, mask)) => {
+                let out = self.model.forward(&batch.tokens, None, None)?;
+                masked_cross_entropy(&out.logits, targets, mask)
+            }
+            None => {
+                let out = self.model.forward(&batch.tokens, Some(&batch.answer_rows), None)?;
+                cross_entropy(&out.logits, &batch.answers)
+            }
+        }
+    }
+
+    /// Draws the next training batch.
+    pub fn next_batch(&mut self) -> Result<Batch> {
+        let spec = &self.experiment.spec.train;
+        let examples = self.sampler.batch(&self.experiment, spec.batch_size);
+        encode_batch(&self.experiment, &examples, true, spec.loss, &self.device.device)
+    }
+
+    /// One optimisation step; returns the batch loss.
+    pub fn train_step(&mut self) -> Result<f32> {
+        let batch = self.next_batch()?;
+        let loss = self.batch_loss(&batch)?;
+        let grads = loss.backward()?;
+        self.optimizer.step(&grads)?;
+        self.step += 1;
+        let value = loss.to_scalar::<f32>()?;
+        if !value.is_finite() {
+            candle_core::bail!("loss became {value} at step {}: training diverged (try a lower train.lr)", self.step);
+        }
+        Ok(value)
+    }
+
+    /// Gradients of one batch's loss, without updating (for checks and attribution).
+    pub fn gradients(&mut self) -> Result<(GradStore, Vec<(String, Var)>)> {
+        let batch = self.next_batch()?;
+        let grads = self.batch_loss(&batch)?.backward()?;
+        Ok((grads, named_vars(&self.varmap)?))
+    }
+
+    /// Answer accuracy, greedy predictions and, with `capture`, hidden states of every layer.
+    pub fn evaluate(&self, examples: &[Example], capture: bool) -> Result<Evaluation> {
+        let layers = self.config.layers + 1;
+        let mut hidden: Vec<Vec<f32>> = vec![Vec::new(); if capture { layers } else { 0 }];
+        let mut predictions = Vec::with_capacity(examples.len());
+        let mut correct = 0usize;
+        for chunk in examples.chunks(EVAL_CHUNK) {
+            let batch = encode_batch(&self.experiment, chunk, false, LossOn::Answer, &self.device.device)?;
+            let out = self.model.forward(&batch.tokens, Some(&batch.answer_rows), capture.then_some(&batch.hidden_rows))?;
+            let pred: Vec<u32> = out.logits.argmax(D::Minus1)?.to_vec1()?;
+            correct += pred.iter().zip(&batch.answer_ids).filter(|(p, a)| p == a).count();
+            predictions.extend(pred);
+            for (dst, h) in hidden.iter_mut().zip(&out.hidden) {
+                dst.extend(h.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?);
+            }
+        }
+        let accuracy = if examples.is_empty() { 0.0 } else { correct as f64 / examples.len() as f64 };
+        Ok(Evaluation { accuracy, hidden, predictions })
+    }
+
+    pub fn save_weights(&self, path: &Path) -> Result<()> {
+        self.varmap.save(path)
+    }
+
+    /// Loads weights saved by [`Trainer::save_weights`] into this model.
+    pub fn load_weights(&mut self, path: &Path) -> Result<()> {
+        self.varmap.load(path)
+    }
+
+    /// Restores the optimizer moments, the step and the data stream of an interrupted run.
+    pub fn restore(&mut self, optimizer: &std::collections::HashMap<String, Tensor>, step: usize, sampler: SamplerState) -> Result<()> {
+        self.optimizer.restore(optimizer, step)?;
+        self.sampler = BatchSampler::from_state(sampler);
+        self.step = step;
+        Ok(())
+    }
+}
+
+/// Parameters sorted by name, so optimizer state and initialisation are order-independent.
+pub fn named_vars(varmap: &VarMap) -> Result<Vec<(String, Var)>> {
+    let data = varmap.data().lock().map_err(|_| candle_core::Error::Msg("parameter map lock poisoned".into()))?;
+    let mut vars: Vec<(String, Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(vars)
+}
