@@ -12,6 +12,8 @@ use clusterscope::model::DeviceChoice;
 use clusterscope::train::bench::{bench_train, BenchConfig};
 
 use clusterscope::train::headless;
+use clusterscope::session::reader::read_manifest;
+use clusterscope::session::{summary, Session};
 use clusterscope::train::RunConfig;
 
 #[derive(Parser, Debug)]
@@ -43,6 +45,13 @@ enum Cmd {
     Bench {
         #[command(subcommand)]
         what: BenchCmd,
+    },
+    /// Summarise a saved session: manifest and per-checkpoint scores.
+    Show {
+        dir: PathBuf,
+        /// One JSON object on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Print an experiment spec (the embedded default unless --experiment is given), validated.
     Spec {
@@ -77,6 +86,13 @@ struct RunArgs {
     /// Session name under sessions/ (default: date and time).
     #[arg(long)]
     name: Option<String>,
+    /// Continue the session in DIR from its last checkpoint (same experiment, optimizer state
+    /// and data stream).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["experiment", "seed", "out", "name"])]
+    resume: Option<PathBuf>,
+    /// Stop after this step, saving a checkpoint, as Ctrl-C does.
+    #[arg(long, hide = true)]
+    stop_at: Option<usize>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -140,6 +156,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         None => headless::train(&prepare(&cli.run)?, false),
         Some(Cmd::Train { headless: _, json, run }) => headless::train(&prepare(&run)?, json),
         Some(Cmd::Bench { what: BenchCmd::Train(args) }) => bench(&args),
+        Some(Cmd::Show { dir, json }) => {
+            let session = Session::open(&dir).map_err(|e| UsageError(e.to_string()))?;
+            if json {
+                println!("{}", serde_json::to_string(&summary::summary_json(&session))?);
+            } else {
+                print!("{}", summary::summary_text(&session));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Cmd::Spec { experiment }) => {
             let exp = load_experiment(experiment.as_deref(), None)?;
             for w in &exp.warnings {
@@ -153,6 +178,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 /// Validates everything a training run needs up front, so bad input fails before any work.
 fn prepare(args: &RunArgs) -> Result<RunConfig> {
+    if let Some(dir) = &args.resume {
+        return prepare_resume(args, dir);
+    }
     let experiment = load_experiment(args.experiment.as_deref(), args.seed)?;
     let device: DeviceChoice = args.device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
     let model = ModelConfig::from_spec(&experiment.spec.model, experiment.tokenizer.len(), experiment.max_sequence_len)
@@ -166,7 +194,28 @@ fn prepare(args: &RunArgs) -> Result<RunConfig> {
         (None, Some(name)) => Path::new("sessions").join(name),
         (None, None) => Path::new("sessions").join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string()),
     };
-    Ok(RunConfig { experiment: Arc::new(experiment), model, device, steps, out_dir })
+    Ok(RunConfig { experiment: Arc::new(experiment), model, device, steps, out_dir, resume: false, stop_at: args.stop_at })
+}
+
+fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
+    let manifest = read_manifest(dir).map_err(|e| UsageError(e.to_string()))?;
+    let experiment = Experiment::from_toml(&manifest.experiment, None)
+        .map_err(|e| UsageError(format!("{}: stored experiment is invalid: {e}", dir.display())))?;
+    let device: DeviceChoice = args.device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
+    let steps = args.steps.unwrap_or(manifest.total_steps);
+    let done = manifest.resume.map_or(0, |r| r.step);
+    if steps <= done {
+        bail!(UsageError(format!("{}: already trained {done} of {steps} steps (pass --steps to train further)", dir.display())));
+    }
+    Ok(RunConfig {
+        experiment: Arc::new(experiment),
+        model: manifest.model,
+        device,
+        steps,
+        out_dir: dir.to_path_buf(),
+        resume: true,
+        stop_at: args.stop_at,
+    })
 }
 
 fn load_experiment(path: Option<&Path>, seed: Option<u64>) -> Result<Experiment> {

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod bench;
 pub mod headless;
+pub mod inference;
 pub mod loss;
 pub mod optimizer;
 pub mod protocol;

@@ -121,7 +121,7 @@ pub struct TrainSpec {
 impl Default for TrainSpec {
     fn default() -> Self {
         TrainSpec {
-            steps: 2000,
+            steps: 1000,
             batch_size: 64,
             lr: 1e-3,
             warmup: 100,

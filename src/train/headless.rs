@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 
 use super::protocol::{Command, Event, Summary};
+use crate::analysis::score_table;
 use super::worker::{spawn, RunConfig};
 
 pub fn train(run: &RunConfig, json: bool) -> Result<ExitCode> {
@@ -69,7 +70,8 @@ pub fn train(run: &RunConfig, json: bool) -> Result<ExitCode> {
                         s.loss,
                         100.0 * s.seen_accuracy,
                         100.0 * s.unseen_accuracy
-                    )
+                    );
+                    eprint!("{}", score_table(&s.analysis));
                 });
             }
             Event::Error(e) => error = Some(e),

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+use crate::analysis::{CheckpointAnalysis, LayerAnalysis};
+
 /// Commands into the worker, checked between steps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -58,8 +60,36 @@ pub struct Snapshot {
     pub seen_accuracy: f64,
     pub unseen_accuracy: f64,
     pub elapsed_s: f64,
-    /// Where this checkpoint's weights were written.
-    pub weights: PathBuf,
+    /// Per layer: PCA basis and projections, clusters, centroids, scores.
+    pub analysis: CheckpointAnalysis,
+}
+
+impl Snapshot {
+    /// Checks that the snapshot fits a model with `layers` hidden layers (embeddings included)
+    /// and an analysis set of `seen` + `unseen` points; says what does not.
+    pub fn check_shape(&self, layers: usize, seen: usize, unseen: usize) -> Result<(), String> {
+        if self.analysis.layers.len() != layers {
+            return Err(format!("{} analysed layers, the model has {layers}", self.analysis.layers.len()));
+        }
+        for (i, l) in self.analysis.layers.iter().enumerate() {
+            if l.layer != i {
+                return Err(format!("layer {i} is labelled {}", l.layer));
+            }
+            if l.error.is_none() && (l.seen_proj.len() != seen || l.unseen_proj.len() != unseen) {
+                return Err(format!(
+                    "layer {i}: {} seen and {} unseen points, the session has {seen} and {unseen}",
+                    l.seen_proj.len(),
+                    l.unseen_proj.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Scores of one layer, if it was analysed.
+    pub fn layer(&self, layer: usize) -> Option<&LayerAnalysis> {
+        self.analysis.layers.get(layer)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,22 +1,19 @@
 //! The training loop's state: model, optimizer, data stream, device.
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Result, Tensor, Var, D};
+use candle_core::{DType, Result, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use std::path::Path;
 use std::sync::Arc;
 
 use super::batch::{encode_batch, Batch};
+use super::inference::{evaluate, Evaluation};
 use super::loss::{cross_entropy, masked_cross_entropy};
 use super::optimizer::{AdamW, AdamWConfig};
 use crate::experiment::sampling::{BatchSampler, SamplerState};
-use crate::experiment::spec::LossOn;
 use crate::experiment::{Example, Experiment};
 use crate::model::init::init_parameters;
 use crate::model::{Gpt, ModelConfig, SelectedDevice};
-
-/// Examples per forward pass when evaluating, to bound memory.
-const EVAL_CHUNK: usize = 512;
 
 pub struct Trainer {
     pub experiment: Arc<Experiment>,
@@ -28,16 +25,6 @@ pub struct Trainer {
     optimizer: AdamW,
     sampler: BatchSampler,
     step: usize,
-}
-
-/// Accuracy and captured hidden states over a set of examples.
-#[derive(Debug, Clone)]
-pub struct Evaluation {
-    pub accuracy: f64,
-    /// Per layer 0..=L, row-major (examples x d_model).
-    pub hidden: Vec<Vec<f32>>,
-    /// The model's greedy answer token per example.
-    pub predictions: Vec<u32>,
 }
 
 impl Trainer {
@@ -119,22 +106,7 @@ impl Trainer {
 
     /// Answer accuracy, greedy predictions and, with `capture`, hidden states of every layer.
     pub fn evaluate(&self, examples: &[Example], capture: bool) -> Result<Evaluation> {
-        let layers = self.config.layers + 1;
-        let mut hidden: Vec<Vec<f32>> = vec![Vec::new(); if capture { layers } else { 0 }];
-        let mut predictions = Vec::with_capacity(examples.len());
-        let mut correct = 0usize;
-        for chunk in examples.chunks(EVAL_CHUNK) {
-            let batch = encode_batch(&self.experiment, chunk, false, LossOn::Answer, &self.device.device)?;
-            let out = self.model.forward(&batch.tokens, Some(&batch.answer_rows), capture.then_some(&batch.hidden_rows))?;
-            let pred: Vec<u32> = out.logits.argmax(D::Minus1)?.to_vec1()?;
-            correct += pred.iter().zip(&batch.answer_ids).filter(|(p, a)| p == a).count();
-            predictions.extend(pred);
-            for (dst, h) in hidden.iter_mut().zip(&out.hidden) {
-                dst.extend(h.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?);
-            }
-        }
-        let accuracy = if examples.is_empty() { 0.0 } else { correct as f64 / examples.len() as f64 };
-        Ok(Evaluation { accuracy, hidden, predictions })
+        evaluate(&self.model, &self.experiment, &self.device.device, examples, capture)
     }
 
     pub fn save_weights(&self, path: &Path) -> Result<()> {
@@ -161,4 +133,18 @@ pub fn named_vars(varmap: &VarMap) -> Result<Vec<(String, Var)>> {
     let mut vars: Vec<(String, Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(vars)
+}
+
+impl Trainer {
+    /// Saves the optimizer moments (for `--resume`).
+    pub fn save_optimizer(&self, path: &Path) -> Result<()> {
+        candle_core::safetensors::save(&self.optimizer.state(), path)
+    }
+
+    /// Continues from a checkpoint: its weights, optimizer moments, step and data stream.
+    pub fn resume_from(&mut self, weights: &Path, optimizer: &Path, step: usize, sampler: SamplerState) -> Result<()> {
+        self.varmap.load(weights)?;
+        let state = candle_core::safetensors::load(optimizer, &self.device.device)?;
+        self.restore(&state, step, sampler)
+    }
 }

@@ -29,3 +29,23 @@ pub fn tiny_trainer(seed: Option<u64>) -> Trainer {
     let steps = exp.spec.train.steps;
     Trainer::new(exp, cfg, DeviceChoice::Cpu.open().expect("cpu"), steps).expect("trainer")
 }
+
+/// Trains the tiny spec into a new session at `dir` through the real worker thread.
+pub fn make_tiny_session(dir: &std::path::Path, steps: usize) -> clusterscope::train::Summary {
+    use clusterscope::train::{spawn, Event, RunConfig};
+    let exp = tiny_experiment(None);
+    let model = model_for(&exp);
+    let run = RunConfig { experiment: exp, model, device: DeviceChoice::Cpu, steps, out_dir: dir.to_path_buf(), resume: false, stop_at: None };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = spawn(run, move |e| tx.send(e).is_ok()).unwrap();
+    let mut summary = None;
+    for e in rx {
+        match e {
+            Event::Error(e) => panic!("training failed: {e}"),
+            Event::Finished(s) => summary = Some(s),
+            _ => {}
+        }
+    }
+    h.thread.join().unwrap();
+    summary.expect("a summary")
+}

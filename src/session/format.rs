@@ -1,0 +1,103 @@
+//! The on-disk session format.
+//!
+//! ```text
+//! <session>/
+//!   manifest.json                 written last, atomically: the list of complete checkpoints
+//!   points.json                   the analysis set: task, seen/unseen, instruction, input
+//!   log.jsonl                     training log, one JSON object per logging interval
+//!   probes.jsonl                  probes made (later)
+//!   checkpoints/step-000100/
+//!     weights.safetensors         model weights at that step
+//!     snapshot.json               the Snapshot: scores, PCA bases, projections, clusters
+//!     optimizer.safetensors       AdamW moments (latest checkpoint only, for --resume)
+//! ```
+//! A checkpoint directory is written as `step-N.tmp/` and renamed when complete; the manifest
+//! names only renamed directories, so a crash at any moment leaves a readable session.
+
+use serde::{Deserialize, Serialize};
+
+use crate::experiment::sampling::SamplerState;
+use crate::model::ModelConfig;
+
+pub const FORMAT_NAME: &str = "clusterscope-session";
+/// Bump when the layout or a file's meaning changes; readers refuse newer versions.
+pub const FORMAT_VERSION: u32 = 1;
+
+pub const MANIFEST: &str = "manifest.json";
+pub const POINTS: &str = "points.json";
+pub const LOG: &str = "log.jsonl";
+pub const PROBES: &str = "probes.jsonl";
+pub const CHECKPOINTS: &str = "checkpoints";
+pub const WEIGHTS: &str = "weights.safetensors";
+pub const SNAPSHOT: &str = "snapshot.json";
+pub const OPTIMIZER: &str = "optimizer.safetensors";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Still training, or killed before it could say otherwise.
+    Running,
+    Finished,
+    Stopped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub app_version: String,
+    pub name: String,
+    /// RFC 3339.
+    pub created: String,
+    /// The experiment spec as TOML, seed included: enough to rebuild the run.
+    pub experiment: String,
+    pub seed: u64,
+    pub model: ModelConfig,
+    pub device: String,
+    pub total_steps: usize,
+    pub task_names: Vec<String>,
+    pub status: RunStatus,
+    pub checkpoints: Vec<CheckpointEntry>,
+    /// Wall-clock seconds spent training, summed over resumes.
+    pub train_seconds: f64,
+    /// Where to pick up with `train --resume`.
+    pub resume: Option<ResumeState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointEntry {
+    pub step: usize,
+    /// Directory name under `checkpoints/`.
+    pub dir: String,
+    pub seen_accuracy: f64,
+    pub unseen_accuracy: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ResumeState {
+    pub step: usize,
+    pub sampler: SamplerState,
+}
+
+/// One point of the analysis set, for export and display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointInfo {
+    pub task: usize,
+    pub seen: bool,
+    pub instruction: String,
+    pub input: String,
+    pub output: String,
+}
+
+/// One line of `log.jsonl`: one per training step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub step: usize,
+    pub loss: f32,
+    pub lr: f64,
+    pub elapsed_s: f64,
+}
+
+pub fn checkpoint_dir_name(step: usize) -> String {
+    format!("step-{step:06}")
+}

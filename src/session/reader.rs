@@ -1,0 +1,112 @@
+//! Opening a saved session: every checkpoint's Snapshot at once, never recomputed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::format::*;
+use super::SessionError;
+use crate::experiment::Experiment;
+use crate::train::Snapshot;
+
+/// A session read from disk.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub points: Vec<PointInfo>,
+    pub snapshots: Vec<Snapshot>,
+    pub log: Vec<LogEntry>,
+}
+
+impl Session {
+    pub fn open(dir: &Path) -> Result<Session, SessionError> {
+        let manifest = read_manifest(dir)?;
+        let points_path = dir.join(POINTS);
+        let points: Vec<PointInfo> = parse_json(&points_path, &read(&points_path)?)?;
+        let layers = manifest.model.layers + 1;
+        let seen = points.iter().filter(|p| p.seen).count();
+        let unseen = points.len() - seen;
+        let mut snapshots = Vec::with_capacity(manifest.checkpoints.len());
+        for entry in &manifest.checkpoints {
+            let path = dir.join(CHECKPOINTS).join(&entry.dir).join(SNAPSHOT);
+            let snap: Snapshot = parse_json(&path, &read(&path)?)?;
+            if snap.step != entry.step {
+                return Err(SessionError::corrupt(&path, format!("holds step {}, the manifest says {}", snap.step, entry.step)));
+            }
+            snap.check_shape(layers, seen, unseen).map_err(|reason| SessionError::corrupt(&path, reason))?;
+            snapshots.push(snap);
+        }
+        let log = read_log(&dir.join(LOG));
+        Ok(Session { dir: dir.to_path_buf(), manifest, points, snapshots, log })
+    }
+
+    /// The experiment the session was trained on, rebuilt from its stored spec.
+    pub fn experiment(&self) -> Result<Experiment, SessionError> {
+        let file = self.dir.join(MANIFEST);
+        Experiment::from_toml(&self.manifest.experiment, None)
+            .map_err(|e| SessionError::corrupt(&file, format!("stored experiment spec is invalid: {e}")))
+    }
+
+    pub fn weights_path(&self, step: usize) -> Option<PathBuf> {
+        let entry = self.manifest.checkpoints.iter().find(|c| c.step == step)?;
+        Some(self.dir.join(CHECKPOINTS).join(&entry.dir).join(WEIGHTS))
+    }
+
+    /// Index of a checkpoint by step, or the last one for `None`.
+    pub fn checkpoint_index(&self, step: Option<usize>) -> Option<usize> {
+        match step {
+            None => self.snapshots.len().checked_sub(1),
+            Some(s) => self.snapshots.iter().position(|x| x.step == s),
+        }
+    }
+}
+
+pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
+    if !dir.is_dir() {
+        return Err(SessionError::Missing(dir.to_path_buf()));
+    }
+    let path = dir.join(MANIFEST);
+    if !path.exists() {
+        return Err(SessionError::NoManifest(dir.to_path_buf()));
+    }
+    let bytes = read(&path)?;
+    // Check identity and version before the full structure, so an old or foreign file gets the
+    // right message rather than a field-level parse error.
+    let head: serde_json::Value = parse_json(&path, &bytes)?;
+    let format = head.get("format").and_then(|f| f.as_str()).unwrap_or("");
+    if format != FORMAT_NAME {
+        return Err(SessionError::Foreign { file: path, found: format.to_string() });
+    }
+    let version = head.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if version > u64::from(FORMAT_VERSION) {
+        return Err(SessionError::NewerVersion { file: path, found: version as u32, supported: FORMAT_VERSION });
+    }
+    if version == 0 {
+        return Err(SessionError::corrupt(&path, "missing or invalid format_version"));
+    }
+    parse_json(&path, &bytes)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, SessionError> {
+    let bytes = fs::read(path).map_err(|e| SessionError::io(path, e))?;
+    if bytes.is_empty() {
+        return Err(SessionError::corrupt(path, "file is empty"));
+    }
+    Ok(bytes)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, SessionError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = if e.is_eof() { "truncated JSON" } else { "invalid JSON" };
+        SessionError::corrupt(path, format!("{what} ({e})"))
+    })
+}
+
+/// The log is advisory: a line cut short by a crash is skipped, not fatal.
+fn read_log(path: &Path) -> Vec<LogEntry> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}

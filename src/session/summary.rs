@@ -1,0 +1,109 @@
+//! A saved session in words (`clusterscope show`), for people and for scripts.
+
+use serde_json::{json, Value};
+
+use super::Session;
+use crate::analysis::score_table;
+
+pub fn summary_text(s: &Session) -> String {
+    let m = &s.manifest;
+    let mut out = format!(
+        "session {} ({})\n  created {}, clusterscope {}, format v{}\n  status {:?}, {} of {} steps, {:.1} s training on {}\n  model: d_model {}, {} layers, {} heads, vocab {}, context {} ({} parameters)\n  tasks ({}): {}\n  seed {}, {} seen + {} unseen analysis points\n\n",
+        m.name,
+        s.dir.display(),
+        m.created,
+        m.app_version,
+        m.format_version,
+        m.status,
+        s.snapshots.last().map_or(0, |x| x.step),
+        m.total_steps,
+        m.train_seconds,
+        m.device,
+        m.model.d_model,
+        m.model.layers,
+        m.model.heads,
+        m.model.vocab,
+        m.model.context,
+        m.model.num_parameters(),
+        m.task_names.len(),
+        m.task_names.join(", "),
+        m.seed,
+        s.points.iter().filter(|p| p.seen).count(),
+        s.points.iter().filter(|p| !p.seen).count(),
+    );
+    let last_layer = m.model.layers;
+    out.push_str(&format!(
+        "{:>7} {:>8} {:>7} {:>7} | layer {last_layer}: {:>6} {:>6} {:>6} | {:>8} {:>8} {:>8}\n",
+        "step", "loss", "seen%", "unseen%", "ARI", "AMI", "F1", "unseenARI", "unseenAMI", "unseenF1"
+    ));
+    for snap in &s.snapshots {
+        let (seen, unseen) = snap.layer(last_layer).map_or(Default::default(), |l| (l.scores.seen, l.scores.unseen));
+        out.push_str(&format!(
+            "{:>7} {:>8.4} {:>7.1} {:>7.1} |          {:>6.3} {:>6.3} {:>6.3} | {:>8.3} {:>8.3} {:>8.3}\n",
+            snap.step,
+            snap.loss,
+            100.0 * snap.seen_accuracy,
+            100.0 * snap.unseen_accuracy,
+            seen.ari,
+            seen.ami,
+            seen.f1,
+            unseen.ari,
+            unseen.ami,
+            unseen.f1
+        ));
+    }
+    if let Some(last) = s.snapshots.last() {
+        out.push_str(&format!("\nlast checkpoint (step {}), every layer:\n", last.step));
+        out.push_str(&score_table(&last.analysis));
+    }
+    out
+}
+
+pub fn summary_json(s: &Session) -> Value {
+    let m = &s.manifest;
+    let checkpoints: Vec<Value> = s
+        .snapshots
+        .iter()
+        .map(|snap| {
+            let layers: Vec<Value> = snap
+                .analysis
+                .layers
+                .iter()
+                .map(|l| {
+                    json!({
+                        "layer": l.layer,
+                        "seen": l.scores.seen,
+                        "unseen": l.scores.unseen,
+                        "unseen_centroid_accuracy": l.scores.unseen_centroid_accuracy,
+                        "explained_variance_ratio": l.pca.explained_variance_ratio,
+                        "error": l.error,
+                    })
+                })
+                .collect();
+            json!({
+                "step": snap.step,
+                "loss": snap.loss,
+                "seen_accuracy": snap.seen_accuracy,
+                "unseen_accuracy": snap.unseen_accuracy,
+                "elapsed_s": snap.elapsed_s,
+                "layers": layers,
+            })
+        })
+        .collect();
+    json!({
+        "name": m.name,
+        "dir": s.dir,
+        "format_version": m.format_version,
+        "app_version": m.app_version,
+        "created": m.created,
+        "status": m.status,
+        "seed": m.seed,
+        "device": m.device,
+        "total_steps": m.total_steps,
+        "train_seconds": m.train_seconds,
+        "model": m.model,
+        "task_names": m.task_names,
+        "points": { "seen": s.points.iter().filter(|p| p.seen).count(), "unseen": s.points.iter().filter(|p| !p.seen).count() },
+        "checkpoints": checkpoints,
+    })
+}

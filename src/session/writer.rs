@@ -1,0 +1,179 @@
+//! Writing a session as training goes: every checkpoint lands atomically, the manifest last.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::format::*;
+use super::SessionError;
+use crate::train::Snapshot;
+
+pub struct SessionWriter {
+    dir: PathBuf,
+    manifest: Manifest,
+    log: BufWriter<File>,
+}
+
+impl SessionWriter {
+    /// Starts a new session in `dir`, which must not already hold one: a saved session is never
+    /// overwritten.
+    pub fn create(dir: &Path, manifest: Manifest, points: &[PointInfo]) -> Result<Self, SessionError> {
+        if dir.join(MANIFEST).exists() {
+            return Err(SessionError::Exists(dir.to_path_buf()));
+        }
+        let ckpts = dir.join(CHECKPOINTS);
+        fs::create_dir_all(&ckpts).map_err(|e| SessionError::io(&ckpts, e))?;
+        write_atomic(&dir.join(POINTS), &to_json(points)?)?;
+        write_atomic(&dir.join(MANIFEST), &to_json(&manifest)?)?;
+        let log = open_log(dir, true)?;
+        Ok(SessionWriter { dir: dir.to_path_buf(), manifest, log })
+    }
+
+    /// Reopens a session to continue it from its last checkpoint. Log lines past that checkpoint
+    /// describe steps that will be trained again, so they are dropped.
+    pub fn resume(dir: &Path, manifest: Manifest) -> Result<Self, SessionError> {
+        let resume_step = manifest.resume.map(|r| r.step).unwrap_or(0);
+        let log_path = dir.join(LOG);
+        let kept: String = fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| serde_json::from_str::<LogEntry>(l).map(|e| e.step <= resume_step).unwrap_or(false))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        write_atomic(&log_path, kept.as_bytes())?;
+        // Half-written checkpoints of the interrupted run.
+        if let Ok(entries) = fs::read_dir(dir.join(CHECKPOINTS)) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().ends_with(".tmp") {
+                    let _ = fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let mut w = SessionWriter { dir: dir.to_path_buf(), manifest, log: open_log(dir, false)? };
+        w.manifest.status = RunStatus::Running;
+        w.write_manifest()?;
+        Ok(w)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// A fresh directory to write checkpoint `step` into before it is committed.
+    pub fn begin_checkpoint(&self, step: usize) -> Result<PathBuf, SessionError> {
+        let tmp = self.dir.join(CHECKPOINTS).join(format!("{}.tmp", checkpoint_dir_name(step)));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(|e| SessionError::io(&tmp, e))?;
+        }
+        fs::create_dir_all(&tmp).map_err(|e| SessionError::io(&tmp, e))?;
+        Ok(tmp)
+    }
+
+    /// Completes a checkpoint begun with [`begin_checkpoint`](Self::begin_checkpoint) (weights,
+    /// and optimizer state when `resume` is given, already inside): writes the snapshot, renames
+    /// the directory into place, then records it in the manifest.
+    pub fn commit_checkpoint(&mut self, snapshot: &Snapshot, resume: Option<ResumeState>) -> Result<(), SessionError> {
+        let name = checkpoint_dir_name(snapshot.step);
+        let ckpts = self.dir.join(CHECKPOINTS);
+        let tmp = ckpts.join(format!("{name}.tmp"));
+        let fin = ckpts.join(&name);
+        for f in [WEIGHTS, OPTIMIZER] {
+            let p = tmp.join(f);
+            if p.exists() {
+                File::open(&p).and_then(|f| f.sync_all()).map_err(|e| SessionError::io(&p, e))?;
+            }
+        }
+        write_atomic(&tmp.join(SNAPSHOT), &to_json(snapshot)?)?;
+        if fin.exists() {
+            // The same step again (a stop right on a checkpoint): the newer one wins.
+            fs::remove_dir_all(&fin).map_err(|e| SessionError::io(&fin, e))?;
+        }
+        fs::rename(&tmp, &fin).map_err(|e| SessionError::io(&fin, e))?;
+        sync_dir(&ckpts);
+        let previous_resume = self.manifest.resume.map(|r| r.step);
+        self.manifest.checkpoints.retain(|c| c.step != snapshot.step);
+        self.manifest.checkpoints.push(CheckpointEntry {
+            step: snapshot.step,
+            dir: name,
+            seen_accuracy: snapshot.seen_accuracy,
+            unseen_accuracy: snapshot.unseen_accuracy,
+        });
+        self.manifest.checkpoints.sort_by_key(|c| c.step);
+        if resume.is_some() {
+            self.manifest.resume = resume;
+        }
+        self.write_manifest()?;
+        // Optimizer moments are twice the weights' size: only the newest is worth keeping.
+        if let (Some(old), Some(new)) = (previous_resume, resume.map(|r| r.step)) {
+            if old != new {
+                let _ = fs::remove_file(ckpts.join(checkpoint_dir_name(old)).join(OPTIMIZER));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn log(&mut self, entry: &LogEntry) -> Result<(), SessionError> {
+        let line = serde_json::to_string(entry).map_err(|e| SessionError::io(&self.dir.join(LOG), e.into()))?;
+        writeln!(self.log, "{line}").and_then(|_| self.log.flush()).map_err(|e| SessionError::io(&self.dir.join(LOG), e))
+    }
+
+    pub fn finish(&mut self, status: RunStatus, train_seconds: f64) -> Result<(), SessionError> {
+        self.manifest.status = status;
+        self.manifest.train_seconds = train_seconds;
+        self.write_manifest()
+    }
+
+    pub fn set_device(&mut self, device: &str) {
+        self.manifest.device = device.to_string();
+    }
+
+    fn write_manifest(&self) -> Result<(), SessionError> {
+        write_atomic(&self.dir.join(MANIFEST), &to_json(&self.manifest)?)
+    }
+}
+
+fn open_log(dir: &Path, truncate: bool) -> Result<BufWriter<File>, SessionError> {
+    let p = dir.join(LOG);
+    let mut o = OpenOptions::new();
+    o.create(true);
+    if truncate {
+        o.write(true).truncate(true);
+    } else {
+        o.append(true);
+    }
+    o.open(&p).map(BufWriter::new).map_err(|e| SessionError::io(&p, e))
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, SessionError> {
+    serde_json::to_vec(v).map_err(|e| SessionError::Encode(e.to_string()))
+}
+
+/// Write to a temporary sibling, flush it to disk, rename over the target: readers see the old
+/// file or the new one, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SessionError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let write = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| SessionError::io(path, e))?;
+    if let Some(parent) = path.parent() {
+        sync_dir(parent);
+    }
+    Ok(())
+}
+
+/// Makes a rename durable; best effort, since not every filesystem allows syncing a directory.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
