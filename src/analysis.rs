@@ -7,7 +7,7 @@
 //!   ([`pca`]), with signs kept stable from one checkpoint to the next so the
 //!   picture does not flip while scrubbing through training;
 //! * cluster them with k-means (k = number of tasks, k-means++ with restarts,
-//!   [`kmeans`]) in the full hidden dimension;
+//!   [`mod@kmeans`]) in the full hidden dimension;
 //! * score the clustering against the true task labels with ARI, AMI and a
 //!   Hungarian-matched macro F1 ([`metrics`]), and classify held-out
 //!   ("unseen") points by their nearest task centroid;
@@ -112,7 +112,10 @@ pub(crate) fn check_finite(data: &[f32], d: usize) -> Result<(), AnalysisError> 
     let n = rows_of(data, d)?;
     // Fast path: a branch-free fold per chunk vectorises; the per-row census
     // below only runs on failure.
-    if data.chunks(4096).all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite())) {
+    if data
+        .chunks(4096)
+        .all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()))
+    {
         return Ok(());
     }
     let (mut nan_points, mut inf_points, mut bad_points) = (0, 0, 0);
@@ -129,4 +132,23 @@ pub(crate) fn check_finite(data: &[f32], d: usize) -> Result<(), AnalysisError> 
         bad_points,
         n,
     })
+}
+
+/// Per-dimension mean of the rows, accumulated in f64.
+pub(crate) fn column_mean(data: &[f32], d: usize) -> Vec<f64> {
+    let mut mean = vec![0.0f64; d];
+    if d == 0 {
+        return mean;
+    }
+    let mut n = 0usize;
+    for row in data.chunks_exact(d) {
+        for (m, &v) in mean.iter_mut().zip(row) {
+            *m += f64::from(v);
+        }
+        n += 1;
+    }
+    if n > 0 {
+        mean.iter_mut().for_each(|m| *m /= n as f64);
+    }
+    mean
 }

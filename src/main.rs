@@ -13,7 +13,7 @@ use clusterscope::train::bench::{bench_train, BenchConfig};
 
 use clusterscope::train::headless;
 use clusterscope::session::reader::read_manifest;
-use clusterscope::session::{summary, Session};
+use clusterscope::session::{export, summary, Session, SessionError};
 use clusterscope::train::RunConfig;
 
 #[derive(Parser, Debug)]
@@ -52,6 +52,22 @@ enum Cmd {
         /// One JSON object on stdout.
         #[arg(long)]
         json: bool,
+    },
+    /// Export a checkpoint for Python: .npy arrays, CSV and JSON.
+    Export {
+        dir: PathBuf,
+        /// Checkpoint step, or `last`.
+        #[arg(long, default_value = "last")]
+        checkpoint: String,
+        /// Layer number, or `all`.
+        #[arg(long, default_value = "all")]
+        layer: String,
+        /// Directory for the data files.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Device for recomputing hidden states from the weights.
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
     /// Print an experiment spec (the embedded default unless --experiment is given), validated.
     Spec {
@@ -141,7 +157,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
             eprintln!("error: {msg}");
-            if e.downcast_ref::<UsageError>().is_some() || e.downcast_ref::<SpecError>().is_some() {
+            if e.downcast_ref::<UsageError>().is_some() || e.downcast_ref::<SpecError>().is_some() || e.downcast_ref::<SessionError>().is_some() {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
@@ -163,6 +179,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 print!("{}", summary::summary_text(&session));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Export { dir, checkpoint, layer, out, device }) => {
+            let session = Session::open(&dir).map_err(|e| UsageError(e.to_string()))?;
+            let checkpoint = pick_checkpoint(&session, &checkpoint)?;
+            let layer = match layer.as_str() {
+                "all" => None,
+                l => Some(l.parse::<usize>().map_err(|_| UsageError(format!("--layer {l:?}: expected a layer number or `all`")))?),
+            };
+            let device: DeviceChoice = device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
+            let device = device.open().map_err(|e| UsageError(e.to_string()))?;
+            let files = export::export(&session, &export::ExportOptions { checkpoint, layer, out: out.clone() }, &device)?;
+            eprintln!("wrote {} files to {} (checkpoint step {})", files.len(), out.display(), session.snapshots[checkpoint].step);
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Spec { experiment }) => {
@@ -215,6 +244,22 @@ fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
         out_dir: dir.to_path_buf(),
         resume: true,
         stop_at: args.stop_at,
+    })
+}
+
+/// A checkpoint given as a step number or `last`, as an index into the session's snapshots.
+fn pick_checkpoint(session: &Session, which: &str) -> Result<usize> {
+    let found = match which {
+        "last" => session.checkpoint_index(None),
+        s => {
+            let step: usize = s.parse().map_err(|_| UsageError(format!("--checkpoint {s:?}: expected a step number or `last`")))?;
+            session.checkpoint_index(Some(step))
+        }
+    };
+    found.ok_or_else(|| {
+        let steps: Vec<String> = session.snapshots.iter().map(|s| s.step.to_string()).collect();
+        let have = if steps.is_empty() { "none".to_string() } else { steps.join(", ") };
+        UsageError(format!("{}: no checkpoint {which:?} (checkpoints at steps: {have})", session.dir.display())).into()
     })
 }
 

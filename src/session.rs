@@ -1,6 +1,9 @@
 //! Sessions on disk: every run saved as it goes, replayable, resumable, exportable.
 
+pub mod export;
+pub mod figures;
 pub mod format;
+pub mod npy;
 pub mod reader;
 pub mod summary;
 pub mod writer;

@@ -20,9 +20,9 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::kmeans::{assign_nearest, kmeans, KMeansConfig};
-use super::metrics::{nearest_centroid_accuracy, task_centroids, TrueLabels};
-use super::{check_finite, rows_of, AnalysisError, Pca2};
+use super::kmeans::{assign_nearest, kmeans_valid, KMeansConfig};
+use super::metrics::{nearest_centroid_accuracy, task_centroids_valid, TrueLabels};
+use super::{check_finite, column_mean, rows_of, AnalysisError, Pca2};
 
 pub use super::metrics::ClusterScores;
 pub use table::score_table;
@@ -61,10 +61,12 @@ pub struct AnalysisOptions {
 }
 
 impl Default for AnalysisOptions {
-    /// Two threads: measured ~1.7x faster than one on the 2-core target for
-    /// a 5-layer checkpoint (see `benches/analysis.rs`).
+    /// One thread. The app analyses on a background thread while the trainer
+    /// keeps both cores busy; measured that way (`benches/analysis.rs` next
+    /// to a running trainer), two analysis threads were within +-3% of one,
+    /// so the second thread only takes CPU from training.
     fn default() -> Self {
-        AnalysisOptions { threads: 2 }
+        AnalysisOptions { threads: 1 }
     }
 }
 
@@ -123,7 +125,10 @@ pub struct CheckpointAnalysis {
 }
 
 /// [`analyze_checkpoint_with`] with default options.
-pub fn analyze_checkpoint(input: &AnalysisInput, prev: Option<&CheckpointAnalysis>) -> CheckpointAnalysis {
+pub fn analyze_checkpoint(
+    input: &AnalysisInput,
+    prev: Option<&CheckpointAnalysis>,
+) -> CheckpointAnalysis {
     analyze_checkpoint_with(input, prev, &AnalysisOptions::default())
 }
 
@@ -135,7 +140,8 @@ pub fn analyze_checkpoint_with(
     options: &AnalysisOptions,
 ) -> CheckpointAnalysis {
     let shared = Shared::new(input);
-    let prev_layer = |l: usize| prev.and_then(|p| p.layers.iter().find(|a| a.layer == l && a.error.is_none()));
+    let prev_layer =
+        |l: usize| prev.and_then(|p| p.layers.iter().find(|a| a.layer == l && a.error.is_none()));
     let run = |l: usize| analyze_layer(input, &shared, l, prev_layer(l));
     let count = input.layers.len();
     let threads = options.threads.clamp(1, count.max(1));
@@ -198,12 +204,23 @@ impl Shared {
     }
 }
 
-fn analyze_layer(input: &AnalysisInput, shared: &Shared, layer: usize, prev: Option<&LayerAnalysis>) -> LayerAnalysis {
+fn analyze_layer(
+    input: &AnalysisInput,
+    shared: &Shared,
+    layer: usize,
+    prev: Option<&LayerAnalysis>,
+) -> LayerAnalysis {
     let result = match &shared.label_error {
         Some(e) => Err(e.clone()),
         None => try_layer(input, shared, layer, prev),
     };
-    match result.and_then(|a| if all_finite(&a) { Ok(a) } else { Err("values overflow f32".into()) }) {
+    match result.and_then(|a| {
+        if all_finite(&a) {
+            Ok(a)
+        } else {
+            Err("values overflow f32".into())
+        }
+    }) {
         Ok(a) => a,
         Err(e) => failed(layer, format!("layer {layer}: {e}")),
     }
@@ -220,7 +237,10 @@ fn try_layer(
     let check = |data: &[f32], labels: &[usize], set: &str| -> Result<(), String> {
         let n = rows_of(data, d).map_err(|e| format!("{set} hidden states: {e}"))?;
         if n != labels.len() {
-            return Err(format!("{set} hidden states have {n} points but {} labels", labels.len()));
+            return Err(format!(
+                "{set} hidden states have {n} points but {} labels",
+                labels.len()
+            ));
         }
         check_finite(data, d).map_err(|e| format!("{set} {e}"))
     };
@@ -228,23 +248,31 @@ fn try_layer(
     check(h.unseen, input.unseen_labels, "unseen")?;
     let seen_err = |e: AnalysisError| format!("seen points: {e}");
 
-    let mut pca = Pca2::fit(h.seen, d).map_err(seen_err)?;
+    // Validated above; the mean is shared by PCA and k-means.
+    let mean = column_mean(h.seen, d);
+    let mut pca = Pca2::fit_valid(h.seen, d, &mean).map_err(seen_err)?;
     if let Some(p) = prev {
         pca.align_signs(&p.pca);
     }
     let mut config = KMeansConfig::new(k, layer_seed(input.seed, layer));
     config.restarts = input.restarts.max(1);
-    let km = kmeans(h.seen, d, &config).map_err(seen_err)?;
+    let km = kmeans_valid(h.seen, d, &config, mean).map_err(seen_err)?;
     let unseen_assignments = assign_nearest(&km.centroids, k, d, h.unseen);
-    let tc = task_centroids(h.seen, d, input.seen_labels, k).map_err(seen_err)?;
+    let tc = task_centroids_valid(h.seen, d, input.seen_labels, k);
 
-    let seen_scores = shared.seen_truth.scores(&km.assignments).map_err(seen_err)?;
+    let seen_scores = shared
+        .seen_truth
+        .scores(&km.assignments)
+        .map_err(seen_err)?;
     let (unseen_scores, accuracy) = if shared.unseen_truth.is_empty() {
         (ClusterScores::default(), 0.0)
     } else {
         let unseen_err = |e: AnalysisError| format!("unseen points: {e}");
         (
-            shared.unseen_truth.scores(&unseen_assignments).map_err(unseen_err)?,
+            shared
+                .unseen_truth
+                .scores(&unseen_assignments)
+                .map_err(unseen_err)?,
             nearest_centroid_accuracy(&tc, h.unseen, input.unseen_labels).map_err(unseen_err)?,
         )
     };
@@ -314,7 +342,12 @@ fn all_finite(a: &LayerAnalysis) -> bool {
         a.pca.explained_variance_ratio[0],
         a.pca.explained_variance_ratio[1],
     ];
-    let points = [&a.seen_proj, &a.unseen_proj, &a.kmeans_centroids_proj, &a.task_centroids_proj];
+    let points = [
+        &a.seen_proj,
+        &a.unseen_proj,
+        &a.kmeans_centroids_proj,
+        &a.task_centroids_proj,
+    ];
     let vectors = [
         &a.pca.mean,
         &a.pca.components[0],
@@ -323,6 +356,8 @@ fn all_finite(a: &LayerAnalysis) -> bool {
         &a.task_centroids,
     ];
     scores.iter().all(|v| v.is_finite())
-        && points.iter().all(|p| p.iter().flatten().all(|v| v.is_finite()))
+        && points
+            .iter()
+            .all(|p| p.iter().flatten().all(|v| v.is_finite()))
         && vectors.iter().all(|v| v.iter().all(|x| x.is_finite()))
 }

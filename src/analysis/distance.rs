@@ -12,9 +12,10 @@
 //!
 //! The default x86-64 target only has SSE2, so the tile loop is also
 //! compiled with AVX2+FMA and chosen at run time. Measured on 2048 x 128
-//! points against 8 centroids (one full pass): a row-major SSE2 kernel
-//! ~150 us, faer's f32 gemm ~80 us plus a gathered copy for row subsets,
-//! 8-point x 8-centroid AVX2 tiles ~60 us, these tiles MEASURE us.
+//! points against 8 centroids (one full pass, best of several runs on the
+//! shared 2-core machine): a row-major SSE2 kernel ~150 us, faer's f32 gemm
+//! ~80 us (plus a gathered copy for the row subsets the k-means bounds
+//! leave), 8-point x 8-centroid AVX2 tiles ~60 us, these tiles ~50 us.
 
 /// Points per tile: two AVX registers of f32.
 pub(crate) const TILE: usize = 16;
@@ -43,22 +44,27 @@ pub(crate) struct Tiled {
 
 impl Tiled {
     /// Tiles the `n` row-major points of `data`, mapping each coordinate `v`
-    /// of dimension `j` to `(v - offset[j]) * scale` (computed in f64).
-    pub(crate) fn new(data: &[f32], n: usize, d: usize, offset: &[f64], scale: f64) -> Self {
+    /// of dimension `j` to `(v - offset[j]) * scale`, where `scale` is a power
+    /// of two that brings the largest result into [1, 2).
+    pub(crate) fn new(data: &[f32], n: usize, d: usize, offset: &[f32], scale: f32) -> Self {
         let tiles = n.div_ceil(TILE);
         let mut xt = vec![0.0f32; tiles * d * TILE];
         let mut norms = vec![0.0f32; tiles * TILE];
         if d > 0 {
+            let mut buf = vec![0.0f32; d];
             for (t, tile) in xt.chunks_exact_mut(d * TILE).enumerate() {
                 let rows = data.chunks_exact(d).skip(t * TILE).take(TILE);
                 for (q, row) in rows.enumerate() {
-                    let mut norm = 0.0f64;
-                    for (j, (&v, &m)) in row.iter().zip(offset).enumerate() {
-                        let x = ((f64::from(v) - m) * scale) as f32;
-                        tile[j * TILE + q] = x;
-                        norm += f64::from(x) * f64::from(x);
+                    // f32 is enough: a power-of-two scale is exact, so the
+                    // only rounding is half an ulp in the subtraction. Scaling
+                    // first cannot overflow, unlike `v - m` near f32::MAX.
+                    for ((b, &v), &m) in buf.iter_mut().zip(row).zip(offset) {
+                        *b = v * scale - m * scale;
                     }
-                    norms[t * TILE + q] = norm as f32;
+                    for (j, &x) in buf.iter().enumerate() {
+                        tile[j * TILE + q] = x;
+                    }
+                    norms[t * TILE + q] = sq_norm(&buf);
                 }
             }
         }
@@ -118,7 +124,7 @@ impl PackedCentroids {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn has_avx2_fma() -> bool {
+pub(crate) fn has_avx2_fma() -> bool {
     // std caches the CPUID result, so this is a relaxed atomic load.
     std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
@@ -169,7 +175,10 @@ where
             continue;
         };
         let xn = &x.norms[t * TILE..(t + 1) * TILE];
-        let blocks = pc.ct.chunks_exact(d * CBLOCK).zip(pc.norms.chunks_exact(CBLOCK));
+        let blocks = pc
+            .ct
+            .chunks_exact(d * CBLOCK)
+            .zip(pc.norms.chunks_exact(CBLOCK));
         for ((block, cn), o) in blocks.zip(out.chunks_exact_mut(CBLOCK)) {
             let mut acc = [[0.0f32; TILE]; CBLOCK];
             for (xv, w) in xt.chunks_exact(TILE).zip(block.chunks_exact(CBLOCK)) {
@@ -240,7 +249,12 @@ pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; LANES];
     let len = a.len().min(b.len());
     let (ca, cb) = (a[..len].chunks_exact(LANES), b[..len].chunks_exact(LANES));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| (x - y) * (x - y)).sum();
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
     for (x, y) in ca.zip(cb) {
         for l in 0..LANES {
             let t = x[l] - y[l];
@@ -263,8 +277,12 @@ mod tests {
         // 11 centroids: two blocks, the second padded; 19 dims and 37 points:
         // neither a multiple of 8, so the last tile is padded too.
         let (n, d, k) = (37, 19, 11);
-        let data: Vec<f32> = (0..n * d).map(|i| ((i * 7919) % 113) as f32 / 50.0 - 1.0).collect();
-        let cents: Vec<f32> = (0..k * d).map(|i| ((i * 104729) % 97) as f32 / 40.0 - 1.0).collect();
+        let data: Vec<f32> = (0..n * d)
+            .map(|i| ((i * 7919) % 113) as f32 / 50.0 - 1.0)
+            .collect();
+        let cents: Vec<f32> = (0..k * d)
+            .map(|i| ((i * 104729) % 97) as f32 / 40.0 - 1.0)
+            .collect();
         let x = Tiled::new(&data, n, d, &[0.0; 19], 1.0);
         let pc = PackedCentroids::new(&cents, k, d);
         assert_eq!((x.tiles(), x.tile_len(2), pc.padded_k()), (3, 5, 12));
@@ -286,7 +304,10 @@ mod tests {
                 let (idx, b1, b2) = nearest_two(out, k);
                 let mut all: Vec<(f32, usize)> = (0..k).map(|c| (out[c][q], c)).collect();
                 all.sort_by(|a, b| a.partial_cmp(b).unwrap());
-                assert_eq!((idx[q] as usize, b1[q], b2[q]), (all[0].1, all[0].0, all[1].0));
+                assert_eq!(
+                    (idx[q] as usize, b1[q], b2[q]),
+                    (all[0].1, all[0].0, all[1].0)
+                );
             }
         };
         for_each_tile(&x, 0..x.tiles(), &pc, |t, out| check(t, out, &mut seen));

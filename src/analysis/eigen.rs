@@ -61,7 +61,10 @@ fn tridiagonal_top2(c: &[f64], d: usize) -> Option<Top2> {
     let diag: Vec<f64> = (0..d).map(|i| trid[(i, i)]).collect();
     let off: Vec<f64> = (0..d - 1).map(|i| trid[(i + 1, i)]).collect();
 
-    let values = [kth_smallest(&diag, &off, d - 1), kth_smallest(&diag, &off, d - 2)];
+    let values = [
+        kth_smallest(&diag, &off, d - 1),
+        kth_smallest(&diag, &off, d - 2),
+    ];
     let v1 = inverse_iteration(&diag, &off, values[0], None)?;
     let v2 = inverse_iteration(&diag, &off, values[1], Some(&v1))?;
 
@@ -137,11 +140,22 @@ fn kth_smallest(diag: &[f64], off: &[f64], k: usize) -> f64 {
 /// Eigenvector of the tridiagonal matrix for the (accurate) eigenvalue
 /// `lambda`, orthogonal to `against` if given (which matters only when the
 /// two eigenvalues are (nearly) equal).
-fn inverse_iteration(diag: &[f64], off: &[f64], lambda: f64, against: Option<&[f64]>) -> Option<Vec<f64>> {
+fn inverse_iteration(
+    diag: &[f64],
+    off: &[f64],
+    lambda: f64,
+    against: Option<&[f64]>,
+) -> Option<Vec<f64>> {
     let n = diag.len();
-    let scale = diag.iter().chain(off).fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
+    let scale = diag
+        .iter()
+        .chain(off)
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(f64::MIN_POSITIVE);
     // Deterministic start with no special alignment to any eigenvector.
-    let mut x: Vec<f64> = (0..n).map(|i| 1.0 + ((i * 7919) % 101) as f64 / 101.0).collect();
+    let mut x: Vec<f64> = (0..n)
+        .map(|i| 1.0 + ((i * 7919) % 101) as f64 / 101.0)
+        .collect();
     for _ in 0..3 {
         let y = solve_shifted(diag, off, lambda, scale * f64::EPSILON, &x)?;
         x = y;
@@ -157,7 +171,13 @@ fn inverse_iteration(diag: &[f64], off: &[f64], lambda: f64, against: Option<&[f
 /// Solves `(T - sigma I) y = rhs` by Gaussian elimination with partial
 /// pivoting (rows `i`, `i+1` swap when the subdiagonal entry is larger),
 /// replacing exactly singular pivots by `tiny` as inverse iteration wants.
-fn solve_shifted(diag: &[f64], off: &[f64], sigma: f64, tiny: f64, rhs: &[f64]) -> Option<Vec<f64>> {
+fn solve_shifted(
+    diag: &[f64],
+    off: &[f64],
+    sigma: f64,
+    tiny: f64,
+    rhs: &[f64],
+) -> Option<Vec<f64>> {
     let n = diag.len();
     let mut y = rhs.to_vec();
     // Upper factor: row i has entries at columns i, i+1, i+2.
@@ -235,7 +255,10 @@ mod tests {
         assert!(residual_ok(c, d, &fast, norm));
         let slow = dense(c, d).unwrap();
         for i in 0..2 {
-            assert!((fast.values[i] - slow.values[i]).abs() <= 1e-12 * norm, "value {i}");
+            assert!(
+                (fast.values[i] - slow.values[i]).abs() <= 1e-12 * norm,
+                "value {i}"
+            );
         }
     }
 
@@ -256,16 +279,67 @@ mod tests {
         let sym: Vec<f64> = (0..d * d).map(|k| a[k] + a[(k % d) * d + k / d]).collect();
         check_against_dense(&sym, d);
         let diag: Vec<f64> = (0..d * d)
-            .map(|k| if k % (d + 1) == 0 { [3.0, 1.0, 3.0, 2.0][(k / (d + 1)) % 4] } else { 0.0 })
+            .map(|k| {
+                if k % (d + 1) == 0 {
+                    [3.0, 1.0, 3.0, 2.0][(k / (d + 1)) % 4]
+                } else {
+                    0.0
+                }
+            })
             .collect();
         check_against_dense(&diag, d);
         let t = tridiagonal_top2(&diag, d).unwrap();
-        assert!(t.values.iter().all(|v| (v - 3.0).abs() < 1e-13), "{:?}", t.values);
-        let dot: f64 = t.vectors[0].iter().zip(&t.vectors[1]).map(|(x, y)| x * y).sum();
-        assert!(dot.abs() < 1e-12, "repeated eigenvalue: vectors must be orthogonal");
+        assert!(
+            t.values.iter().all(|v| (v - 3.0).abs() < 1e-13),
+            "{:?}",
+            t.values
+        );
+        let dot: f64 = t.vectors[0]
+            .iter()
+            .zip(&t.vectors[1])
+            .map(|(x, y)| x * y)
+            .sum();
+        assert!(
+            dot.abs() < 1e-12,
+            "repeated eigenvalue: vectors must be orthogonal"
+        );
         let v: Vec<f64> = (0..d).map(|i| (i as f64 + 1.0).sin()).collect();
         let rank1: Vec<f64> = (0..d * d).map(|k| v[k / d] * v[k % d]).collect();
         let t = top2_symmetric(&rank1, d).unwrap();
         assert!(t.values[1].abs() < 1e-12 * t.values[0]);
+    }
+
+    #[test]
+    fn nearly_isotropic_covariance_matches_dense() {
+        // A Wishart matrix (512 samples, 128 dims): the top eigenvalues are
+        // only a few percent apart, the hard case for iterative solvers.
+        let (n, d) = (512, 128);
+        let mut s = 99u64;
+        let x: Vec<f64> = (0..n * d)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            })
+            .collect();
+        let c: Vec<f64> = (0..d * d)
+            .map(|k| (0..n).map(|r| x[r * d + k / d] * x[r * d + k % d]).sum())
+            .collect();
+        let fast = tridiagonal_top2(&c, d).unwrap();
+        let slow = dense(&c, d).unwrap();
+        for i in 0..2 {
+            assert!((fast.values[i] - slow.values[i]).abs() <= 1e-12 * slow.values[0]);
+            let dot: f64 = fast.vectors[i]
+                .iter()
+                .zip(&slow.vectors[i])
+                .map(|(a, b)| a * b)
+                .sum();
+            assert!(
+                (dot.abs() - 1.0).abs() < 1e-9,
+                "vector {i}: |dot| = {}",
+                dot.abs()
+            );
+        }
     }
 }

@@ -5,10 +5,12 @@
 //! (`kmeans/hamerly.rs`): each point keeps an upper bound on the distance to
 //! its centroid and a lower bound on the distance to any other, so once the
 //! clusters settle most points are skipped without computing a single
-//! distance. Points that do need all k distances are batched through the
-//! blocked `||x||^2 - 2 x.c + ||c||^2` kernel in `distance.rs`. Results are the
-//! ones plain Lloyd iterations would give (the bounds only skip work whose
-//! outcome is already known).
+//! distance. Distances come from the blocked `||x||^2 - 2 x.c + ||c||^2`
+//! kernel in `distance.rs`, 16 points at a time. Results are the ones plain
+//! Lloyd iterations would give (the bounds only skip work whose outcome is
+//! already known). Convergence as in scikit-learn: stop when no point changes
+//! cluster, or when the centroids move less than `tol` (then one more
+//! assignment pass makes the labels match the final centroids).
 //!
 //! Before clustering the data is centred and scaled by a power of two (exact
 //! in floating point) so its largest coordinate is in [1, 2): this keeps the
@@ -23,7 +25,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::distance::{sq_dist, Tiled};
-use super::{check_finite, rows_of, AnalysisError};
+use super::{check_finite, column_mean, rows_of, AnalysisError};
 
 /// k-means settings; [`KMeansConfig::new`] gives scikit-learn-like defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,10 +74,16 @@ pub struct KMeansResult {
 }
 
 /// The data in the centred, power-of-two-scaled frame the iterations use.
-pub(crate) struct Prepared {
-    /// The points, in the kernel's tile layout only: a second row-major copy
-    /// would cost more in page faults than strided access to single points.
+pub(crate) struct Prepared<'a> {
+    /// The points in the kernel's tile layout, centred and scaled.
     pub tiled: Tiled,
+    /// The caller's row-major points: cluster sums are accumulated from
+    /// these (contiguous rows vectorise; single points of the tile layout
+    /// are one cache line per coordinate) and mapped to the scaled frame
+    /// with `mean` and `scale` when needed.
+    pub raw: &'a [f32],
+    pub mean: Vec<f64>,
+    pub scale: f64,
     pub n: usize,
     pub d: usize,
     /// Absolute shift tolerance in the scaled frame.
@@ -96,7 +104,23 @@ pub(crate) struct Run {
 /// `k`, or any NaN/infinite coordinate. Identical points (or fewer distinct
 /// points than `k`) are fine: surplus centroids duplicate occupied ones and
 /// stay empty, and the inertia is 0.
-pub fn kmeans(data: &[f32], d: usize, config: &KMeansConfig) -> Result<KMeansResult, AnalysisError> {
+pub fn kmeans(
+    data: &[f32],
+    d: usize,
+    config: &KMeansConfig,
+) -> Result<KMeansResult, AnalysisError> {
+    rows_of(data, d)?;
+    check_finite(data, d)?;
+    kmeans_valid(data, d, config, column_mean(data, d))
+}
+
+/// [`kmeans`] for data already known to be finite, with its column mean.
+pub(crate) fn kmeans_valid(
+    data: &[f32],
+    d: usize,
+    config: &KMeansConfig,
+    mean: Vec<f64>,
+) -> Result<KMeansResult, AnalysisError> {
     let n = rows_of(data, d)?;
     let k = config.k;
     if n == 0 {
@@ -108,19 +132,18 @@ pub fn kmeans(data: &[f32], d: usize, config: &KMeansConfig) -> Result<KMeansRes
     if n < k {
         return Err(AnalysisError::TooFewPoints { n, k });
     }
-    // Cluster ids and tile bookkeeping use u32 to halve memory traffic.
+    // Cluster ids are stored as u32 to halve memory traffic.
     if n > u32::MAX as usize {
         return Err(AnalysisError::TooManyPoints { n });
     }
-    check_finite(data, d)?;
-
-    let mut mean = vec![0.0f64; d];
-    for row in data.chunks_exact(d) {
-        for (m, &v) in mean.iter_mut().zip(row) {
-            *m += f64::from(v);
-        }
+    if mean.len() != d {
+        return Err(AnalysisError::ShapeMismatch { len: mean.len(), d });
     }
-    mean.iter_mut().for_each(|m| *m /= n as f64);
+    // The tiles are centred in f32, so everything else uses the same f32
+    // mean: points and centroids then live in exactly the same frame.
+    let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
+    let mean: Vec<f64> = mean32.iter().map(|&m| f64::from(m)).collect();
+    // f64: a difference of two large f32 values of opposite sign overflows.
     let mut max_abs = 0.0f64;
     for row in data.chunks_exact(d) {
         for (&v, &m) in row.iter().zip(&mean) {
@@ -129,7 +152,9 @@ pub fn kmeans(data: &[f32], d: usize, config: &KMeansConfig) -> Result<KMeansRes
     }
     if max_abs == 0.0 {
         // All points coincide: any assignment is optimal with inertia 0.
-        let centroids = (0..k).flat_map(|_| mean.iter().map(|&m| m as f32)).collect();
+        let centroids = (0..k)
+            .flat_map(|_| mean.iter().map(|&m| m as f32))
+            .collect();
         return Ok(KMeansResult {
             centroids,
             k,
@@ -139,14 +164,21 @@ pub fn kmeans(data: &[f32], d: usize, config: &KMeansConfig) -> Result<KMeansRes
             iterations: 0,
         });
     }
-    let scale = (-max_abs.log2().floor()).exp2();
-    let tiled = Tiled::new(data, n, d, &mean, scale);
+    // Centred coordinates then lie in [1, 2) at most; the clamp keeps the
+    // factor a finite f32 for subnormal spreads (which then land >= 2^-23).
+    let scale = (-max_abs.log2().floor())
+        .exp2()
+        .clamp(f64::from(2f32.powi(-126)), f64::from(2f32.powi(126)));
+    let tiled = Tiled::new(data, n, d, &mean32, scale as f32);
     // The data is centred, so the mean squared norm over d is the mean
     // per-dimension variance that scikit-learn scales `tol` by.
     let mean_var = tiled.norms.iter().map(|&v| f64::from(v)).sum::<f64>() / (n * d) as f64;
     let prepared = Prepared {
         tol: config.tol.max(0.0) * mean_var,
         tiled,
+        raw: data,
+        mean,
+        scale,
         n,
         d,
     };
@@ -167,7 +199,11 @@ pub fn kmeans(data: &[f32], d: usize, config: &KMeansConfig) -> Result<KMeansRes
     let centroids = best
         .centroids
         .chunks_exact(d)
-        .flat_map(|c| c.iter().zip(&mean).map(|(&v, &m)| (f64::from(v) / scale + m) as f32))
+        .flat_map(|c| {
+            c.iter()
+                .zip(&prepared.mean)
+                .map(|(&v, &m)| (f64::from(v) / scale + m) as f32)
+        })
         .collect();
     Ok(KMeansResult {
         centroids,

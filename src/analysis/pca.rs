@@ -13,7 +13,7 @@ use faer::linalg::matmul::triangular::{matmul as tri_matmul, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
-use super::{check_finite, eigen, rows_of, AnalysisError};
+use super::{check_finite, column_mean, eigen, rows_of, AnalysisError};
 
 /// f64 elements per centring block (256 KiB: stays in L2).
 const BLOCK_ELEMS: usize = 32 * 1024;
@@ -48,15 +48,17 @@ impl Pca2 {
             return Err(AnalysisError::Empty);
         }
         check_finite(data, d)?;
+        Self::fit_valid(data, d, &column_mean(data, d))
+    }
 
-        let mut mean = vec![0.0f64; d];
-        for row in data.chunks_exact(d) {
-            for (m, &v) in mean.iter_mut().zip(row) {
-                *m += f64::from(v);
-            }
+    /// [`Pca2::fit`] for data already known to be finite, non-empty and of
+    /// whole rows, with its column mean (callers that validate and average
+    /// once for several analyses skip doing it again).
+    pub(crate) fn fit_valid(data: &[f32], d: usize, mean: &[f64]) -> Result<Pca2, AnalysisError> {
+        let n = rows_of(data, d)?;
+        if n == 0 || mean.len() != d {
+            return Err(AnalysisError::Empty);
         }
-        mean.iter_mut().for_each(|m| *m /= n as f64);
-
         // Centre before forming the scatter matrix: the alternative
         // X^T X - n mu mu^T cancels catastrophically when hidden states sit
         // far from the origin, as they usually do. Rows go through a small
@@ -68,7 +70,7 @@ impl Pca2 {
         for (b, rows) in data.chunks(block_rows * d).enumerate() {
             let m = rows.len() / d;
             for (dst, row) in block.chunks_exact_mut(d).zip(rows.chunks_exact(d)) {
-                for ((o, &v), &mu) in dst.iter_mut().zip(row).zip(&mean) {
+                for ((o, &v), &mu) in dst.iter_mut().zip(row).zip(mean) {
                     *o = f64::from(v) - mu;
                 }
             }
@@ -136,42 +138,19 @@ impl Pca2 {
     /// are ignored and missing ones count as the mean, so a wrong-length
     /// slice cannot panic; a non-finite input gives a non-finite output.
     pub fn project(&self, x: &[f32]) -> [f32; 2] {
-        // Eight partial sums per component: a single running f32 sum is a
-        // serial dependency chain that runs ~8x slower on 128-wide states.
-        const L: usize = 8;
-        let [c0, c1] = &self.components;
-        // Lengths can only disagree for a hand-built or deserialised basis.
-        let len = x.len().min(self.mean.len()).min(c0.len()).min(c1.len());
-        let (x, m, c0, c1) = (&x[..len], &self.mean[..len], &c0[..len], &c1[..len]);
-        let mut a0 = [0.0f32; L];
-        let mut a1 = [0.0f32; L];
-        let chunks = x
-            .chunks_exact(L)
-            .zip(m.chunks_exact(L))
-            .zip(c0.chunks_exact(L).zip(c1.chunks_exact(L)));
-        for ((xs, ms), (p, q)) in chunks {
-            for l in 0..L {
-                let v = xs[l] - ms[l];
-                a0[l] += v * p[l];
-                a1[l] += v * q[l];
-            }
-        }
-        let tail = len - len % L;
-        let mut out = [a0.iter().sum::<f32>(), a1.iter().sum::<f32>()];
-        for i in tail..len {
-            let v = x[i] - m[i];
-            out[0] += v * c0[i];
-            out[1] += v * c1[i];
-        }
-        out
+        project_impl::<false>(self, x)
     }
 
-    /// Projects every row of a row-major buffer of `self.dim()`-wide points.
+    /// Projects every row of a row-major buffer of `self.dim()`-wide points
+    /// (a trailing partial row is ignored).
     pub fn project_all(&self, data: &[f32]) -> Vec<[f32; 2]> {
-        match self.dim() {
-            0 => Vec::new(),
-            d => data.chunks_exact(d).map(|row| self.project(row)).collect(),
+        #[cfg(target_arch = "x86_64")]
+        if super::distance::has_avx2_fma() {
+            // SAFETY: AVX2 and FMA are available (checked just above), the
+            // only requirement of `project_all_avx2` beyond a safe fn's.
+            return unsafe { project_all_avx2(self, data) };
         }
+        project_all_impl::<false>(self, data)
     }
 
     /// Makes the largest-magnitude coordinate of each component positive
@@ -209,6 +188,65 @@ impl Pca2 {
             }
         }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn project_all_avx2(pca: &Pca2, data: &[f32]) -> Vec<[f32; 2]> {
+    project_all_impl::<true>(pca, data)
+}
+
+#[inline(always)]
+fn project_all_impl<const FMA: bool>(pca: &Pca2, data: &[f32]) -> Vec<[f32; 2]> {
+    let d = pca.dim();
+    if d == 0 {
+        return Vec::new();
+    }
+    // A plain loop, not `map(..).collect()`: iterator adapters are separate
+    // generic functions that need not inherit the caller's target features,
+    // and `mul_add` compiled without FMA becomes a slow libm call.
+    let mut out = Vec::with_capacity(data.len() / d);
+    for row in data.chunks_exact(d) {
+        out.push(project_impl::<FMA>(pca, row));
+    }
+    out
+}
+
+#[inline(always)]
+fn project_impl<const FMA: bool>(pca: &Pca2, x: &[f32]) -> [f32; 2] {
+    // Eight partial sums per component: a single running f32 sum is a
+    // serial dependency chain that runs ~8x slower on 128-wide states.
+    const L: usize = 8;
+    let [c0, c1] = &pca.components;
+    // Lengths can only disagree for a hand-built or deserialised basis.
+    let len = x.len().min(pca.mean.len()).min(c0.len()).min(c1.len());
+    let (x, m, c0, c1) = (&x[..len], &pca.mean[..len], &c0[..len], &c1[..len]);
+    let mut a0 = [0.0f32; L];
+    let mut a1 = [0.0f32; L];
+    let chunks = x
+        .chunks_exact(L)
+        .zip(m.chunks_exact(L))
+        .zip(c0.chunks_exact(L).zip(c1.chunks_exact(L)));
+    for ((xs, ms), (p, q)) in chunks {
+        for l in 0..L {
+            let v = xs[l] - ms[l];
+            if FMA {
+                a0[l] = v.mul_add(p[l], a0[l]);
+                a1[l] = v.mul_add(q[l], a1[l]);
+            } else {
+                a0[l] += v * p[l];
+                a1[l] += v * q[l];
+            }
+        }
+    }
+    let tail = len - len % L;
+    let mut out = [a0.iter().sum::<f32>(), a1.iter().sum::<f32>()];
+    for i in tail..len {
+        let v = x[i] - m[i];
+        out[0] += v * c0[i];
+        out[1] += v * c1[i];
+    }
+    out
 }
 
 fn axis(d: usize, i: usize) -> Vec<f32> {

@@ -46,10 +46,12 @@ pub struct TaskSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HiddenPosition {
-    /// The `<ans>` token, whose output predicts the answer (the paper's choice).
-    #[default]
+    /// The `<ans>` token, whose output predicts the answer. Its residual stream is dominated by
+    /// the input symbol read just before, so it clusters weakly by task.
     Answer,
-    /// The last word of the instruction.
+    /// The last word of the instruction: the model has read the whole instruction and nothing
+    /// else, so this is where the task representation forms (the default).
+    #[default]
     LastInstruction,
 }
 
@@ -81,7 +83,7 @@ impl Default for ModelSpec {
             heads: None,
             d_ff: None,
             context: None,
-            hidden_position: HiddenPosition::Answer,
+            hidden_position: HiddenPosition::LastInstruction,
         }
     }
 }

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::Session;
-use crate::analysis::score_table;
+use crate::analysis::{score_table, LayerAnalysis};
 
 pub fn summary_text(s: &Session) -> String {
     let m = &s.manifest;
@@ -69,16 +69,7 @@ pub fn summary_json(s: &Session) -> Value {
                 .analysis
                 .layers
                 .iter()
-                .map(|l| {
-                    json!({
-                        "layer": l.layer,
-                        "seen": l.scores.seen,
-                        "unseen": l.scores.unseen,
-                        "unseen_centroid_accuracy": l.scores.unseen_centroid_accuracy,
-                        "explained_variance_ratio": l.pca.explained_variance_ratio,
-                        "error": l.error,
-                    })
-                })
+                .map(layer_json)
                 .collect();
             json!({
                 "step": snap.step,
@@ -105,5 +96,17 @@ pub fn summary_json(s: &Session) -> Value {
         "task_names": m.task_names,
         "points": { "seen": s.points.iter().filter(|p| p.seen).count(), "unseen": s.points.iter().filter(|p| !p.seen).count() },
         "checkpoints": checkpoints,
+    })
+}
+
+/// One layer's scores as exported and shown: the same keys everywhere.
+pub fn layer_json(l: &LayerAnalysis) -> Value {
+    json!({
+        "layer": l.layer,
+        "seen": l.scores.seen,
+        "unseen": l.scores.unseen,
+        "unseen_centroid_accuracy": l.scores.unseen_centroid_accuracy,
+        "explained_variance_ratio": l.pca.explained_variance_ratio,
+        "error": l.error,
     })
 }

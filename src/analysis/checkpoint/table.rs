@@ -29,7 +29,14 @@ pub fn score_table(analysis: &CheckpointAnalysis) -> String {
                 let _ = writeln!(
                     out,
                     "{:>5} | {:>10.3} {:>6.3} {:>6.3} | {:>10.3} {:>6.3} {:>6.3} | {:>8.3}",
-                    a.layer, s.ari, s.ami, s.f1, u.ari, u.ami, u.f1, a.scores.unseen_centroid_accuracy
+                    a.layer,
+                    s.ari,
+                    s.ami,
+                    s.f1,
+                    u.ari,
+                    u.ami,
+                    u.f1,
+                    a.scores.unseen_centroid_accuracy
                 );
             }
         }

@@ -5,8 +5,8 @@
 //! other centroid)`. A point cannot change cluster while `upper <=
 //! max(lower, half the distance from its centroid to the nearest other)`, so
 //! only points that fail that test get their distances recomputed. Cluster
-//! sums are updated incrementally (in f64) for points that move, so a
-//! settled iteration costs O(n) instead of O(n k d).
+//! sums (of the caller's raw rows, in f64) are updated incrementally for
+//! points that move, so a settled iteration costs O(n) instead of O(n k d).
 
 use super::seeding::Seeds;
 use super::{Prepared, Run};
@@ -27,7 +27,7 @@ struct State {
 }
 
 pub(crate) fn lloyd(p: &Prepared, k: usize, seeds: Seeds, max_iter: usize) -> Run {
-    let (n, d) = (p.n, p.d);
+    let d = p.d;
     let mut st = State {
         k,
         d,
@@ -40,8 +40,16 @@ pub(crate) fn lloyd(p: &Prepared, k: usize, seeds: Seeds, max_iter: usize) -> Ru
         counts: vec![0; k],
         busy_tiles: Vec::with_capacity(p.tiled.tiles()),
     };
-    for i in 0..n {
-        st.add(p, i, 1.0);
+    for &a in &st.assign {
+        st.counts[a as usize] += 1;
+    }
+    for (i, &a) in st.assign.iter().enumerate() {
+        add_point(
+            &mut st.sums[a as usize * d..(a as usize + 1) * d],
+            p,
+            i,
+            1.0,
+        );
     }
 
     let mut iterations = 0;
@@ -94,12 +102,22 @@ impl State {
             sq[a as usize] += f64::from(norm);
         }
         let mut total = 0.0;
-        for c in 0..k {
+        for (c, &sq_c) in sq.iter().enumerate() {
             let cent = &self.centroids[c * d..(c + 1) * d];
             let sums = &self.sums[c * d..(c + 1) * d];
-            let cs: f64 = cent.iter().zip(sums).map(|(&x, &s)| f64::from(x) * s).sum();
+            let n_c = self.counts[c] as f64;
+            // Sum of the cluster's points in the centred, scaled frame.
+            let scaled = sums
+                .iter()
+                .zip(&p.mean)
+                .map(|(&s, &m)| (s - n_c * m) * p.scale);
+            let cs: f64 = cent
+                .iter()
+                .zip(scaled)
+                .map(|(&x, s)| f64::from(x) * s)
+                .sum();
             let cc: f64 = cent.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-            total += (sq[c] - 2.0 * cs + self.counts[c] as f64 * cc).max(0.0);
+            total += (sq_c - 2.0 * cs + n_c * cc).max(0.0);
         }
         total
     }
@@ -112,16 +130,20 @@ impl State {
         self.repair_empty(p);
         let mut shifts = vec![0.0f32; k];
         let mut total = 0.0f64;
-        for c in 0..k {
+        for (c, shift) in shifts.iter_mut().enumerate() {
             if self.counts[c] == 0 {
                 continue; // Could not be repaired: every point is a centroid.
             }
             let inv = 1.0 / self.counts[c] as f64;
-            let new: Vec<f32> = self.sums[c * d..(c + 1) * d].iter().map(|&s| (s * inv) as f32).collect();
+            let new: Vec<f32> = self.sums[c * d..(c + 1) * d]
+                .iter()
+                .zip(&p.mean)
+                .map(|(&s, &m)| ((s * inv - m) * p.scale) as f32)
+                .collect();
             let old = &mut self.centroids[c * d..(c + 1) * d];
             let s2 = sq_dist(&new, old);
             old.copy_from_slice(&new);
-            shifts[c] = s2.sqrt();
+            *shift = s2.sqrt();
             total += f64::from(s2);
         }
         self.packed = PackedCentroids::new(&self.centroids, k, d);
@@ -159,7 +181,12 @@ impl State {
                     continue;
                 }
                 let cent = &self.centroids[a * d..(a + 1) * d];
-                let dist: f32 = p.tiled.point(i).zip(cent).map(|(x, &c)| (x - c) * (x - c)).sum();
+                let dist: f32 = p
+                    .tiled
+                    .point(i)
+                    .zip(cent)
+                    .map(|(x, &c)| (x - c) * (x - c))
+                    .sum();
                 if dist > far.1 {
                     far = (i, dist);
                 }
@@ -180,8 +207,8 @@ impl State {
 
     /// E-step with bound pruning; returns how many points changed cluster.
     ///
-    /// The kernel works on tiles of 8 points, so a tile is recomputed when
-    /// any of its points fails its bound test, and then all 8 get exact
+    /// The kernel works on tiles of 16 points, so a tile is recomputed when
+    /// any of its points fails its bound test, and then all 16 get exact
     /// distances and fresh (tight) bounds. Hamerly's second test (tighten the
     /// upper bound with one exact distance and re-check) is skipped: on
     /// poorly separated layers it rarely avoids the full computation.
@@ -191,7 +218,12 @@ impl State {
         let mut half = vec![f32::INFINITY; k];
         for a in 0..k {
             for b in a + 1..k {
-                let h = 0.5 * sq_dist(&self.centroids[a * d..(a + 1) * d], &self.centroids[b * d..(b + 1) * d]).sqrt();
+                let h = 0.5
+                    * sq_dist(
+                        &self.centroids[a * d..(a + 1) * d],
+                        &self.centroids[b * d..(b + 1) * d],
+                    )
+                    .sqrt();
                 half[a] = half[a].min(h);
                 half[b] = half[b].min(h);
             }
@@ -203,7 +235,9 @@ impl State {
                 .iter()
                 .zip(&self.upper[span.clone()])
                 .zip(&self.lower[span])
-                .fold(false, |any, ((&a, &u), &l)| any | (u > half[a as usize].max(l)));
+                .fold(false, |any, ((&a, &u), &l)| {
+                    any | (u > half[a as usize].max(l))
+                });
             if busy {
                 self.busy_tiles.push(t);
             }
@@ -241,8 +275,10 @@ impl State {
     }
 }
 
+/// Adds (`sign` 1) or removes (-1) point `i` to/from a cluster's raw sums.
 fn add_point(sums: &mut [f64], p: &Prepared, i: usize, sign: f64) {
-    for (s, v) in sums.iter_mut().zip(p.tiled.point(i)) {
+    let row = p.raw.get(i * p.d..(i + 1) * p.d).unwrap_or(&[]);
+    for (s, &v) in sums.iter_mut().zip(row) {
         *s += sign * f64::from(v);
     }
 }

@@ -2,8 +2,12 @@
 //! (lowest resulting potential) of `2 + ln k` candidates drawn with
 //! probability proportional to the squared distance to the nearest centre
 //! chosen so far. The greedy variant gives noticeably better starts than
-//! plain k-means++ for the same number of restarts. All candidates of a
+//! plain k-means++ for the same number of restarts, and all candidates of a
 //! round share one pass of the distance kernel.
+//!
+//! (Skipping tiles whose points provably cannot move closer to any candidate
+//! was tried; hidden states arrive with tasks interleaved, so every tile of
+//! 16 points holds points of most clusters and almost none can be skipped.)
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -31,30 +35,34 @@ pub(crate) fn kmeans_plus_plus(p: &Prepared, k: usize, rng: &mut ChaCha8Rng) -> 
     let first = rng.random_range(0..n);
     centroids.extend(row(first));
     let mut best = vec![0.0f32; n];
-    for_each_tile(&p.tiled, 0..tiles, &PackedCentroids::new(&row(first), 1, d), |t, out| {
-        for q in 0..p.tiled.tile_len(t) {
-            best[t * TILE + q] = out[0][q];
-        }
-    });
+    for_each_tile(
+        &p.tiled,
+        0..tiles,
+        &PackedCentroids::new(&row(first), 1, d),
+        |t, out| {
+            for q in 0..p.tiled.tile_len(t) {
+                best[t * TILE + q] = out[0][q];
+            }
+        },
+    );
     let mut second = vec![f32::INFINITY; n];
     let mut nearest = vec![0u32; n];
-    let mut cumsum = vec![0.0f64; n];
     let mut cand_dists = vec![0.0f32; n * trials];
+    // Cumulative weight up to the end of each tile: sampling searches these
+    // 1/16 as many partial sums, then one tile, instead of keeping a running
+    // sum over all points (a long serial chain of f64 adds).
+    let mut tile_cum = vec![0.0f64; tiles];
 
     for c in 1..k {
         let mut total = 0.0f64;
-        for (cs, &b) in cumsum.iter_mut().zip(&best) {
-            total += f64::from(b);
-            *cs = total;
+        for (cum, chunk) in tile_cum.iter_mut().zip(best.chunks(TILE)) {
+            total += chunk.iter().map(|&b| f64::from(b)).sum::<f64>();
+            *cum = total;
         }
         let candidates: Vec<usize> = (0..trials)
             .map(|_| {
                 if total > 0.0 {
-                    let r = rng.random::<f64>() * total;
-                    // First point whose cumulative weight exceeds r: picks
-                    // point i with probability best[i] / total and never a
-                    // point that already coincides with a centre.
-                    cumsum.partition_point(|&cs| cs <= r).min(n - 1)
+                    sample(&tile_cum, &best, rng.random::<f64>() * total)
                 } else {
                     // Every point sits on a centre: any choice is as good.
                     rng.random_range(0..n)
@@ -65,38 +73,42 @@ pub(crate) fn kmeans_plus_plus(p: &Prepared, k: usize, rng: &mut ChaCha8Rng) -> 
         for &i in &candidates {
             cand_rows.extend(row(i));
         }
-        // Potential each candidate would leave, and its distances, in one pass.
-        let mut pots = vec![0.0f64; trials];
-        for_each_tile(&p.tiled, 0..tiles, &PackedCentroids::new(&cand_rows, trials, d), |t, out| {
-            let len = p.tiled.tile_len(t);
-            for (tr, pot) in pots.iter_mut().enumerate() {
-                let mut s = 0.0f32;
-                for q in 0..len {
-                    let i = t * TILE + q;
-                    let v = out[tr][q];
-                    cand_dists[i * trials + tr] = v;
-                    s += best[i].min(v);
+        // How much each candidate would lower the potential, and its
+        // distances, in one pass.
+        let mut gains = vec![0.0f64; trials];
+        for_each_tile(
+            &p.tiled,
+            0..tiles,
+            &PackedCentroids::new(&cand_rows, trials, d),
+            |t, out| {
+                let len = p.tiled.tile_len(t);
+                for (tr, gain) in gains.iter_mut().enumerate() {
+                    let mut g = 0.0f32;
+                    for (q, &v) in out[tr][..len].iter().enumerate() {
+                        let i = t * TILE + q;
+                        cand_dists[i * trials + tr] = v;
+                        g += (best[i] - v).max(0.0);
+                    }
+                    *gain += f64::from(g);
                 }
-                *pot += f64::from(s);
-            }
-        });
-        let mut pick = (0usize, f64::INFINITY);
-        for (tr, &pot) in pots.iter().enumerate() {
-            if pot < pick.1 {
-                pick = (tr, pot);
+            },
+        );
+        // Largest gain = lowest potential; the first wins ties.
+        let mut pick = (0usize, f64::NEG_INFINITY);
+        for (tr, &g) in gains.iter().enumerate() {
+            if g > pick.1 {
+                pick = (tr, g);
             }
         }
         let tr = pick.0;
-        centroids.extend(row(candidates[tr]));
-        for i in 0..n {
-            let v = cand_dists[i * trials + tr];
-            if v < best[i] {
-                second[i] = best[i];
-                best[i] = v;
-                nearest[i] = c as u32;
-            } else if v < second[i] {
-                second[i] = v;
-            }
+        centroids.extend_from_slice(&cand_rows[tr * d..(tr + 1) * d]);
+        // Selects rather than branches: which points move is unpredictable.
+        for (i, dists) in cand_dists.chunks_exact(trials).enumerate() {
+            let v = dists[tr];
+            let closer = v < best[i];
+            second[i] = if closer { best[i] } else { second[i].min(v) };
+            nearest[i] = if closer { c as u32 } else { nearest[i] };
+            best[i] = if closer { v } else { best[i] };
         }
     }
     Seeds {
@@ -105,4 +117,28 @@ pub(crate) fn kmeans_plus_plus(p: &Prepared, k: usize, rng: &mut ChaCha8Rng) -> 
         best,
         second,
     }
+}
+
+/// The first point whose cumulative weight exceeds `r`, so point `i` is
+/// picked with probability `weight[i] / total` and a point with weight 0
+/// (one already on a centre) never is.
+fn sample(tile_cum: &[f64], weight: &[f32], r: f64) -> usize {
+    let t = tile_cum
+        .partition_point(|&cs| cs <= r)
+        .min(tile_cum.len().saturating_sub(1));
+    let mut cum = if t == 0 { 0.0 } else { tile_cum[t - 1] };
+    let start = t * TILE;
+    let end = (start + TILE).min(weight.len());
+    let mut last_positive = None;
+    for (i, &w) in weight.iter().enumerate().take(end).skip(start) {
+        cum += f64::from(w);
+        if w > 0.0 {
+            last_positive = Some(i);
+        }
+        if cum > r && w > 0.0 {
+            return i;
+        }
+    }
+    // Rounding can leave r just above the tile's own partial sums.
+    last_positive.unwrap_or(end.saturating_sub(1).min(weight.len().saturating_sub(1)))
 }

@@ -55,21 +55,20 @@ fn mutual_info(t: &Contingency) -> f64 {
     let log_n = n.ln();
     let eps = f64::EPSILON;
     // sum(a) == sum(b) == n, so log(pi.sum()) + log(pj.sum()) == 2 log n.
-    let mi: f64 = t
-        .nz
-        .iter()
-        .map(|&(i, j, v)| {
-            let v_nm = v as f64 / n;
-            let outer = (t.a[i as usize] as f64) * (t.b[j as usize] as f64);
-            let log_outer = -outer.ln() + log_n + log_n;
-            let term = v_nm * ((v as f64).ln() - log_n) + v_nm * log_outer;
-            if term.abs() < eps {
-                0.0
-            } else {
-                term
-            }
-        })
-        .sum();
+    let mi: f64 =
+        t.nz.iter()
+            .map(|&(i, j, v)| {
+                let v_nm = v as f64 / n;
+                let outer = (t.a[i as usize] as f64) * (t.b[j as usize] as f64);
+                let log_outer = -outer.ln() + log_n + log_n;
+                let term = v_nm * ((v as f64).ln() - log_n) + v_nm * log_outer;
+                if term.abs() < eps {
+                    0.0
+                } else {
+                    term
+                }
+            })
+            .sum();
     mi.max(0.0)
 }
 
@@ -101,7 +100,8 @@ fn expected_mutual_info(t: &Contingency) -> f64 {
             }
             let mut p = p_mode;
             for x in mode..hi {
-                p *= ((a - x) as f64 * (b - x) as f64) / ((x + 1) as f64 * (n + x + 1 - a - b) as f64);
+                p *= ((a - x) as f64 * (b - x) as f64)
+                    / ((x + 1) as f64 * (n + x + 1 - a - b) as f64);
                 if p == 0.0 {
                     break; // Unimodal: everything further out underflows too.
                 }
@@ -110,7 +110,8 @@ fn expected_mutual_info(t: &Contingency) -> f64 {
             let mut p = p_mode;
             for x in (lo.max(1)..mode).rev() {
                 // P(x) = P(x+1) (x+1)(n-a-b+x+1) / ((a-x)(b-x))
-                p *= ((x + 1) as f64 * (n + x + 1 - a - b) as f64) / ((a - x) as f64 * (b - x) as f64);
+                p *= ((x + 1) as f64 * (n + x + 1 - a - b) as f64)
+                    / ((a - x) as f64 * (b - x) as f64);
                 if p == 0.0 {
                     break;
                 }
@@ -139,6 +140,7 @@ pub(super) fn ln_factorial(m: u64) -> f64 {
     }
     let x = (m + 1) as f64;
     let (x2, inv) = (x * x, 1.0 / x);
-    let series = inv * (1.0 / 12.0 - (1.0 / 360.0 - (1.0 / 1260.0 - 1.0 / (1680.0 * x2)) / x2) / x2);
+    let series =
+        inv * (1.0 / 12.0 - (1.0 / 360.0 - (1.0 / 1260.0 - 1.0 / (1680.0 * x2)) / x2) / x2);
     (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln() + series
 }

@@ -126,7 +126,10 @@ impl<'a> Contingency<'a> {
         // kuhn_munkres needs rows <= columns: put the smaller side on rows.
         let transpose = r > c;
         let (rows, all_cols) = if transpose { (c, r) } else { (r, c) };
-        let cells = self.nz.iter().map(|&(i, j, v)| if transpose { (j, i, v) } else { (i, j, v) });
+        let cells = self
+            .nz
+            .iter()
+            .map(|&(i, j, v)| if transpose { (j, i, v) } else { (i, j, v) });
         // An optimal matching only ever uses, for each row, one of its
         // `rows` largest cells (otherwise one of those columns is free and
         // swapping to it cannot lose), so with many columns (e.g. singleton
@@ -143,7 +146,11 @@ impl<'a> Contingency<'a> {
                 .iter_mut()
                 .flat_map(|cands| {
                     cands.sort_unstable_by(|x, y| y.cmp(x));
-                    cands.iter().take(rows).map(|&(_, col)| col).collect::<Vec<_>>()
+                    cands
+                        .iter()
+                        .take(rows)
+                        .map(|&(_, col)| col)
+                        .collect::<Vec<_>>()
                 })
                 .collect()
         };
@@ -172,7 +179,11 @@ impl<'a> Contingency<'a> {
             let Some(&col) = keep.get(k).filter(|_| shared > 0) else {
                 continue;
             };
-            let (i, j) = if transpose { (col as usize, row) } else { (row, col as usize) };
+            let (i, j) = if transpose {
+                (col as usize, row)
+            } else {
+                (row, col as usize)
+            };
             total += 2.0 * shared as f64 / (self.a[i] + self.b[j]) as f64;
         }
         total / r as f64

@@ -1,0 +1,123 @@
+//! Exporting a checkpoint for Python: `.npy` arrays, CSV and JSON.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::{npy, Session, SessionError};
+use crate::model::SelectedDevice;
+use crate::train::inference::LoadedModel;
+
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// Index into the session's snapshots.
+    pub checkpoint: usize,
+    /// One layer, or every layer when `None`.
+    pub layer: Option<usize>,
+    pub out: PathBuf,
+}
+
+/// Writes the export; returns the files written. Hidden states are recomputed from the
+/// checkpoint's stored weights (exactly what training saw), which keeps sessions small.
+pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) -> Result<Vec<PathBuf>, SessionError> {
+    let snap = session
+        .snapshots
+        .get(opts.checkpoint)
+        .ok_or_else(|| SessionError::corrupt(&session.dir, format!("no checkpoint #{}", opts.checkpoint)))?;
+    let layers = session.manifest.model.layers + 1;
+    let chosen: Vec<usize> = match opts.layer {
+        Some(l) if l >= layers => {
+            return Err(SessionError::corrupt(&session.dir, format!("no layer {l}: the model has layers 0..={}", layers - 1)))
+        }
+        Some(l) => vec![l],
+        None => (0..layers).collect(),
+    };
+    std::fs::create_dir_all(&opts.out).map_err(|e| SessionError::io(&opts.out, e))?;
+    let exp = session.experiment()?;
+    let set = exp.analysis_set();
+    let examples: Vec<_> = set.seen.iter().chain(&set.unseen).cloned().collect();
+    let consistent = examples.len() == session.points.len()
+        && examples.iter().zip(&session.points).all(|(e, p)| e.instruction.join(" ") == p.instruction && e.task == p.task);
+    if !consistent {
+        return Err(SessionError::corrupt(
+            &session.dir.join(super::format::POINTS),
+            "does not match the analysis set this clusterscope rebuilds from the stored experiment",
+        ));
+    }
+    let weights = session
+        .weights_path(snap.step)
+        .ok_or_else(|| SessionError::corrupt(&session.dir, format!("no weights for step {}", snap.step)))?;
+    let model = LoadedModel::load(&session.manifest.model, &weights, &device.device)
+        .map_err(|e| SessionError::corrupt(&weights, format!("cannot load weights: {e}")))?;
+    let eval = model.evaluate(&exp, &examples, true).map_err(|e| SessionError::corrupt(&weights, format!("cannot run the model: {e}")))?;
+    let n = examples.len();
+    let d = session.manifest.model.d_model;
+    let out = &opts.out;
+    let mut written = Vec::new();
+    let mut put = |name: String| -> PathBuf {
+        let p = out.join(name);
+        written.push(p.clone());
+        p
+    };
+    for &l in &chosen {
+        npy::write(&put(format!("hidden_{l}.npy")), &[n, d], &eval.hidden[l])?;
+        let la = &snap.analysis.layers[l];
+        if la.error.is_none() {
+            let proj: Vec<f32> = la.seen_proj.iter().chain(&la.unseen_proj).flat_map(|p| [p[0], p[1]]).collect();
+            npy::write(&put(format!("proj_{l}.npy")), &[n, 2], &proj)?;
+            let clusters: Vec<i64> = la.seen_assignments.iter().chain(&la.unseen_assignments).map(|&c| c as i64).collect();
+            npy::write(&put(format!("clusters_{l}.npy")), &[n], &clusters)?;
+        }
+    }
+    let labels: Vec<i64> = session.points.iter().map(|p| p.task as i64).collect();
+    npy::write(&put("labels.npy".into()), &[n], &labels)?;
+    let mut csv = String::from("index,task,task_name,set,instruction,input,output\n");
+    for (i, p) in session.points.iter().enumerate() {
+        let name = session.manifest.task_names.get(p.task).map(String::as_str).unwrap_or("");
+        let set = if p.seen { "seen" } else { "unseen" };
+        let _ = writeln!(csv, "{i},{},{},{set},{},{},{}", p.task, quote(name), quote(&p.instruction), quote(&p.input), quote(&p.output));
+    }
+    write_text(&put("points.csv".into()), &csv)?;
+    let metrics = serde_json::json!({
+        "step": snap.step,
+        "loss": snap.loss,
+        "seen_accuracy": snap.seen_accuracy,
+        "unseen_accuracy": snap.unseen_accuracy,
+        "task_names": session.manifest.task_names,
+        "layers": snap.analysis.layers.iter().map(super::summary::layer_json).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&metrics).map_err(|e| SessionError::Encode(e.to_string()))?;
+    write_text(&put("metrics.json".into()), &text)?;
+    let header = "step,layer,seen_ari,seen_ami,seen_f1,unseen_ari,unseen_ami,unseen_f1,unseen_centroid_accuracy,evr1,evr2\n";
+    let row = |csv: &mut String, step: usize, l: &crate::analysis::LayerAnalysis| {
+        let (s, u) = (l.scores.seen, l.scores.unseen);
+        let e = l.pca.explained_variance_ratio;
+        let _ = writeln!(
+            csv,
+            "{step},{},{},{},{},{},{},{},{},{},{}",
+            l.layer, s.ari, s.ami, s.f1, u.ari, u.ami, u.f1, l.scores.unseen_centroid_accuracy, e[0], e[1]
+        );
+    };
+    let mut m = String::from(header);
+    snap.analysis.layers.iter().for_each(|l| row(&mut m, snap.step, l));
+    write_text(&put("metrics.csv".into()), &m)?;
+    // Every checkpoint's scores, for curves.
+    let mut all = String::from(header);
+    for s in &session.snapshots {
+        s.analysis.layers.iter().for_each(|l| row(&mut all, s.step, l));
+    }
+    write_text(&put("scores.csv".into()), &all)?;
+    Ok(written)
+}
+
+fn write_text(path: &Path, text: &str) -> Result<(), SessionError> {
+    std::fs::write(path, text).map_err(|e| SessionError::io(path, e))
+}
+
+/// CSV field quoting (RFC 4180) for fields that need it.
+fn quote(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
