@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -49,18 +50,18 @@ pub fn render_figures(session: &Session, checkpoint: usize, out_dir: &Path) -> R
     let manifest = session.dir.join(MANIFEST);
     let count = session.snapshots.len();
     let Some(snap) = session.snapshots.get(checkpoint) else {
-        let reason = if count == 0 {
-            "no checkpoints saved yet, nothing to plot".to_string()
-        } else {
-            format!("no checkpoint #{checkpoint} to plot (the session has {count}, #0 to #{})", count - 1)
+        let reason = match count {
+            0 => "no checkpoints saved yet, nothing to plot".to_string(),
+            n => format!("no checkpoint #{checkpoint} to plot (the session has {n}, #0 to #{})", n - 1),
         };
         return Err(SessionError::corrupt(&manifest, reason));
     };
     fs::create_dir_all(out_dir).map_err(|e| SessionError::io(out_dir, e))?;
     register_embedded_font()?;
 
-    let mut written = save(&Scores::new(session, snap.step), out_dir, "scores")?;
-    written.extend(save(&Scatter::new(session, snap), out_dir, "scatter")?);
+    let scatter = Scatter::new(session, snap);
+    let mut written = save(&Scores::new(session, snap.step), SCORES_SIZE, out_dir, "scores")?;
+    written.extend(save(&scatter, scatter.size, out_dir, "scatter")?);
     Ok(written)
 }
 
@@ -76,22 +77,21 @@ fn register_embedded_font() -> Result<(), SessionError> {
 
 /// A figure drawn the same way on any backend, so the PNG and the SVG cannot drift apart.
 trait Figure {
-    fn size(&self) -> (u32, u32);
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB>;
 }
 
-fn save(figure: &impl Figure, out_dir: &Path, stem: &str) -> Result<Vec<PathBuf>, SessionError> {
+fn save(figure: &impl Figure, size: (u32, u32), out_dir: &Path, stem: &str) -> Result<Vec<PathBuf>, SessionError> {
     let (png, svg) = (out_dir.join(format!("{stem}.png")), out_dir.join(format!("{stem}.svg")));
     let failed = |path: &Path, e: &dyn std::fmt::Display| {
         SessionError::Encode(format!("{}: cannot draw figure ({e})", path.display()))
     };
     // Each backend borrows its path until dropped, hence the blocks.
     {
-        let root = BitMapBackend::new(&png, figure.size()).into_drawing_area();
+        let root = BitMapBackend::new(&png, size).into_drawing_area();
         figure.draw(&root).and_then(|()| root.present()).map_err(|e| failed(&png, &e))?;
     }
     {
-        let root = SVGBackend::new(&svg, figure.size()).into_drawing_area();
+        let root = SVGBackend::new(&svg, size).into_drawing_area();
         figure.draw(&root).and_then(|()| root.present()).map_err(|e| failed(&svg, &e))?;
     }
     Ok(vec![png, svg])
@@ -137,45 +137,18 @@ impl<'a> Scores<'a> {
         Scores { snapshots, layers, marked_step, x_range: padded(lo, hi, 0.02) }
     }
 
-    /// The layer's score at each checkpoint; a layer that could not be analysed there has no
-    /// score (its zeros would read as a collapse), so the line breaks.
-    fn curve(&self, layer: usize, metric: &Metric) -> Vec<Option<(f64, f64)>> {
-        self.snapshots
-            .iter()
-            .map(|s| match s.layer(layer) {
-                Some(l) if l.error.is_none() => Some((s.step as f64, (metric.value)(&l.scores))),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-impl Figure for Scores<'_> {
-    fn size(&self) -> (u32, u32) {
-        SCORES_SIZE
-    }
-
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
-        root.fill(&WHITE)?;
-        let cells = root.margin(10, 10, 10, 20).split_evenly((2, 4));
-        let mut metrics = METRICS.iter();
-        for (i, cell) in cells.iter().enumerate() {
-            if i == 3 {
-                self.draw_legend(cell)?;
-            } else if let Some(metric) = metrics.next() {
-                self.draw_panel(cell, metric)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Scores<'_> {
     fn draw_panel<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, metric: &Metric) -> Drawn<DB> {
-        let curves: Vec<_> = (0..self.layers).map(|l| self.curve(l, metric)).collect();
+        // A layer that could not be analysed at a checkpoint has no score there (its zeros would
+        // read as a collapse), so its line breaks.
+        let score = |s: &Snapshot, l: usize| match s.layer(l) {
+            Some(a) if a.error.is_none() => Some((s.step as f64, (metric.value)(&a.scores))),
+            _ => None,
+        };
+        let curves: Vec<Vec<_>> = (0..self.layers).map(|l| self.snapshots.iter().map(|s| score(s, l)).collect()).collect();
         let lowest = curves.iter().flatten().flatten().map(|p| p.1).fold(metric.floor, f64::min);
-        let axes = Axes { x: self.x_range, y: (lowest, 1.02), x_desc: "training step".into(), y_desc: String::new() };
-        let mut chart = axes.draw(area, metric.title, |v| format!("{v:.0}"), |v| format!("{v:.1}"))?;
+        let range = (self.x_range, (lowest, 1.02));
+        let ticks: [&dyn Fn(&f64) -> String; 2] = [&|v| format!("{v:.0}"), &|v| format!("{v:.1}")];
+        let mut chart = axes(area, metric.title, range, ["training step", ""], ticks)?;
         let marker = self.marked_step as f64;
         let marker = DashedLineSeries::new([(marker, lowest), (marker, 1.02)], 10, 7, MARKER.stroke_width(2));
         chart.draw_series(marker)?;
@@ -212,41 +185,44 @@ impl Scores<'_> {
     }
 }
 
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
-/// The one look of every panel: light major grid only, no minor lines, dark text.
-struct Axes {
-    x: (f64, f64),
-    y: (f64, f64),
-    x_desc: String,
-    y_desc: String,
+impl Figure for Scores<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
+        root.fill(&WHITE)?;
+        let cells = root.margin(10, 10, 10, 20).split_evenly((2, 4));
+        let mut metrics = METRICS.iter();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == 3 {
+                self.draw_legend(cell)?;
+            } else if let Some(metric) = metrics.next() {
+                self.draw_panel(cell, metric)?;
+            }
+        }
+        Ok(())
+    }
 }
 
-impl Axes {
-    fn draw<'a, DB: DrawingBackend>(
-        &self,
-        area: &'a DrawingArea<DB, Shift>,
-        caption: &str,
-        x_tick: impl Fn(f64) -> String,
-        y_tick: impl Fn(f64) -> String,
-    ) -> Result<Chart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
-        let mut chart = ChartBuilder::on(area)
-            .caption(caption, text(28))
-            .margin(12)
-            .x_label_area_size(60)
-            .y_label_area_size(if self.y_desc.is_empty() { 64 } else { 72 })
-            .build_cartesian_2d(self.x.0..self.x.1, self.y.0..self.y.1)?;
-        let (x_tick, y_tick) = (|v: &f64| x_tick(*v), |v: &f64| y_tick(*v));
-        let mut mesh = chart.configure_mesh();
-        mesh.max_light_lines(0).bold_line_style(BLACK.mix(0.1)).axis_style(INK);
-        mesh.x_labels(5).y_labels(6).x_label_formatter(&x_tick).y_label_formatter(&y_tick);
-        mesh.label_style(text(21)).axis_desc_style(text(24)).x_desc(self.x_desc.as_str());
-        if !self.y_desc.is_empty() {
-            mesh.y_desc(self.y_desc.as_str());
-        }
-        mesh.draw()?;
-        Ok(chart)
-    }
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The one look of every panel: light major grid only, no minor lines, dark text. An empty
+/// `desc` leaves that axis unlabelled.
+fn axes<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    (x, y): ((f64, f64), (f64, f64)),
+    desc: [&str; 2],
+    ticks: [&dyn Fn(&f64) -> String; 2],
+) -> Result<Chart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, text(28))
+        .margin(12)
+        .x_label_area_size(60)
+        .y_label_area_size(if desc[1].is_empty() { 64 } else { 72 })
+        .build_cartesian_2d(x.0..x.1, y.0..y.1)?;
+    let mut mesh = chart.configure_mesh();
+    mesh.max_light_lines(0).bold_line_style(BLACK.mix(0.1)).axis_style(INK).label_style(text(21));
+    mesh.x_labels(5).y_labels(6).x_label_formatter(ticks[0]).y_label_formatter(ticks[1]);
+    mesh.axis_desc_style(text(24)).x_desc(desc[0]).y_desc(desc[1]).draw()?;
+    Ok(chart)
 }
 
 fn layer_name(layer: usize) -> String {
@@ -304,44 +280,13 @@ impl<'a> Scatter<'a> {
         let per_row = (width / LEGEND_ENTRY).max(1) as usize;
         let legend_rows = entries.div_ceil(per_row);
         let height = rows as u32 * PANEL.1 + legend_rows as u32 * LEGEND_ROW + 30;
-        Scatter {
-            snap,
-            seen_tasks: tasks(true),
-            unseen_tasks: tasks(false),
-            task_names: &session.manifest.task_names,
-            grid: (rows, cols),
-            size: (width, height),
-        }
-    }
-}
-
-impl Figure for Scatter<'_> {
-    fn size(&self) -> (u32, u32) {
-        self.size
+        let (seen_tasks, unseen_tasks, task_names) = (tasks(true), tasks(false), &session.manifest.task_names);
+        Scatter { snap, seen_tasks, unseen_tasks, task_names, grid: (rows, cols), size: (width, height) }
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
-        root.fill(&WHITE)?;
-        let (rows, cols) = self.grid;
-        let (panels, legend) = root.split_vertically(rows as u32 * PANEL.1);
-        let breaks = |n: usize, step: u32| (1..n).map(|i| i as u32 * step).collect::<Vec<_>>();
-        let cells = panels.split_by_breakpoints(breaks(cols, PANEL.0), breaks(rows, PANEL.1));
-        for (layer, cell) in self.snap.analysis.layers.iter().zip(&cells) {
-            let cell = cell.margin(6, 6, 6, 10);
-            match &layer.error {
-                Some(msg) => draw_error_panel(&cell, layer.layer, msg)?,
-                None => self.draw_panel(&cell, layer)?,
-            }
-        }
-        self.draw_legend(&legend)
-    }
-}
-
-impl Scatter<'_> {
     fn draw_panel<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, layer: &LayerAnalysis) -> Drawn<DB> {
-        let all = || layer.seen_proj.iter().chain(&layer.unseen_proj);
         let bounds = |axis: usize| {
-            let (lo, hi) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            let (lo, hi) = layer.seen_proj.iter().chain(&layer.unseen_proj).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
                 (lo.min(f64::from(p[axis])), hi.max(f64::from(p[axis])))
             });
             padded(lo, hi, 0.05)
@@ -349,8 +294,8 @@ impl Scatter<'_> {
         let ((x0, x1), (y0, y1)) = (bounds(0), bounds(1));
         let [v1, v2] = layer.pca.explained_variance_ratio;
         let (x_desc, y_desc) = (format!("PC1 ({})", percent(v1)), format!("PC2 ({})", percent(v2)));
-        let axes = Axes { x: (x0, x1), y: (y0, y1), x_desc, y_desc };
-        let mut chart = axes.draw(area, &layer_name(layer.layer), |v| tick_label(v, x1 - x0), |v| tick_label(v, y1 - y0))?;
+        let ticks: [&dyn Fn(&f64) -> String; 2] = [&|v| tick_label(*v, x1 - x0), &|v| tick_label(*v, y1 - y0)];
+        let mut chart = axes(area, &layer_name(layer.layer), ((x0, x1), (y0, y1)), [&x_desc, &y_desc], ticks)?;
         let seen = tagged(&layer.seen_proj, &self.seen_tasks);
         chart.draw_series(seen.map(|(p, t)| Circle::new(p, 4, task_colour(t).mix(0.6).filled())))?;
         let unseen = tagged(&layer.unseen_proj, &self.unseen_tasks);
@@ -384,6 +329,24 @@ impl Scatter<'_> {
             area.draw(&Text::new(label, (x + 28, y), style.clone()))?;
         }
         Ok(())
+    }
+}
+
+impl Figure for Scatter<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
+        root.fill(&WHITE)?;
+        let (rows, cols) = self.grid;
+        let (panels, legend) = root.split_vertically(rows as u32 * PANEL.1);
+        let breaks = |n: usize, step: u32| (1..n).map(|i| i as u32 * step).collect::<Vec<_>>();
+        let cells = panels.split_by_breakpoints(breaks(cols, PANEL.0), breaks(rows, PANEL.1));
+        for (layer, cell) in self.snap.analysis.layers.iter().zip(&cells) {
+            let cell = cell.margin(6, 6, 6, 10);
+            match &layer.error {
+                Some(msg) => draw_error_panel(&cell, layer.layer, msg)?,
+                None => self.draw_panel(&cell, layer)?,
+            }
+        }
+        self.draw_legend(&legend)
     }
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 use crate::analysis::{CheckpointAnalysis, LayerAnalysis};
+use crate::session::format::PointInfo;
 
 /// Commands into the worker, checked between steps.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub struct RunInfo {
     pub task_names: Vec<String>,
     pub out_dir: PathBuf,
     pub warnings: Vec<String>,
+    /// The analysis set, in the order of every Snapshot's points (seen first, then unseen).
+    pub points: Vec<PointInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

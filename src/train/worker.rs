@@ -127,6 +127,7 @@ impl Worker {
             task_names: exp.task_names(),
             out_dir: self.run.out_dir.clone(),
             warnings: exp.warnings.clone(),
+            points: points(&exp, &analysis),
         };
         if !self.emit(Event::Started(Box::new(info))) {
             return Ok(());
