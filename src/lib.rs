@@ -6,3 +6,4 @@ pub mod experiment;
 pub mod model;
 pub mod session;
 pub mod train;
+pub mod ui;

@@ -13,8 +13,9 @@ use clusterscope::train::bench::{bench_train, BenchConfig};
 
 use clusterscope::train::headless;
 use clusterscope::session::reader::read_manifest;
-use clusterscope::session::{export, summary, Session, SessionError};
+use clusterscope::session::{export, figures, summary, Session, SessionError};
 use clusterscope::train::RunConfig;
+use clusterscope::ui::terminal::{self, UiError, UiOptions};
 
 #[derive(Parser, Debug)]
 #[command(name = "clusterscope", version, about = "Watch a Transformer learn to follow instructions: hidden states clustering by task")]
@@ -22,6 +23,12 @@ struct Cli {
     /// CPU threads for the model (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Colour theme for the app (dark, light, high-contrast, or a themes/NAME.toml).
+    #[arg(long, global = true)]
+    theme: Option<String>,
+    /// Append each key press's key-to-frame latency (ms) to FILE.
+    #[arg(long, global = true, hide = true, value_name = "FILE")]
+    latency_log: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Cmd>,
     #[command(flatten)]
@@ -46,6 +53,8 @@ enum Cmd {
         #[command(subcommand)]
         what: BenchCmd,
     },
+    /// Open a saved session in the app: every checkpoint at once, no training.
+    Replay { dir: PathBuf },
     /// Summarise a saved session: manifest and per-checkpoint scores.
     Show {
         dir: PathBuf,
@@ -62,9 +71,12 @@ enum Cmd {
         /// Layer number, or `all`.
         #[arg(long, default_value = "all")]
         layer: String,
-        /// Directory for the data files.
+        /// Directory for the data files (.npy, CSV, JSON).
+        #[arg(long, value_name = "DIR", required_unless_present = "figures")]
+        out: Option<PathBuf>,
+        /// Directory for figures (PNG and SVG): score curves and every layer's scatter.
         #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        figures: Option<PathBuf>,
         /// Device for recomputing hidden states from the weights.
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -167,10 +179,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let ui = UiOptions { theme: cli.theme.clone(), themes_dir: None, latency_log: cli.latency_log.clone() };
     match cli.command {
-        // Until the terminal app exists, the default command trains headless with progress.
-        None => headless::train(&prepare(&cli.run)?, false),
-        Some(Cmd::Train { headless: _, json, run }) => headless::train(&prepare(&run)?, json),
+        None => app(terminal::run_live(prepare(&cli.run)?, &ui)),
+        Some(Cmd::Train { headless: false, json: _, run }) => app(terminal::run_live(prepare(&run)?, &ui)),
+        Some(Cmd::Train { headless: true, json, run }) => headless::train(&prepare(&run)?, json),
+        Some(Cmd::Replay { dir }) => {
+            let session = Session::open(&dir).map_err(|e| UsageError(e.to_string()))?;
+            app(terminal::run_replay(&session, &ui))
+        }
         Some(Cmd::Bench { what: BenchCmd::Train(args) }) => bench(&args),
         Some(Cmd::Show { dir, json }) => {
             let session = Session::open(&dir).map_err(|e| UsageError(e.to_string()))?;
@@ -181,9 +198,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Export { dir, checkpoint, layer, out, device }) => {
+        Some(Cmd::Export { dir, checkpoint, layer, out, figures: fig_dir, device }) => {
             let session = Session::open(&dir).map_err(|e| UsageError(e.to_string()))?;
             let checkpoint = pick_checkpoint(&session, &checkpoint)?;
+            let step = session.snapshots[checkpoint].step;
+            if let Some(fig_dir) = fig_dir {
+                let files = figures::render_figures(&session, checkpoint, &fig_dir)?;
+                eprintln!("wrote {} figures to {} (checkpoint step {step})", files.len(), fig_dir.display());
+            }
+            let Some(out) = out else { return Ok(ExitCode::SUCCESS) };
             let layer = match layer.as_str() {
                 "all" => None,
                 l => Some(l.parse::<usize>().map_err(|_| UsageError(format!("--layer {l:?}: expected a layer number or `all`")))?),
@@ -191,7 +214,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let device: DeviceChoice = device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
             let device = device.open().map_err(|e| UsageError(e.to_string()))?;
             let files = export::export(&session, &export::ExportOptions { checkpoint, layer, out: out.clone() }, &device)?;
-            eprintln!("wrote {} files to {} (checkpoint step {})", files.len(), out.display(), session.snapshots[checkpoint].step);
+            eprintln!("wrote {} files to {} (checkpoint step {step})", files.len(), out.display());
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Spec { experiment }) => {
@@ -245,6 +268,16 @@ fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
         resume: true,
         stop_at: args.stop_at,
     })
+}
+
+/// The app's result as an exit code: no terminal is the user's mistake (2), the rest failures.
+fn app(result: Result<(), UiError>) -> Result<ExitCode> {
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e @ UiError::NotATerminal) => Err(UsageError(e.to_string()).into()),
+        Err(UiError::Worker(msg)) if msg.contains("already exists") => Err(UsageError(msg).into()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A checkpoint given as a step number or `last`, as an index into the session's snapshots.

@@ -1,0 +1,131 @@
+//! What keys and mouse clicks do to the App. Keys become intents in [`crate::ui::keymap`]; here
+//! an intent gets its meaning in the current state (focus, live or replay, run phase).
+
+use ratatui::crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Position;
+
+use super::{Action, App, Centroids, MarkerKind, Panel, Phase, Source, View};
+use crate::train::protocol::Command;
+use crate::ui::keymap::{intent, Intent};
+use crate::ui::widgets::timeline;
+
+impl App {
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<Action> {
+        let intent = intent(key)?;
+        let last = self.snapshots.len().saturating_sub(1);
+        let jump = (self.snapshots.len() / 10).max(1);
+        match intent {
+            Intent::Quit => return Some(Action::Quit),
+            Intent::Prev => self.select(self.selected.saturating_sub(1)),
+            Intent::Next => self.select(self.selected + 1),
+            Intent::First => self.select(0),
+            Intent::Last => self.select(last),
+            Intent::PageUp => self.select(self.selected.saturating_sub(jump)),
+            Intent::PageDown => self.select(self.selected + jump),
+            Intent::Up if self.focus == Panel::Timeline => self.select(self.selected.saturating_sub(jump)),
+            Intent::Down if self.focus == Panel::Timeline => self.select(self.selected + jump),
+            Intent::Up => {
+                self.layer = self.layer.saturating_sub(1);
+                self.layer_chosen = true;
+            }
+            Intent::Down => {
+                self.layer += 1;
+                self.layer_chosen = true;
+            }
+            Intent::TogglePause => return self.toggle_pause(),
+            Intent::ToggleAllLayers => {
+                self.view = match self.view {
+                    View::Scatter => View::AllLayers,
+                    View::AllLayers => View::Scatter,
+                }
+            }
+            Intent::ToggleUnseen => self.show_unseen = !self.show_unseen,
+            Intent::CycleCentroids => {
+                self.centroids = match self.centroids {
+                    Centroids::Off => Centroids::KMeans,
+                    Centroids::KMeans => Centroids::Task,
+                    Centroids::Task => Centroids::Off,
+                }
+            }
+            Intent::CycleMarker => {
+                self.marker = match self.marker {
+                    MarkerKind::Braille => MarkerKind::HalfBlock,
+                    MarkerKind::HalfBlock => MarkerKind::Dot,
+                    MarkerKind::Dot => MarkerKind::Braille,
+                }
+            }
+            Intent::NextTheme => {
+                let name = self.themes.cycle().to_string();
+                self.set_status_message(format!("theme: {name}"));
+            }
+            Intent::Follow => self.toggle_follow(),
+            Intent::ToggleHelp => self.help = !self.help,
+            Intent::CloseHelp => self.help = false,
+            Intent::FocusNext | Intent::FocusPrev => {
+                let order = [Panel::Scatter, Panel::Curves, Panel::Timeline];
+                let i = order.iter().position(|&p| p == self.focus).unwrap_or(0);
+                let step = if intent == Intent::FocusNext { 1 } else { order.len() - 1 };
+                self.focus = order[(i + step) % order.len()];
+            }
+        }
+        self.clamp();
+        None
+    }
+
+    /// Moves the selection; in a live run, landing on the newest checkpoint resumes following
+    /// and leaving it stops, so scrubbing back is never undone by the next checkpoint.
+    fn select(&mut self, index: usize) {
+        let last = self.snapshots.len().saturating_sub(1);
+        self.selected = index.min(last);
+        if self.source == Source::Live {
+            self.follow = self.selected == last;
+        }
+    }
+
+    fn toggle_follow(&mut self) {
+        if self.source != Source::Live {
+            self.set_status_message("replay: every checkpoint is already loaded, nothing to follow".into());
+            return;
+        }
+        self.follow = !self.follow;
+        if self.follow {
+            self.selected = self.snapshots.len().saturating_sub(1);
+        }
+    }
+
+    fn toggle_pause(&mut self) -> Option<Action> {
+        match (self.source, self.phase) {
+            (Source::Replay(_), _) => {
+                self.set_status_message("replay: there is no training to pause".into());
+                None
+            }
+            (Source::Live, Phase::Running) => {
+                // Optimistic: the next Progress confirms it, and the key feels instant.
+                self.phase = Phase::Paused;
+                Some(Action::Worker(Command::Pause))
+            }
+            (Source::Live, Phase::Paused) => {
+                self.phase = Phase::Running;
+                Some(Action::Worker(Command::Resume))
+            }
+            (Source::Live, _) => {
+                self.set_status_message("training is over; nothing to pause".into());
+                None
+            }
+        }
+    }
+
+    /// A click on the timeline selects the checkpoint under the pointer.
+    pub fn on_mouse(&mut self, m: MouseEvent) {
+        if !matches!(m.kind, MouseEventKind::Down(MouseButton::Left) | MouseEventKind::Drag(MouseButton::Left)) {
+            return;
+        }
+        let strip = self.timeline_strip.get();
+        if strip.contains(Position::new(m.column, m.row)) {
+            if let Some(i) = timeline::index_at(self.snapshots.len(), strip.width, m.column - strip.x) {
+                self.focus = Panel::Timeline;
+                self.select(i);
+            }
+        }
+    }
+}

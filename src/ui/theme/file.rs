@@ -1,0 +1,192 @@
+//! Theme files: the role colours, and parsing a TOML file over a base theme with every problem
+//! named by file and field.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ratatui::style::Color;
+
+/// Every theme has at least this many task colours; more tasks wrap around.
+pub const MIN_PALETTE: usize = 12;
+
+pub(super) const EMBEDDED: [(&str, &str); 3] = [
+    ("themes/dark.toml", include_str!("../../../themes/dark.toml")),
+    ("themes/light.toml", include_str!("../../../themes/light.toml")),
+    ("themes/high-contrast.toml", include_str!("../../../themes/high-contrast.toml")),
+];
+
+/// The role colours of one theme. One field per TOML key (see [`Colors::slot`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Colors {
+    pub(super) text: Color,
+    pub(super) dim: Color,
+    pub(super) faint: Color,
+    pub(super) border: Color,
+    pub(super) border_focus: Color,
+    pub(super) title: Color,
+    pub(super) selected_fg: Color,
+    pub(super) selected_bg: Color,
+    pub(super) accent: Color,
+    pub(super) ok: Color,
+    pub(super) paused: Color,
+    pub(super) warning: Color,
+    pub(super) error: Color,
+    pub(super) axis: Color,
+    pub(super) loss: Color,
+    pub(super) seen: Color,
+    pub(super) unseen: Color,
+    pub(super) ari: Color,
+    pub(super) ami: Color,
+    pub(super) f1: Color,
+    pub(super) centroid: Color,
+    pub(super) status_fg: Color,
+    pub(super) status_bg: Color,
+    pub(super) help_key: Color,
+    pub(super) palette: Vec<Color>,
+}
+
+/// The TOML keys that hold a single colour, in the order of [`Colors`].
+pub const COLOR_FIELDS: [&str; 24] = [
+    "text", "dim", "faint", "border", "border_focus", "title", "selected_fg", "selected_bg",
+    "accent", "ok", "paused", "warning", "error", "axis", "loss", "seen", "unseen", "ari", "ami",
+    "f1", "centroid", "status_fg", "status_bg", "help_key",
+];
+
+impl Colors {
+    /// Only the bootstrap for parsing the embedded dark theme, which sets every field.
+    pub(super) fn terminal_default() -> Colors {
+        let r = Color::Reset;
+        Colors {
+            text: r, dim: r, faint: r, border: r, border_focus: r, title: r, selected_fg: r,
+            selected_bg: r, accent: r, ok: r, paused: r, warning: r, error: r, axis: r, loss: r,
+            seen: r, unseen: r, ari: r, ami: r, f1: r, centroid: r, status_fg: r, status_bg: r,
+            help_key: r,
+            palette: vec![Color::Reset; MIN_PALETTE],
+        }
+    }
+
+    fn slot(&mut self, key: &str) -> Option<&mut Color> {
+        Some(match key {
+            "text" => &mut self.text,
+            "dim" => &mut self.dim,
+            "faint" => &mut self.faint,
+            "border" => &mut self.border,
+            "border_focus" => &mut self.border_focus,
+            "title" => &mut self.title,
+            "selected_fg" => &mut self.selected_fg,
+            "selected_bg" => &mut self.selected_bg,
+            "accent" => &mut self.accent,
+            "ok" => &mut self.ok,
+            "paused" => &mut self.paused,
+            "warning" => &mut self.warning,
+            "error" => &mut self.error,
+            "axis" => &mut self.axis,
+            "loss" => &mut self.loss,
+            "seen" => &mut self.seen,
+            "unseen" => &mut self.unseen,
+            "ari" => &mut self.ari,
+            "ami" => &mut self.ami,
+            "f1" => &mut self.f1,
+            "centroid" => &mut self.centroid,
+            "status_fg" => &mut self.status_fg,
+            "status_bg" => &mut self.status_bg,
+            "help_key" => &mut self.help_key,
+            _ => return None,
+        })
+    }
+
+    pub(super) fn all(&self) -> impl Iterator<Item = Color> + '_ {
+        let single = [
+            self.text, self.dim, self.faint, self.border, self.border_focus, self.title,
+            self.selected_fg, self.selected_bg, self.accent, self.ok, self.paused, self.warning,
+            self.error, self.axis, self.loss, self.seen, self.unseen, self.ari, self.ami, self.f1,
+            self.centroid, self.status_fg, self.status_bg, self.help_key,
+        ];
+        single.into_iter().chain(self.palette.iter().copied())
+    }
+}
+
+/// Why one theme file was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ThemeError {
+    file: String,
+    problems: Vec<String>,
+}
+
+impl fmt::Display for ThemeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "theme {}: {} (theme skipped)", self.file, self.problems.join("; "))
+    }
+}
+
+/// Parses one theme file over `base`; `fallback_name` names it when it has no `name`.
+pub(super) fn parse_theme(file: &str, text: &str, base: &Colors, fallback_name: &str) -> Result<(String, Colors), ThemeError> {
+    let fail = |problems: Vec<String>| ThemeError { file: file.to_string(), problems };
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
+        // toml's message spans several lines (with a caret); the status bar has one.
+        let msg = e.to_string().lines().next().unwrap_or("").to_string();
+        fail(vec![format!("invalid TOML: {msg}")])
+    })?;
+    let mut colors = base.clone();
+    let mut name = fallback_name.to_string();
+    let mut problems = Vec::new();
+    for (key, value) in &table {
+        match key.as_str() {
+            "name" => match value.as_str() {
+                Some(n) if !n.trim().is_empty() => name = n.trim().to_string(),
+                _ => problems.push("field `name`: expected a non-empty string".to_string()),
+            },
+            "palette" => match parse_palette(value) {
+                Ok(p) => colors.palette = p,
+                Err(e) => problems.push(format!("field `palette`: {e}")),
+            },
+            _ => match colors.slot(key) {
+                None => problems.push(format!("unknown field `{key}`")),
+                Some(slot) => match value.as_str().map(parse_color) {
+                    Some(Ok(c)) => *slot = c,
+                    Some(Err(e)) => problems.push(format!("field `{key}`: {e}")),
+                    None => problems.push(format!("field `{key}`: expected a colour string, found {value}")),
+                },
+            },
+        }
+    }
+    if problems.is_empty() {
+        Ok((name, colors))
+    } else {
+        Err(fail(problems))
+    }
+}
+
+fn parse_color(s: &str) -> Result<Color, String> {
+    Color::from_str(s.trim()).map_err(|_| format!("{s:?} is not a colour (a name, \"#rrggbb\" or 0-255)"))
+}
+
+fn parse_palette(value: &toml::Value) -> Result<Vec<Color>, String> {
+    let items = value.as_array().ok_or("expected an array of colour strings")?;
+    if items.len() < MIN_PALETTE {
+        return Err(format!("{} colours, at least {MIN_PALETTE} needed", items.len()));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v.as_str() {
+            Some(s) => parse_color(s).map_err(|e| format!("entry {}: {e}", i + 1)),
+            None => Err(format!("entry {}: expected a string", i + 1)),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_themes_set_every_field() {
+        for (file, text) in EMBEDDED {
+            let table: toml::Table = toml::from_str(text).unwrap();
+            for key in COLOR_FIELDS.iter().chain(["name", "palette"].iter()) {
+                assert!(table.contains_key(*key), "{file} lacks {key}");
+            }
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Curves over training steps: loss (log scale), seen/unseen accuracy, and ARI/AMI/F1 of the
+//! selected layer with the other layers' ARI faint behind; the selected checkpoint is a vertical
+//! line in every chart.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Widget};
+
+use super::{fmt_num, fmt_step, panel, title_span};
+use crate::ui::app::{App, MarkerKind, Panel};
+use crate::ui::theme::{Metric, Theme};
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = app.themes().current();
+    let block = panel(theme, Line::from(title_span("curves", theme)), app.focus == Panel::Curves);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.height < 6 || inner.width < 12 {
+        return;
+    }
+    let [loss_area, acc_area, score_area] =
+        inner.layout(&Layout::vertical([Constraint::Fill(1), Constraint::Fill(1), Constraint::Fill(1)]));
+    let x_max = app.total_steps.max(app.snapshots.last().map_or(0, |s| s.step)).max(1) as f64;
+    let sel_x = app.selected_snapshot().map(|s| s.step as f64);
+    let marker = match app.marker {
+        MarkerKind::Braille => Marker::Braille,
+        MarkerKind::HalfBlock => Marker::HalfBlock,
+        MarkerKind::Dot => Marker::Dot,
+    };
+    let chart = Charter { theme, x_max, sel_x, marker };
+
+    // Loss: log10 so the long tail after the first drop stays readable.
+    let loss: Vec<(f64, f64)> = app.loss.iter().map(|&(s, l)| (s, l.log10())).collect();
+    let (lo, hi) = span(loss.iter().map(|p| p.1), 0.05);
+    let now = app.selected_snapshot().map(|s| s.loss).filter(|l| *l > 0.0);
+    let title = Line::from(vec![
+        Span::styled(" loss ", theme.loss()),
+        Span::styled(now.map_or(String::new(), |l| format!("{l:.3} ")), theme.text()),
+        Span::styled("(log)", theme.faint()),
+    ]);
+    let labels = [fmt_num(10f64.powf(lo)), fmt_num(10f64.powf(hi))];
+    chart.draw(title, vec![Curve { data: &loss, style: theme.loss() }], [lo, hi], labels, false, loss_area, buf);
+
+    let seen: Vec<(f64, f64)> = app.snapshots.iter().map(|s| (s.step as f64, s.seen_accuracy)).collect();
+    let unseen: Vec<(f64, f64)> = app.snapshots.iter().map(|s| (s.step as f64, s.unseen_accuracy)).collect();
+    let mut title = vec![Span::styled(" accuracy ", theme.text())];
+    if let Some(s) = app.selected_snapshot() {
+        title.push(Span::styled(format!("seen {:.0}% ", s.seen_accuracy * 100.0), theme.seen()));
+        title.push(Span::styled(format!("unseen {:.0}%", s.unseen_accuracy * 100.0), theme.unseen()));
+    }
+    let curves = vec![Curve { data: &seen, style: theme.seen() }, Curve { data: &unseen, style: theme.unseen() }];
+    chart.draw(Line::from(title), curves, [0.0, 1.0], ["0".into(), "1".into()], false, acc_area, buf);
+
+    let layers = app.layers();
+    let others: Vec<Vec<(f64, f64)>> =
+        (0..layers).filter(|&l| l != app.layer).map(|l| series(app, l, |s| s.seen.ari)).collect();
+    let metrics = [
+        (Metric::Ari, series(app, app.layer, |s| s.seen.ari)),
+        (Metric::Ami, series(app, app.layer, |s| s.seen.ami)),
+        (Metric::F1, series(app, app.layer, |s| s.seen.f1)),
+    ];
+    let mut curves: Vec<Curve> = others.iter().map(|d| Curve { data: d, style: theme.faint() }).collect();
+    curves.extend(metrics.iter().map(|(m, d)| Curve { data: d, style: theme.metric(*m) }));
+    let mut title = vec![Span::styled(format!(" L{} ", app.layer), theme.text())];
+    for (m, name) in [(Metric::Ari, "ARI"), (Metric::Ami, "AMI"), (Metric::F1, "F1")] {
+        let v = app.selected_snapshot().and_then(|s| s.layer(app.layer)).map(|l| match m {
+            Metric::Ari => l.scores.seen.ari,
+            Metric::Ami => l.scores.seen.ami,
+            Metric::F1 => l.scores.seen.f1,
+        });
+        title.push(Span::styled(format!("{name} {} ", v.map_or("–".into(), |v| format!("{v:.2}"))), theme.metric(m)));
+    }
+    if layers > 1 {
+        title.push(Span::styled("others", theme.faint()));
+    }
+    // ARI dips below 0 for worse-than-chance clusterings; show that when it is more than noise.
+    let lo = metrics.iter().flat_map(|(_, d)| d.iter().map(|p| p.1)).fold(0.0f64, f64::min);
+    let lo = if lo < -0.05 { lo } else { 0.0 };
+    let labels = [fmt_num(lo), "1".into()];
+    chart.draw(Line::from(title), curves, [lo, 1.0], labels, true, score_area, buf);
+}
+
+/// One score of one layer over all checkpoints (layers that failed analysis are skipped).
+fn series(app: &App, layer: usize, f: impl Fn(&crate::analysis::LayerScores) -> f64) -> Vec<(f64, f64)> {
+    app.snapshots
+        .iter()
+        .filter_map(|s| s.layer(layer).filter(|l| l.error.is_none()).map(|l| (s.step as f64, f(&l.scores))))
+        .collect()
+}
+
+/// Min and max of `values`, padded; a flat or empty series gets a unit-wide range.
+fn span(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
+    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        (0.0, 1.0)
+    } else if hi - lo < 1e-9 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        let p = (hi - lo) * pad;
+        (lo - p, hi + p)
+    }
+}
+
+struct Curve<'a> {
+    data: &'a [(f64, f64)],
+    style: Style,
+}
+
+struct Charter<'t> {
+    theme: &'t Theme,
+    x_max: f64,
+    sel_x: Option<f64>,
+    marker: Marker,
+}
+
+impl Charter<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn draw(
+        &self,
+        title: Line<'_>,
+        curves: Vec<Curve<'_>>,
+        y: [f64; 2],
+        y_labels: [String; 2],
+        x_labels: bool,
+        area: Rect,
+        buf: &mut Buffer,
+    ) {
+        let [title_area, chart_area] = area.layout(&Layout::vertical([Constraint::Length(1), Constraint::Min(0)]));
+        title.render(title_area, buf);
+        if chart_area.height < 2 {
+            return;
+        }
+        let sel: Vec<(f64, f64)> = self.sel_x.map(|x| vec![(x, y[0]), (x, y[1])]).unwrap_or_default();
+        // The selection goes first so the curves are drawn over it.
+        let mut datasets = vec![Dataset::default()
+            .data(&sel)
+            .graph_type(GraphType::Line)
+            .marker(self.marker)
+            .style(self.theme.marker_selected())];
+        datasets.extend(
+            curves
+                .into_iter()
+                .map(|c| Dataset::default().data(c.data).graph_type(GraphType::Line).marker(self.marker).style(c.style)),
+        );
+        let mut x_axis = Axis::default().bounds([0.0, self.x_max]).style(self.theme.axis());
+        // Axis labels cost two rows; a short chart keeps them for its curve.
+        if x_labels && chart_area.height >= 6 {
+            x_axis = x_axis.labels(vec!["0".to_string(), fmt_step(self.x_max as usize)]);
+        }
+        let y_axis = Axis::default().bounds(y).style(self.theme.axis()).labels(y_labels.to_vec());
+        Chart::new(datasets).x_axis(x_axis).y_axis(y_axis).legend_position(None).render(chart_area, buf);
+    }
+}

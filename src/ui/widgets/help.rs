@@ -1,0 +1,39 @@
+//! The `?` overlay: every key from the keymap's table, and how the scatter chooses colours.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
+
+use super::{panel, title_span};
+use crate::ui::keymap::HELP;
+use crate::ui::theme::Theme;
+
+const KEY_W: usize = 16;
+
+/// How the scatter decides a cell's colour (the issue asks the help to say so).
+const COLOURS: &str = "Colours: a cell (half-block: each half) shows the task with the most \
+points there, each point counted as 1/(its task's size), so small tasks are not drowned. \
+Unseen (×) and centroids are drawn on top. Axes: ±1, 2 or 5 × 10ⁿ, stable while scrubbing.";
+
+pub fn render(theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let w = area.width.saturating_sub(4).min(84);
+    // Borders, keys, a blank line and about three lines of explanation.
+    let h = area.height.min(u16::try_from(HELP.len() + 7).unwrap_or(u16::MAX));
+    let popup = area.centered(Constraint::Length(w), Constraint::Length(h));
+    Clear.render(popup, buf);
+    let title = Line::from(vec![title_span("help", theme), Span::styled("Esc or ? closes ", theme.dim())]);
+    let block = panel(theme, title, true);
+    let mut lines: Vec<Line> = HELP
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<KEY_W$} "), theme.help_key()),
+                Span::styled(*what, theme.text()),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(format!(" {COLOURS}"), theme.dim()));
+    Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).render(popup, buf);
+}

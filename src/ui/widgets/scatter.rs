@@ -1,0 +1,239 @@
+//! The main scatter: PCA projection of one layer at one checkpoint, legend, axis titles.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use super::raster::{task_weights, Raster, UNSEEN_MARK};
+use super::{fmt_num, fmt_step, panel, task_label, title_span, truncate};
+use crate::analysis::LayerAnalysis;
+use crate::ui::app::{App, Centroids, MarkerKind, Panel, Source};
+use crate::ui::theme::Theme;
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = app.themes().current();
+    let snap = app.selected_snapshot();
+    let layer = snap.and_then(|s| s.layer(app.layer));
+    let name = if app.layers() == 0 { "scatter".to_string() } else { layer_name(app.layer, app.layers()) };
+    let mut title = vec![title_span(name, theme)];
+    if let Some(s) = snap {
+        title.push(Span::styled(
+            format!("step {} ({}/{}) ", fmt_step(s.step), app.selected + 1, app.snapshots.len()),
+            theme.dim(),
+        ));
+    }
+    let mut block = panel(theme, Line::from(title), app.focus == Panel::Scatter);
+    if let Some(l) = layer.filter(|l| l.error.is_none()) {
+        let sc = &l.scores;
+        let mut spans = vec![
+            Span::styled(format!(" ARI {:.2}", sc.seen.ari), theme.metric(crate::ui::theme::Metric::Ari)),
+            Span::styled(format!(" AMI {:.2}", sc.seen.ami), theme.metric(crate::ui::theme::Metric::Ami)),
+            Span::styled(format!(" F1 {:.2} ", sc.seen.f1), theme.metric(crate::ui::theme::Metric::F1)),
+        ];
+        if !app.unseen_tasks.is_empty() {
+            spans.push(Span::styled(format!("unseen→task {:.0}% ", sc.unseen_centroid_accuracy * 100.0), theme.unseen()));
+        }
+        block = block.title_bottom(Line::from(spans).right_aligned());
+    }
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let Some(snap) = snap else {
+        placeholder(app, theme, inner, buf);
+        return;
+    };
+    let Some(layer) = snap.layer(app.layer) else {
+        centred(vec![Line::styled("no analysis for this layer", theme.dim())], inner, buf);
+        return;
+    };
+    if let Some(e) = &layer.error {
+        centred(vec![Line::styled(e.clone(), theme.error())], inner, buf);
+        return;
+    }
+    let legend_w = if inner.width >= 56 { legend_width(app).min(inner.width / 3) } else { 0 };
+    let [plot_col, legend] =
+        inner.layout(&Layout::horizontal([Constraint::Min(0), Constraint::Length(legend_w)]));
+    // Too narrow for a legend column: one compact row instead, never no legend at all.
+    let legend_row_h = u16::from(legend_w == 0 && inner.height >= 8);
+    let [y_title, plot_area, x_title, legend_row] = plot_col.layout(&Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+        Constraint::Length(legend_row_h),
+    ]));
+    let half = app.ranges.get(app.selected).and_then(|r| r.get(app.layer)).copied().unwrap_or([1.0, 1.0]);
+    let off = plot(app, theme, layer, half, plot_area, buf);
+    let ev = layer.pca.explained_variance_ratio;
+    let mut y = vec![Span::styled(format!("▲ PC2 {:.1}% var  ±{}", ev[1] * 100.0, fmt_num(f64::from(half[1]))), theme.axis())];
+    if off > 0 {
+        y.push(Span::styled(format!("  {off} off-scale"), theme.dim()));
+    }
+    Line::from(y).render(y_title, buf);
+    let x_mid = format!("PC1 {:.1}% var ▶", ev[0] * 100.0);
+    Line::styled(format!("-{}", fmt_num(f64::from(half[0]))), theme.axis()).render(x_title, buf);
+    Line::styled(x_mid, theme.axis()).centered().render(x_title, buf);
+    Line::styled(format!("+{}", fmt_num(f64::from(half[0]))), theme.axis()).right_aligned().render(x_title, buf);
+    if legend_w > 0 {
+        render_legend(app, theme, legend, buf);
+    } else {
+        compact_legend(app, theme, legend_row.width).render(legend_row, buf);
+    }
+}
+
+/// "●1 copy ●2 reverse …" in one row, names shortened to share the width.
+pub fn compact_legend<'a>(app: &App, theme: &Theme, width: u16) -> Line<'a> {
+    let unseen = app.show_unseen && !app.unseen_tasks.is_empty();
+    let k = app.task_names.len().max(1);
+    // Each entry costs "●1 " + name + " "; the unseen mark takes 9 columns when shown.
+    let room = usize::from(width).saturating_sub(if unseen { 9 } else { 0 });
+    let budget = (room / k).saturating_sub(4);
+    let mut spans = Vec::new();
+    for (t, name) in app.task_names.iter().enumerate() {
+        spans.push(Span::styled(format!("●{}", task_label(t)), theme.task(t)));
+        let name = if budget >= 2 { format!(" {} ", truncate(name, budget)) } else { " ".into() };
+        spans.push(Span::styled(name, theme.text()));
+    }
+    if unseen {
+        spans.push(Span::styled(format!("{UNSEEN_MARK} unseen"), theme.dim()));
+    }
+    Line::from(spans)
+}
+
+/// Draws one layer's points (with faint zero axes, unseen marks and centroids) into `area`;
+/// returns how many points fell off-scale. Shared with the all-layers grid.
+pub fn plot(app: &App, theme: &Theme, layer: &LayerAnalysis, half: [f32; 2], area: Rect, buf: &mut Buffer) -> usize {
+    if area.is_empty() {
+        return 0;
+    }
+    let k = app.task_names.len().max(1);
+    let mut raster = Raster::new(area.width, area.height, app.marker, k, half);
+    zero_axes(&raster, theme, area, buf);
+    raster.plot_seen(&layer.seen_proj, &app.seen_tasks);
+    let unseen_w = if app.show_unseen {
+        raster.plot_unseen(&layer.unseen_proj, &app.unseen_tasks);
+        task_weights(&app.unseen_tasks, k)
+    } else {
+        Vec::new()
+    };
+    raster.draw(area, buf, theme, &task_weights(&app.seen_tasks, k), &unseen_w);
+    let mut mark = |p: [f32; 2], ch: char, style: Style| {
+        if let Some((x, y)) = raster.cell_of(p) {
+            if let Some(c) = buf.cell_mut((area.x + x, area.y + y)) {
+                c.reset();
+                c.set_char(ch).set_style(style);
+            }
+        }
+    };
+    match app.centroids {
+        Centroids::Off => {}
+        Centroids::KMeans => layer.kmeans_centroids_proj.iter().for_each(|&p| mark(p, '+', theme.centroid())),
+        Centroids::Task => layer
+            .task_centroids_proj
+            .iter()
+            .enumerate()
+            // A task without seen points has a zero centroid that means nothing.
+            .filter(|(t, _)| layer.task_counts.get(*t).is_none_or(|&n| n > 0))
+            .for_each(|(t, &p)| mark(p, task_label(t), theme.task_badge(t))),
+    }
+    raster.off_scale()
+}
+
+/// Faint lines through the origin: a fixed reference that shows how the cloud moves.
+fn zero_axes(raster: &Raster, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let Some((ox, oy)) = raster.cell_of([0.0, 0.0]) else { return };
+    let style = theme.faint();
+    for x in 0..area.width {
+        if let Some(c) = buf.cell_mut((area.x + x, area.y + oy)) {
+            c.set_char('─').set_style(style);
+        }
+    }
+    for y in 0..area.height {
+        if let Some(c) = buf.cell_mut((area.x + ox, area.y + y)) {
+            c.set_char(if y == oy { '┼' } else { '│' }).set_style(style);
+        }
+    }
+}
+
+pub fn layer_name(layer: usize, layers: usize) -> String {
+    match (layer, layers) {
+        (0, _) => "layer 0 (embeddings)".to_string(),
+        (l, 0) => format!("layer {l}"),
+        (l, n) => format!("layer {l}/{}", n - 1),
+    }
+}
+
+fn legend_width(app: &App) -> u16 {
+    let longest = app.task_names.iter().map(|n| n.chars().count()).max().unwrap_or(4);
+    // "▐ 1 name" plus a margin; 16 is enough for the marker/centroid lines.
+    u16::try_from(longest + 6).unwrap_or(u16::MAX).max(16)
+}
+
+fn marker_name(m: MarkerKind) -> &'static str {
+    match m {
+        MarkerKind::Braille => "braille",
+        MarkerKind::HalfBlock => "half-block",
+        MarkerKind::Dot => "dot",
+    }
+}
+
+fn render_legend(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let name_w = usize::from(area.width).saturating_sub(5);
+    let mut lines = vec![Line::styled(" tasks", theme.dim())];
+    let mut extra = vec![];
+    if app.show_unseen && !app.unseen_tasks.is_empty() {
+        extra.push(Line::from(vec![Span::styled(format!(" {UNSEEN_MARK} "), theme.text()), Span::styled("unseen", theme.dim())]));
+    }
+    match app.centroids {
+        Centroids::Off => {}
+        Centroids::KMeans => extra.push(Line::from(vec![Span::styled(" + ", theme.centroid()), Span::styled("k-means", theme.dim())])),
+        Centroids::Task => extra.push(Line::from(vec![Span::styled(" 1 ", theme.task_badge(0)), Span::styled(" task mean", theme.dim())])),
+    }
+    extra.push(Line::styled(format!(" {}", marker_name(app.marker)), theme.faint()));
+    let room = usize::from(area.height).saturating_sub(1 + extra.len());
+    let n = app.task_names.len();
+    for (t, name) in app.task_names.iter().enumerate() {
+        if lines.len() > room || (lines.len() == room && t + 1 < n) {
+            lines.push(Line::styled(format!(" +{} more", n - t), theme.dim()));
+            break;
+        }
+        lines.push(Line::from(vec![
+            Span::styled(" ● ", theme.task(t)),
+            Span::styled(format!("{} ", task_label(t)), theme.task(t)),
+            Span::styled(truncate(name, name_w), theme.text()),
+        ]));
+    }
+    lines.truncate(room + 1);
+    lines.extend(extra);
+    Paragraph::new(lines).render(area, buf);
+}
+
+/// Before the first checkpoint: say what is happening rather than show an empty plot.
+fn placeholder(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let lines = match app.source {
+        Source::Live => vec![
+            Line::styled("training…", theme.title()),
+            Line::styled(
+                format!("first checkpoint at step {}", fmt_step(app.first_checkpoint)),
+                theme.text(),
+            ),
+            Line::styled(
+                format!("now at step {} of {}", fmt_step(app.step), fmt_step(app.total_steps)),
+                theme.dim(),
+            ),
+        ],
+        Source::Replay(_) => vec![Line::styled("this session has no checkpoints", theme.dim())],
+    };
+    centred(lines, area, buf);
+}
+
+/// Lines centred both ways, wrapped if the area is narrow.
+pub fn centred(lines: Vec<Line<'_>>, area: Rect, buf: &mut Buffer) {
+    // Rows after wrapping, estimated per line (Paragraph::line_count is unstable in 0.30).
+    let w = usize::from(area.width.max(1));
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(w).max(1)).sum();
+    let h = u16::try_from(rows).unwrap_or(u16::MAX).min(area.height);
+    let p = Paragraph::new(lines).centered().wrap(Wrap { trim: true });
+    let [_, mid, _] = area.layout(&Layout::vertical([Constraint::Fill(1), Constraint::Length(h), Constraint::Fill(1)]));
+    p.render(mid, buf);
+}

@@ -1,0 +1,104 @@
+//! Two lines at the bottom: what the run is doing, then the latest notice and the keys that
+//! matter in the current state.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use super::fmt_step;
+use crate::session::RunStatus;
+use crate::ui::app::{App, Level, Phase, Source, View};
+
+pub const HEIGHT: u16 = 2;
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = app.themes().current();
+    buf.set_style(area, theme.status_bar());
+    let (badge, badge_style) = match (app.source, app.phase) {
+        (Source::Replay(status), _) => (
+            match status {
+                RunStatus::Finished => " REPLAY · finished ",
+                RunStatus::Stopped => " REPLAY · stopped ",
+                RunStatus::Running => " REPLAY · incomplete ",
+            },
+            theme.accent(),
+        ),
+        (Source::Live, Phase::Running) => (" ● RUNNING ", theme.ok()),
+        (Source::Live, Phase::Paused) => (" ⏸ PAUSED ", theme.paused()),
+        (Source::Live, Phase::Finished) => (" ✔ FINISHED ", theme.ok()),
+        (Source::Live, Phase::Stopped) => (" ■ STOPPED ", theme.paused()),
+        (Source::Live, Phase::Failed) => (" ✖ FAILED ", theme.error()),
+    };
+    let pct = (app.step * 100).checked_div(app.total_steps).unwrap_or(0);
+    let mut info = vec![
+        Span::styled(badge, badge_style),
+        Span::raw(format!(" {} · step {}/{} ({pct}%)", app.device, fmt_step(app.step), fmt_step(app.total_steps))),
+    ];
+    if app.source == Source::Live && app.phase == Phase::Running && app.steps_per_s > 0.0 {
+        let left = app.total_steps.saturating_sub(app.step) as f64 / app.steps_per_s;
+        info.push(Span::raw(format!(" · {:.1} steps/s · ETA {}", app.steps_per_s, fmt_duration(left))));
+    }
+    info.push(Span::raw(format!(" · {} · theme {}", app.session_dir.display(), theme.name())));
+    let [top, bottom] = [Rect { height: 1, ..area }, Rect { y: area.y.saturating_add(1), height: area.height.saturating_sub(1).min(1), ..area }];
+    Line::from(info).style(theme.status_bar()).render(top, buf);
+
+    let mut used = 0;
+    if let Some(n) = &app.notice {
+        let style = match n.level {
+            Level::Info => theme.status_bar(),
+            Level::Warning => theme.status_bar().patch(theme.warning()),
+            Level::Error => theme.status_bar().patch(theme.error()),
+        };
+        let line = Line::from(Span::styled(format!(" {} ", n.text), style));
+        used = line.width();
+        line.render(bottom, buf);
+    }
+    // The notice wins over the hints: it is news, hints are not. Hints that do not fit are
+    // dropped whole, least important last in the list first.
+    let room = usize::from(bottom.width).saturating_sub(used);
+    let mut shown = String::new();
+    for h in hints(app) {
+        let next = if shown.is_empty() { format!("{h} ") } else { format!("{shown}· {h} ") };
+        if next.chars().count() > room {
+            break;
+        }
+        shown = next;
+    }
+    Line::styled(shown, theme.status_bar()).right_aligned().render(bottom, buf);
+}
+
+/// Key hints for the current state, most useful first.
+fn hints(app: &App) -> Vec<&'static str> {
+    let mut h = vec!["? help", "q quit", "←→ checkpoint", "↑↓ layer"];
+    // Live, pausing and following matter more than the view toggles that follow.
+    if app.source == Source::Live {
+        match app.phase {
+            Phase::Running => h.push("space pause"),
+            Phase::Paused => h.push("space resume"),
+            _ => {}
+        }
+        if !app.follow {
+            h.push("f follow");
+        }
+    }
+    h.push(match app.view {
+        View::Scatter => "a all layers",
+        View::AllLayers => "a one layer",
+    });
+    h.push("tab focus");
+    h
+}
+
+/// "1h02m", "3m05s", "12s".
+fn fmt_duration(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "–".into();
+    }
+    let s = secs.round() as u64;
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    }
+}

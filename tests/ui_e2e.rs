@@ -1,0 +1,156 @@
+//! End to end: the real binary in a pseudo-terminal, training a tiny experiment, driven by keys.
+
+mod common;
+
+use common::fixture;
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+struct Pty {
+    parser: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Pty {
+    fn spawn(args: &[&str], cols: u16, rows: u16) -> Pty {
+        let pty = native_pty_system().openpty(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).unwrap();
+        let mut cmd = CommandBuilder::new(assert_cmd::cargo::cargo_bin("clusterscope"));
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("NO_COLOR");
+        cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+        let child = pty.slave.spawn_command(cmd).unwrap();
+        drop(pty.slave);
+        let size = |n: u16| std::num::NonZeroU16::new(n).unwrap();
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(size(rows), size(cols), 0)));
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let sink = parser.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        let writer = pty.master.take_writer().unwrap();
+        // Keep the master alive as long as the writer: dropping it would hang up the terminal.
+        std::mem::forget(pty.master);
+        Pty { parser, writer, child }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+}
+
+const UP: &str = "\x1b[A";
+const DOWN: &str = "\x1b[B";
+const LEFT: &str = "\x1b[D";
+
+/// The number in the timeline's title, "timeline N checkpoints".
+fn checkpoints_on_screen(s: &str) -> usize {
+    s.split("timeline ").nth(1).and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn the_app_trains_and_answers_keys_in_a_real_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("session");
+    // Checkpoints every 50 steps, and far more steps than the test waits for: still training
+    // when `q` arrives.
+    let spec = common::tiny_spec().replace("steps = 300", "steps = 1000000").replace("checkpoints = 3", "checkpoints = 20000");
+    let spec_path = dir.path().join("spec.toml");
+    std::fs::write(&spec_path, spec).unwrap();
+    let mut pty = Pty::spawn(
+        &["--threads", "1", "--device", "cpu", "--experiment", spec_path.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        110,
+        34,
+    );
+    let long = Duration::from_secs(60);
+    let s = pty.wait_for("training with 4+ checkpoints", |s| s.contains("RUNNING") && checkpoints_on_screen(s) >= 4, long);
+    assert!(s.contains("layer 2/2"), "opens on the deepest layer:\n{s}");
+    assert!(s.contains("following live"));
+    assert!(s.contains(out.to_str().unwrap()) || s.contains("session"), "status bar names the session");
+
+    // Up moves towards the embeddings, Down deeper.
+    pty.send(UP);
+    pty.wait_for("layer 1", |s| s.contains("layer 1/2"), long);
+    pty.send(DOWN);
+    pty.wait_for("layer 2", |s| s.contains("layer 2/2"), long);
+    pty.send(UP);
+    pty.wait_for("layer 1 again", |s| s.contains("layer 1/2"), long);
+
+    // Checkpoint back: follow is released and the selected checkpoint is no longer the newest.
+    pty.send(LEFT);
+    let s = pty.wait_for("follow released", |s| !s.contains("following live"), long);
+    let title = s.lines().next().unwrap_or_default().to_string();
+    assert!(title.contains("layer 1/2"), "{title}");
+
+    // Help overlay lists the keys; `?` again closes it.
+    pty.send("?");
+    pty.wait_for("help", |s| s.contains("help") && s.contains("Esc or ? closes"), long);
+    pty.send("?");
+    pty.wait_for("help closed", |s| !s.contains("Esc or ? closes"), long);
+
+    // All-layers view: one small scatter per layer.
+    pty.send("a");
+    pty.wait_for("all layers", |s| s.contains("L0  ARI") && s.contains("L1  ARI") && s.contains("L2  ARI"), long);
+
+    // Quit: training stops cleanly, the session is saved, the terminal is restored.
+    pty.send("q");
+    let deadline = Instant::now() + long;
+    let status = loop {
+        if let Some(st) = pty.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "the app did not exit after q; screen:\n{}", pty.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    let parser = pty.parser.lock().unwrap();
+    assert!(!parser.screen().alternate_screen(), "left the alternate screen");
+    assert!(!parser.screen().hide_cursor(), "cursor shown again");
+    drop(parser);
+    let session = clusterscope::session::Session::open(&out).unwrap();
+    assert_eq!(session.manifest.status, clusterscope::session::RunStatus::Stopped);
+    assert!(session.snapshots.len() >= 4);
+}
+
+#[test]
+fn replay_opens_the_demo_session_and_quits() {
+    let demo = fixture("../../sessions/demo");
+    let mut pty = Pty::spawn(&["replay", demo.to_str().unwrap()], 100, 30);
+    let s = pty.wait_for("replay screen", |s| s.contains("REPLAY"), Duration::from_secs(30));
+    assert!(s.contains("step 1,200"), "opens on the last checkpoint:\n{s}");
+    pty.send("\x1b[H"); // Home: the first checkpoint
+    pty.wait_for("first checkpoint", |s| s.lines().next().is_some_and(|l| l.contains("step 0 ")), Duration::from_secs(10));
+    pty.send("q");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pty.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "replay did not quit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
