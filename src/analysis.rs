@@ -28,6 +28,7 @@ pub mod checkpoint;
 pub mod kmeans;
 pub mod metrics;
 pub mod pca;
+pub mod probe;
 
 mod distance;
 mod eigen;

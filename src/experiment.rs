@@ -1,6 +1,7 @@
 //! The synthetic instruction-following experiment: spec, tasks, instruction sampler, tokenizer,
 //! batches. Pure data, no tensors: the trainer turns examples into tensors.
 
+pub mod probe;
 pub mod regex;
 pub mod sampling;
 pub mod spec;

@@ -13,7 +13,8 @@ use clusterscope::train::bench::{bench_train, BenchConfig};
 
 use clusterscope::train::headless;
 use clusterscope::session::reader::read_manifest;
-use clusterscope::session::{export, figures, summary, Session, SessionError};
+use clusterscope::session::{export, figures, probe_report, summary, Session, SessionError};
+use clusterscope::train::probe::ProbeEngine;
 use clusterscope::train::RunConfig;
 use clusterscope::ui::terminal::{self, UiError, UiOptions};
 
@@ -78,6 +79,23 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         figures: Option<PathBuf>,
         /// Device for recomputing hidden states from the weights.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Probe a saved checkpoint with an instruction: where it lands, what the model answers,
+    /// which words the answer rests on.
+    Probe {
+        dir: PathBuf,
+        /// Instruction words (quote them).
+        instruction: String,
+        /// Input symbol.
+        #[arg(long)]
+        input: String,
+        /// Checkpoint step, or `last`.
+        #[arg(long, default_value = "last")]
+        checkpoint: String,
+        #[arg(long)]
+        json: bool,
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -215,6 +233,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let device = device.open().map_err(|e| UsageError(e.to_string()))?;
             let files = export::export(&session, &export::ExportOptions { checkpoint, layer, out: out.clone() }, &device)?;
             eprintln!("wrote {} files to {} (checkpoint step {step})", files.len(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Probe { dir, instruction, input, checkpoint, json, device }) => {
+            let session = Session::open(&dir).map_err(|e| UsageError(e.to_string()))?;
+            let index = pick_checkpoint(&session, &checkpoint)?;
+            let exp = Arc::new(session.experiment()?);
+            let device: DeviceChoice = device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
+            let snap = &session.snapshots[index];
+            let text = format!("{instruction} | {input}");
+            let mut engine = ProbeEngine::new(exp.clone(), session.manifest.model.clone(), &dir, device).map_err(UsageError)?;
+            let answer = engine.run(&text, snap.step).map_err(UsageError)?;
+            let report = probe_report::report(&exp, snap, &text, &answer);
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.to_text());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Spec { experiment }) => {

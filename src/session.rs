@@ -4,6 +4,7 @@ pub mod export;
 pub mod figures;
 pub mod format;
 pub mod npy;
+pub mod probe_report;
 pub mod reader;
 pub mod summary;
 pub mod writer;

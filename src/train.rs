@@ -6,6 +6,7 @@ pub mod headless;
 pub mod inference;
 pub mod loss;
 pub mod optimizer;
+pub mod probe;
 pub mod protocol;
 pub mod trainer;
 pub mod worker;

@@ -10,7 +10,7 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::style::{Color, Style};
 use ratatui::Terminal;
-use ui_support::{fixture, Fixture};
+use ui_support::{experiment, fixture, probe_at_centroid, Fixture};
 
 fn small() -> Fixture {
     fixture(40, 8, 4, 6)
@@ -116,6 +116,47 @@ fn paused_with_error_message() {
     insta::assert_snapshot!("paused_error_80x24", draw(&app, 80, 24));
 }
 
+/// A live app with one probe: a held-out instruction of task 2 (reverse) whose hidden states are
+/// that task's centroid at every layer, answered as reverse's table says.
+fn with_probe(f: &Fixture) -> App {
+    let exp = experiment();
+    let mut app = live(f);
+    app.set_probe_support(exp.clone(), 32);
+    app.on_key(key(KeyCode::Char('p')));
+    for c in "flip this symbol | C".chars() {
+        app.on_key(key(KeyCode::Char(c)));
+    }
+    app.on_key(key(KeyCode::Enter));
+    assert_eq!(app.take_probe_requests().len(), 1);
+    let last = f.snapshots.len() - 1;
+    app.on_worker(Event::Probe(Box::new(probe_at_centroid(f, &exp, 1, last, 1, &["flip", "this", "symbol"], "C"))));
+    app
+}
+
+#[test]
+fn probe_marker_and_panel() {
+    both_sizes("probe_panel", &with_probe(&small()));
+}
+
+#[test]
+fn probe_in_all_layers_with_values() {
+    let mut app = with_probe(&small());
+    press(&mut app, &[KeyCode::Char('a'), KeyCode::Char('v')]);
+    insta::assert_snapshot!("probe_all_layers_160x48", draw(&app, 160, 48));
+}
+
+#[test]
+fn probe_line_with_an_error() {
+    let mut app = with_probe(&small());
+    app.on_key(key(KeyCode::Char('p')));
+    for c in "flipp this symbol | C".chars() {
+        app.on_key(key(KeyCode::Char(c)));
+    }
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.probe_line().is_some_and(|l| l.error().is_some()));
+    both_sizes("probe_line_error", &app);
+}
+
 #[test]
 fn too_small_notice() {
     let app = live(&small());
@@ -130,6 +171,10 @@ fn never_panics_at_any_size() {
     let mut all = live(&f);
     press(&mut all, &[KeyCode::Char('a'), KeyCode::Char('?'), KeyCode::Char('c')]);
     apps.push(all);
+    let mut probed = with_probe(&f);
+    apps.push(probed.clone());
+    press(&mut probed, &[KeyCode::Char('r'), KeyCode::Char('a'), KeyCode::Char('v'), KeyCode::Char('p'), KeyCode::Char('x')]);
+    apps.push(probed);
     for app in &apps {
         for (w, h) in [(1, 1), (0, 0), (1, 0), (0, 1), (500, 1), (1, 300), (40, 12), (41, 13), (70, 20), (1000, 300)] {
             draw(app, w, h);

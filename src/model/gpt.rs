@@ -47,13 +47,21 @@ impl Gpt {
     /// hidden states are read; without `logit_rows`, logits come for every position.
     pub fn forward(&self, tokens: &Tensor, logit_rows: Option<&Tensor>, hidden_rows: Option<&Tensor>) -> Result<ForwardOut> {
         let (b, t) = tokens.dims2()?;
+        self.forward_embedded(&self.embed(tokens)?, b, t, logit_rows, hidden_rows)
+    }
+
+    /// Token embeddings of (B, T) tokens as (B*T, d): the input that attribution differentiates.
+    pub fn embed(&self, tokens: &Tensor) -> Result<Tensor> {
+        self.tok_emb.index_select(&tokens.flatten_all()?, 0)
+    }
+
+    /// [`forward`](Self::forward) from token embeddings `tok` (B*T, d) of sequences of length `t`.
+    pub fn forward_embedded(&self, tok: &Tensor, b: usize, t: usize, logit_rows: Option<&Tensor>, hidden_rows: Option<&Tensor>) -> Result<ForwardOut> {
         if t > self.cfg.context {
             candle_core::bail!("sequence of {t} tokens is longer than the model's context of {}", self.cfg.context);
         }
         let d = self.cfg.d_model;
-        let device = tokens.device();
-        let mask = causal_mask(t, device)?;
-        let tok = self.tok_emb.index_select(&tokens.flatten_all()?, 0)?;
+        let mask = causal_mask(t, tok.device())?;
         let pos = self.pos_emb.narrow(0, 0, t)?;
         let mut x = tok.reshape((b, t, d))?.broadcast_add(&pos)?.reshape((b * t, d))?;
         let mut hidden = Vec::new();

@@ -76,6 +76,7 @@ pub fn train(run: &RunConfig, json: bool) -> Result<ExitCode> {
             }
             Event::Error(e) => error = Some(e),
             Event::Finished(s) => summary = Some(s),
+            Event::Probe(_) => {}
         }
     }
     bar.finish_and_clear();

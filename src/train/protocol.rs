@@ -10,6 +10,9 @@ use crate::session::format::PointInfo;
 /// Commands into the worker, checked between steps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
+    /// Run a probe (answered with [`Event::Probe`]); handled by the probe thread, never the
+    /// trainer, so training does not wait for it.
+    Probe(ProbeRequest),
     Pause,
     Resume,
     /// Save a checkpoint at the current step, then finish.
@@ -26,6 +29,43 @@ pub enum Event {
     /// Something went wrong in the worker; it stops after sending this.
     Error(String),
     Finished(Summary),
+    Probe(Box<ProbeResult>),
+}
+
+/// Run the model on a typed instruction at one checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeRequest {
+    /// Chosen by the UI; results carry it back. Requests for the same id supersede each other.
+    pub id: u64,
+    /// `instruction words | X`.
+    pub text: String,
+    /// Checkpoint step whose weights answer.
+    pub step: usize,
+    /// Record the probe in the session (the first time it is made, not when it follows the user
+    /// to other checkpoints).
+    pub save: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    pub id: u64,
+    pub step: usize,
+    pub text: String,
+    /// The answer, or a one-line reason the probe could not run (unknown word, ...).
+    pub outcome: Result<ProbeAnswer, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeAnswer {
+    pub words: Vec<String>,
+    pub input: String,
+    /// Hidden state per layer 0..=L at the analysed position (d_model each).
+    pub hidden: Vec<Vec<f32>>,
+    /// The model's greedy answer token and its probability.
+    pub answer: String,
+    pub answer_probability: f32,
+    /// Gradient x input of the answer's probability, per instruction word.
+    pub attribution: Vec<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

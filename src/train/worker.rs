@@ -236,6 +236,8 @@ impl Worker {
                     self.checkpoint(trainer, analysis, writer, jobs, started, state)?;
                     continue;
                 }
+                // Probes are routed to the probe thread; one reaching the trainer is dropped.
+                Some(Command::Probe(_)) => continue,
                 None => {}
             }
             let loss = trainer.train_step().map_err(|e| e.to_string())?;

@@ -2,6 +2,12 @@
 //! [`super::widgets`] (`impl Widget for &App`); the event loop lives in `super::terminal`.
 
 mod input;
+mod probe;
+mod probe_line;
+
+pub use probe::{Probe, ProbeLine};
+pub use probe_line::Completion;
+pub(crate) use probe::{verdict, Probes};
 
 use std::cell::Cell;
 use std::path::PathBuf;
@@ -115,10 +121,13 @@ pub struct App {
     pub(crate) marker: MarkerKind,
     pub(crate) focus: Panel,
     pub(crate) help: bool,
+    /// Rows the help overlay is scrolled (short screens).
+    pub(crate) help_scroll: u16,
     pub(crate) themes: ThemeSet,
     pub(crate) notice: Option<Notice>,
     /// Where the timeline strip was last drawn, for mouse clicks (rendering takes `&App`).
     pub(crate) timeline_strip: Cell<Rect>,
+    pub(crate) probes: Probes,
 }
 
 impl App {
@@ -148,9 +157,11 @@ impl App {
             marker: MarkerKind::Braille,
             focus: Panel::Scatter,
             help: false,
+            help_scroll: 0,
             themes,
             notice: None,
             timeline_strip: Cell::new(Rect::ZERO),
+            probes: Probes::new(),
         }
     }
 
@@ -215,6 +226,7 @@ impl App {
 
     pub fn on_worker(&mut self, event: Event) {
         match event {
+            Event::Probe(r) => self.on_probe_result(*r),
             Event::Started(info) => {
                 self.total_steps = info.total_steps;
                 self.device = info.device.clone();
@@ -231,6 +243,8 @@ impl App {
             Event::Checkpoint(s) => {
                 self.step = self.step.max(s.step);
                 self.add_snapshot(*s);
+                // Following, the selection moved: probes follow it.
+                self.sync_probes();
             }
             Event::Error(e) => {
                 self.phase = Phase::Failed;

@@ -27,6 +27,37 @@ pub enum Intent {
     CloseHelp,
     FocusNext,
     FocusPrev,
+    OpenProbe,
+    ToggleProbePanel,
+    PrevProbe,
+    NextProbe,
+    ToggleTrail,
+    ToggleAttributionValues,
+    DeleteProbe,
+}
+
+/// What a key does while the probe line is open: it takes every key, so letters type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineIntent {
+    Quit,
+    Insert(char),
+    Backspace,
+    Delete,
+    DeleteWord,
+    Left,
+    Right,
+    Home,
+    End,
+    Submit,
+    Close,
+    Complete,
+    CompletePrev,
+    HistoryPrev,
+    HistoryNext,
+    FillUnseen,
+    FillSeen,
+    NextFillTask,
+    PrevFillTask,
 }
 
 /// Maps a key event; releases (sent by some terminals with keyboard enhancement) are ignored so
@@ -59,12 +90,53 @@ pub fn intent(key: KeyEvent) -> Option<Intent> {
         KeyCode::Esc => Intent::CloseHelp,
         KeyCode::Tab => Intent::FocusNext,
         KeyCode::BackTab => Intent::FocusPrev,
+        KeyCode::Char('p') => Intent::OpenProbe,
+        KeyCode::Char('P') => Intent::ToggleProbePanel,
+        KeyCode::Char('[') => Intent::PrevProbe,
+        KeyCode::Char(']') => Intent::NextProbe,
+        KeyCode::Char('r') => Intent::ToggleTrail,
+        KeyCode::Char('v') => Intent::ToggleAttributionValues,
+        KeyCode::Char('x') => Intent::DeleteProbe,
+        _ => return None,
+    })
+}
+
+/// Maps a key for the probe line. Control keys carry the line's own commands (quick fills and
+/// their task), so no printable character is taken from typing.
+pub fn line_intent(key: KeyEvent) -> Option<LineIntent> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('c') if ctrl => LineIntent::Quit,
+        KeyCode::Char('u') if ctrl => LineIntent::FillUnseen,
+        KeyCode::Char('s') if ctrl => LineIntent::FillSeen,
+        KeyCode::Char('n') if ctrl => LineIntent::NextFillTask,
+        KeyCode::Char('p') if ctrl => LineIntent::PrevFillTask,
+        KeyCode::Char('w') if ctrl => LineIntent::DeleteWord,
+        KeyCode::Char('a') if ctrl => LineIntent::Home,
+        KeyCode::Char('e') if ctrl => LineIntent::End,
+        _ if ctrl => return None,
+        KeyCode::Char(c) => LineIntent::Insert(c),
+        KeyCode::Backspace => LineIntent::Backspace,
+        KeyCode::Delete => LineIntent::Delete,
+        KeyCode::Left => LineIntent::Left,
+        KeyCode::Right => LineIntent::Right,
+        KeyCode::Home => LineIntent::Home,
+        KeyCode::End => LineIntent::End,
+        KeyCode::Enter => LineIntent::Submit,
+        KeyCode::Esc => LineIntent::Close,
+        KeyCode::Tab => LineIntent::Complete,
+        KeyCode::BackTab => LineIntent::CompletePrev,
+        KeyCode::Up => LineIntent::HistoryPrev,
+        KeyCode::Down => LineIntent::HistoryNext,
         _ => return None,
     })
 }
 
 /// (keys, what they do) for the help overlay, in display order.
-pub const HELP: [(&str, &str); 16] = [
+pub const HELP: [(&str, &str); 20] = [
     ("← → / h l", "previous / next checkpoint"),
     ("Home End / g G", "first / last checkpoint"),
     ("↑ ↓ / k j", "layer up / down (timeline focus: jump 10%)"),
@@ -77,8 +149,12 @@ pub const HELP: [(&str, &str); 16] = [
     ("c", "centroids: off → k-means (+) → task (number)"),
     ("m", "marker: braille → half-block → dot"),
     ("t", "next theme"),
-    ("?", "this help"),
-    ("Esc", "close help"),
+    ("p", "probe `instruction words | X` at this checkpoint"),
+    ("  Tab ↑↓ Enter", "complete · history · run (Esc closes the line)"),
+    ("  Ctrl-U Ctrl-S", "fill a held-out / seen instruction (Ctrl-N/P: task)"),
+    ("P  [ ]  x", "probe panel · previous / next probe · delete probe"),
+    ("r  v", "probe trail across checkpoints · attribution values"),
+    ("? / Esc", "this help / close it"),
     ("q / Ctrl-C", "quit (training stops, session saved)"),
     ("mouse", "click the timeline to select a checkpoint"),
 ];
@@ -86,6 +162,15 @@ pub const HELP: [(&str, &str); 16] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_line_types_letters_that_are_keys_elsewhere() {
+        let plain = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(line_intent(plain('q')), Some(LineIntent::Insert('q')));
+        assert_eq!(line_intent(plain('|')), Some(LineIntent::Insert('|')));
+        assert_eq!(line_intent(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)), Some(LineIntent::FillUnseen));
+        assert_eq!(intent(plain('p')), Some(Intent::OpenProbe));
+    }
 
     #[test]
     fn ctrl_c_quits_but_plain_c_cycles_centroids() {

@@ -1,6 +1,7 @@
 //! The event loop: one channel fed by an input thread and the training worker; the UI thread
 //! only draws and never waits for training.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -13,7 +14,11 @@ use ratatui::DefaultTerminal;
 use super::app::{Action, App};
 use super::theme::ThemeSet;
 use crate::session::Session;
+use crate::model::DeviceChoice;
+use crate::train::probe::{saved_probes, spawn_prober, ProbeEngine};
+use crate::train::protocol::ProbeRequest;
 use crate::train::{spawn, Command, Event, RunConfig, WorkerHandle};
+use std::sync::Arc;
 
 /// Redraw at least this often, so ETA and steps/s stay fresh while nothing else happens.
 const TICK: Duration = Duration::from_millis(250);
@@ -32,7 +37,8 @@ pub enum UiEvent {
 pub struct UiOptions {
     pub theme: Option<String>,
     pub themes_dir: Option<PathBuf>,
-    /// Append one line per key press: milliseconds from reading the key to the frame showing it.
+    /// Append one line per key press: milliseconds from reading the key to the frame showing it;
+    /// and `probe MS` per probe, from its request to the frame showing its result.
     pub latency_log: Option<PathBuf>,
 }
 
@@ -65,6 +71,7 @@ pub fn run_live(run: RunConfig, opts: &UiOptions) -> Result<(), UiError> {
     require_terminal()?;
     let (tx, rx) = mpsc::channel();
     let worker_tx = tx.clone();
+    let (experiment, model, out_dir, device) = (run.experiment.clone(), run.model.clone(), run.out_dir.clone(), run.device);
     let worker = spawn(run, move |e| worker_tx.send(UiEvent::Worker(e)).is_ok())?;
     // The worker validates and opens the session before it starts; fail before taking over the
     // terminal if it cannot.
@@ -79,7 +86,10 @@ pub fn run_live(run: RunConfig, opts: &UiOptions) -> Result<(), UiError> {
     let (themes, warnings) = themes(opts);
     let mut app = App::live(&info, themes);
     app.set_warnings(info.warnings.iter().chain(&warnings).cloned().collect());
-    let result = with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, Some(&worker), opts));
+    app.set_probe_support(experiment.clone(), model.context);
+    let engine = ProbeEngine::new(experiment, model, &out_dir, device).map_err(UiError::Worker)?;
+    let prober = start_prober(engine, &tx)?;
+    let result = with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, Some(&worker), &prober, opts));
     drop(app);
     let _ = worker.thread.join();
     result
@@ -92,7 +102,23 @@ pub fn run_replay(session: &Session, opts: &UiOptions) -> Result<(), UiError> {
     let (themes, warnings) = themes(opts);
     let mut app = App::replay(session, themes);
     app.set_warnings(warnings);
-    with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, None, opts))
+    // Probing a replay needs only the stored spec and weights; a session whose spec no longer
+    // validates still replays, without probes.
+    if let Ok(experiment) = session.experiment() {
+        let experiment = Arc::new(experiment);
+        app.set_probe_support(experiment.clone(), session.manifest.model.context);
+        app.add_saved_probes(saved_probes(&session.dir).into_iter().map(|p| p.text).collect());
+        let engine = ProbeEngine::new(experiment, session.manifest.model.clone(), &session.dir, DeviceChoice::Cpu).map_err(UiError::Worker)?;
+        let prober = start_prober(engine, &tx)?;
+        return with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, None, &prober, opts));
+    }
+    let (dead, _) = mpsc::channel();
+    with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, None, &dead, opts))
+}
+
+fn start_prober(engine: ProbeEngine, tx: &Sender<UiEvent>) -> Result<Sender<ProbeRequest>, UiError> {
+    let tx = tx.clone();
+    Ok(spawn_prober(engine, move |e| tx.send(UiEvent::Worker(e)).is_ok())?)
 }
 
 /// Takes over the terminal, runs `body`, and gives the terminal back whatever happens (ratatui's
@@ -126,10 +152,19 @@ fn spawn_input(tx: Sender<UiEvent>) {
     });
 }
 
-fn event_loop(terminal: &mut DefaultTerminal, app: &mut App, rx: Receiver<UiEvent>, worker: Option<&WorkerHandle>, opts: &UiOptions) -> Result<(), UiError> {
+fn event_loop(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    rx: Receiver<UiEvent>,
+    worker: Option<&WorkerHandle>,
+    prober: &Sender<ProbeRequest>,
+    opts: &UiOptions,
+) -> Result<(), UiError> {
     let mut latency = opts.latency_log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
     let mut quitting: Option<Instant> = None;
     let mut worker_done = worker.is_none();
+    // Probe requests in flight, for the latency log: (id, step) -> when sent.
+    let mut probes_sent: HashMap<(u64, usize), Instant> = HashMap::new();
     terminal.draw(|f| f.render_widget(&*app, f.area()))?;
     loop {
         let first = match rx.recv_timeout(TICK) {
@@ -140,6 +175,7 @@ fn event_loop(terminal: &mut DefaultTerminal, app: &mut App, rx: Receiver<UiEven
         // Handle everything already queued before drawing again: a burst of progress events
         // costs one frame, not one each.
         let mut keys_read_at = Vec::new();
+        let mut probes_back = Vec::new();
         for ev in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
             match ev {
                 UiEvent::Key(k, at) => {
@@ -156,6 +192,9 @@ fn event_loop(terminal: &mut DefaultTerminal, app: &mut App, rx: Receiver<UiEven
                                 let _ = w.commands.send(Command::Stop);
                             }
                         }
+                        Some(Action::Worker(Command::Probe(req))) => {
+                            let _ = prober.send(req);
+                        }
                         Some(Action::Worker(cmd)) => {
                             if let Some(w) = worker {
                                 let _ = w.commands.send(cmd);
@@ -167,6 +206,9 @@ fn event_loop(terminal: &mut DefaultTerminal, app: &mut App, rx: Receiver<UiEven
                 UiEvent::Mouse(m) => app.on_mouse(m),
                 UiEvent::Resize => {}
                 UiEvent::Worker(e) => {
+                    if let Event::Probe(r) = &e {
+                        probes_back.extend(probes_sent.remove(&(r.id, r.step)));
+                    }
                     let done = matches!(e, Event::Finished(_) | Event::Error(_));
                     app.on_worker(e);
                     if done {
@@ -178,6 +220,12 @@ fn event_loop(terminal: &mut DefaultTerminal, app: &mut App, rx: Receiver<UiEven
                 }
             }
         }
+        for req in app.take_probe_requests() {
+            if latency.is_some() {
+                probes_sent.insert((req.id, req.step), Instant::now());
+            }
+            let _ = prober.send(req);
+        }
         if quitting.is_some_and(|t| t.elapsed() > SAVE_TIMEOUT) {
             return Err(UiError::Worker("the worker did not finish saving in time; the last complete checkpoint is on disk".into()));
         }
@@ -186,6 +234,10 @@ fn event_loop(terminal: &mut DefaultTerminal, app: &mut App, rx: Receiver<UiEven
             let now = Instant::now();
             for at in keys_read_at {
                 let _ = writeln!(log, "{:.3}", now.duration_since(at).as_secs_f64() * 1e3);
+            }
+            // A probe: from sending the request to the frame that shows its result.
+            for at in probes_back {
+                let _ = writeln!(log, "probe {:.3}", now.duration_since(at).as_secs_f64() * 1e3);
             }
         }
     }

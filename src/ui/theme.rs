@@ -125,6 +125,44 @@ impl Theme {
     pub fn help_key(&self) -> Style {
         self.fg(self.colors.help_key).add_modifier(Modifier::BOLD)
     }
+    /// A probe's marker on the plots; the selected probe's is reversed so it stands out.
+    pub fn probe_marker(&self, selected: bool) -> Style {
+        let s = self.fg(self.colors.probe).add_modifier(Modifier::BOLD);
+        if selected {
+            s.add_modifier(Modifier::REVERSED)
+        } else {
+            s
+        }
+    }
+    /// The small marks of a probe's trail across checkpoints.
+    pub fn probe_trail(&self) -> Style {
+        self.fg(self.colors.probe)
+    }
+    /// Shading of an instruction word by its attribution, `strength` in -1..=1 (relative to the
+    /// strongest word): the hue gives the sign, the depth of the shade its size.
+    pub fn attribution(&self, strength: f32) -> Style {
+        let a = if strength.is_finite() { strength.abs().min(1.0) } else { 0.0 };
+        if self.no_color {
+            return match a {
+                a if a < 0.34 => Style::new(),
+                a if a < 0.67 => Style::new().add_modifier(Modifier::UNDERLINED),
+                _ => Style::new().add_modifier(Modifier::REVERSED),
+            };
+        }
+        let hue = if strength < 0.0 { self.colors.attr_neg } else { self.colors.attr_pos };
+        let fg = if a > 0.6 { self.colors.selected_fg } else { self.colors.text };
+        match (hue, self.colors.attr_base) {
+            (Color::Rgb(hr, hg, hb), Color::Rgb(br, bg, bb)) => {
+                // Even a weak word gets a hint of colour, so shaded and unshaded read apart.
+                let t = if a < 0.02 { 0.0 } else { 0.2 + 0.8 * a };
+                let mix = |h: u8, b: u8| (f32::from(b) + (f32::from(h) - f32::from(b)) * t).round() as u8;
+                Style::new().fg(fg).bg(Color::Rgb(mix(hr, br), mix(hg, bg), mix(hb, bb)))
+            }
+            _ if a < 0.34 => Style::new().fg(hue),
+            _ if a < 0.67 => Style::new().fg(self.colors.selected_fg).bg(hue),
+            _ => Style::new().fg(self.colors.selected_fg).bg(hue).add_modifier(Modifier::BOLD),
+        }
+    }
     /// Number of distinct task colours.
     pub fn palette_len(&self) -> usize {
         self.colors.palette.len().max(1)

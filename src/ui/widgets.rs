@@ -5,6 +5,8 @@
 pub mod all_layers;
 pub mod curves;
 pub mod help;
+pub mod probe_line;
+pub mod probe_panel;
 pub mod raster;
 pub mod scatter;
 pub mod status_bar;
@@ -37,6 +39,7 @@ impl Widget for &App {
             Constraint::Length(timeline_h),
             Constraint::Length(status_bar::HEIGHT),
         ]));
+        let probe_panel = self.probes.panel && !self.probes.list.is_empty();
         match self.view {
             View::Scatter => {
                 // Narrow screens keep the scatter whole rather than two unreadable halves.
@@ -44,16 +47,38 @@ impl Widget for &App {
                 let [scatter_area, curves_area] =
                     body.layout(&Layout::horizontal([Constraint::Min(0), Constraint::Length(curves_w)]));
                 scatter::render(self, scatter_area, buf);
-                if curves_w > 0 {
+                if curves_w > 0 && probe_panel {
+                    // The probe shares the column with the curves where both fit, else takes it.
+                    let want = probe_panel::height(self);
+                    let panel_h = if curves_area.height >= want + 12 { want } else { curves_area.height };
+                    let [curves_rest, panel_area] = curves_area
+                        .layout(&Layout::vertical([Constraint::Min(0), Constraint::Length(panel_h)]));
+                    if !curves_rest.is_empty() {
+                        curves::render(self, curves_rest, buf);
+                    }
+                    probe_panel::render(self, panel_area, buf);
+                } else if curves_w > 0 {
                     curves::render(self, curves_area, buf);
                 }
             }
-            View::AllLayers => all_layers::render(self, body, buf),
+            View::AllLayers => {
+                let panel_w = if probe_panel && body.width >= 100 { 40 } else { 0 };
+                let [grid, panel_area] =
+                    body.layout(&Layout::horizontal([Constraint::Min(0), Constraint::Length(panel_w)]));
+                all_layers::render(self, grid, buf);
+                if panel_w > 0 {
+                    let h = probe_panel::height(self).min(panel_area.height);
+                    probe_panel::render(self, Rect { height: h, ..panel_area }, buf);
+                }
+            }
         }
         timeline::render(self, timeline_area, buf);
-        status_bar::render(self, status, buf);
+        match &self.probes.line {
+            Some(line) => probe_line::render(self, line, status, buf),
+            None => status_bar::render(self, status, buf),
+        }
         if self.help {
-            help::render(self.themes().current(), area, buf);
+            help::render(self.themes().current(), self.help_scroll, area, buf);
         }
     }
 }

@@ -159,3 +159,76 @@ impl Fixture {
         }
     }
 }
+
+/// An experiment whose tasks are the fixture's, for probes (validation, completion, tables).
+pub const EXPERIMENT: &str = r#"
+name = "ui-fixture"
+seed = 3
+symbols = ["A", "B", "C", "D", "E", "F"]
+held_out = [1]
+
+[[tasks]]
+name = "copy"
+instructions = ["(please)? copy (the|this) symbol", "repeat (the|this) symbol (now)?"]
+
+[[tasks]]
+name = "reverse"
+instructions = ["(please)? reverse (the|this) symbol", "flip (the|this) symbol (now)?"]
+
+[[tasks]]
+name = "sort"
+instructions = ["(please)? sort (the|this) symbol", "order (the|this) symbol (now)?"]
+
+[[tasks]]
+name = "shift-by-one"
+instructions = ["(please)? shift (the|this) symbol", "advance (the|this) symbol (now)?"]
+
+[[tasks]]
+name = "parity"
+instructions = ["(please)? parity (of)? (the|this) symbol", "check (the|this) symbol (now)?"]
+"#;
+
+pub fn experiment() -> std::sync::Arc<clusterscope::experiment::Experiment> {
+    std::sync::Arc::new(clusterscope::experiment::Experiment::from_toml(EXPERIMENT, None).unwrap())
+}
+
+/// A probe result whose hidden state at every layer is `task`'s centroid of seen points at
+/// checkpoint `snapshot`, so it lands in that task's cluster; the answer is what `task`'s table
+/// gives for `input`.
+pub fn probe_at_centroid(
+    f: &Fixture,
+    exp: &clusterscope::experiment::Experiment,
+    id: u64,
+    snapshot: usize,
+    task: usize,
+    words: &[&str],
+    input: &str,
+) -> clusterscope::train::protocol::ProbeResult {
+    use clusterscope::train::protocol::{ProbeAnswer, ProbeResult};
+    let snap = &f.snapshots[snapshot];
+    let hidden = snap
+        .analysis
+        .layers
+        .iter()
+        .map(|l| {
+            let d = l.pca.mean.len();
+            l.task_centroids[task * d..(task + 1) * d].to_vec()
+        })
+        .collect();
+    let i = exp.symbols.iter().position(|s| s == input).unwrap();
+    let answer = exp.symbols[exp.tasks[task].table[i]].clone();
+    let attribution = (0..words.len()).map(|j| [0.05, -0.4, 0.9, 0.2, -0.1][j % 5]).collect();
+    ProbeResult {
+        id,
+        step: snap.step,
+        text: format!("{} | {input}", words.join(" ")),
+        outcome: Ok(ProbeAnswer {
+            words: words.iter().map(|w| w.to_string()).collect(),
+            input: input.to_string(),
+            hidden,
+            answer,
+            answer_probability: 0.87,
+            attribution,
+        }),
+    }
+}

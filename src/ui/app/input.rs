@@ -11,7 +11,15 @@ use crate::ui::widgets::timeline;
 
 impl App {
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Action> {
+        if self.probes.line.is_some() {
+            return self.on_line_key(key);
+        }
         let intent = intent(key)?;
+        // While the help is open the arrows scroll it (short screens cannot show it whole).
+        if self.help && matches!(intent, Intent::Up | Intent::Down) {
+            self.help_scroll = if intent == Intent::Up { self.help_scroll.saturating_sub(1) } else { self.help_scroll.saturating_add(1).min(64) };
+            return None;
+        }
         let last = self.snapshots.len().saturating_sub(1);
         let jump = (self.snapshots.len() / 10).max(1);
         match intent {
@@ -59,7 +67,10 @@ impl App {
                 self.set_status_message(format!("theme: {name}"));
             }
             Intent::Follow => self.toggle_follow(),
-            Intent::ToggleHelp => self.help = !self.help,
+            Intent::ToggleHelp => {
+                self.help = !self.help;
+                self.help_scroll = 0;
+            }
             Intent::CloseHelp => self.help = false,
             Intent::FocusNext | Intent::FocusPrev => {
                 let order = [Panel::Scatter, Panel::Curves, Panel::Timeline];
@@ -67,8 +78,16 @@ impl App {
                 let step = if intent == Intent::FocusNext { 1 } else { order.len() - 1 };
                 self.focus = order[(i + step) % order.len()];
             }
+            Intent::OpenProbe => self.open_probe_line(),
+            Intent::ToggleProbePanel => self.probes.panel = !self.probes.panel,
+            Intent::PrevProbe => self.cycle_probe(false),
+            Intent::NextProbe => self.cycle_probe(true),
+            Intent::ToggleTrail => self.toggle_trail(),
+            Intent::ToggleAttributionValues => self.probes.values = !self.probes.values,
+            Intent::DeleteProbe => self.delete_probe(),
         }
         self.clamp();
+        self.sync_probes();
         None
     }
 
@@ -125,6 +144,7 @@ impl App {
             if let Some(i) = timeline::index_at(self.snapshots.len(), strip.width, m.column - strip.x) {
                 self.focus = Panel::Timeline;
                 self.select(i);
+                self.sync_probes();
             }
         }
     }

@@ -42,14 +42,19 @@ pub(super) struct Colors {
     pub(super) status_fg: Color,
     pub(super) status_bg: Color,
     pub(super) help_key: Color,
+    pub(super) probe: Color,
+    pub(super) attr_pos: Color,
+    pub(super) attr_neg: Color,
+    pub(super) attr_base: Color,
     pub(super) palette: Vec<Color>,
 }
 
 /// The TOML keys that hold a single colour, in the order of [`Colors`].
-pub const COLOR_FIELDS: [&str; 24] = [
+pub const COLOR_FIELDS: [&str; 28] = [
     "text", "dim", "faint", "border", "border_focus", "title", "selected_fg", "selected_bg",
     "accent", "ok", "paused", "warning", "error", "axis", "loss", "seen", "unseen", "ari", "ami",
-    "f1", "centroid", "status_fg", "status_bg", "help_key",
+    "f1", "centroid", "status_fg", "status_bg", "help_key", "probe", "attr_pos", "attr_neg",
+    "attr_base",
 ];
 
 impl Colors {
@@ -60,7 +65,7 @@ impl Colors {
             text: r, dim: r, faint: r, border: r, border_focus: r, title: r, selected_fg: r,
             selected_bg: r, accent: r, ok: r, paused: r, warning: r, error: r, axis: r, loss: r,
             seen: r, unseen: r, ari: r, ami: r, f1: r, centroid: r, status_fg: r, status_bg: r,
-            help_key: r,
+            help_key: r, probe: r, attr_pos: r, attr_neg: r, attr_base: r,
             palette: vec![Color::Reset; MIN_PALETTE],
         }
     }
@@ -91,6 +96,10 @@ impl Colors {
             "status_fg" => &mut self.status_fg,
             "status_bg" => &mut self.status_bg,
             "help_key" => &mut self.help_key,
+            "probe" => &mut self.probe,
+            "attr_pos" => &mut self.attr_pos,
+            "attr_neg" => &mut self.attr_neg,
+            "attr_base" => &mut self.attr_base,
             _ => return None,
         })
     }
@@ -100,7 +109,8 @@ impl Colors {
             self.text, self.dim, self.faint, self.border, self.border_focus, self.title,
             self.selected_fg, self.selected_bg, self.accent, self.ok, self.paused, self.warning,
             self.error, self.axis, self.loss, self.seen, self.unseen, self.ari, self.ami, self.f1,
-            self.centroid, self.status_fg, self.status_bg, self.help_key,
+            self.centroid, self.status_fg, self.status_bg, self.help_key, self.probe, self.attr_pos,
+            self.attr_neg, self.attr_base,
         ];
         single.into_iter().chain(self.palette.iter().copied())
     }

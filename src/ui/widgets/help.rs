@@ -16,13 +16,21 @@ const COLOURS: &str = "Colours: a cell (half-block: each half) shows the task wi
 points there, each point counted as 1/(its task's size), so small tasks are not drowned. \
 Unseen (×) and centroids are drawn on top. Axes: ±1, 2 or 5 × 10ⁿ, stable while scrubbing.";
 
-pub fn render(theme: &Theme, area: Rect, buf: &mut Buffer) {
+/// `scroll`: rows scrolled down, for screens too short for the whole help (clamped here).
+pub fn render(theme: &Theme, scroll: u16, area: Rect, buf: &mut Buffer) {
     let w = area.width.saturating_sub(4).min(84);
     // Borders, keys, a blank line and about three lines of explanation.
     let h = area.height.min(u16::try_from(HELP.len() + 7).unwrap_or(u16::MAX));
     let popup = area.centered(Constraint::Length(w), Constraint::Length(h));
     Clear.render(popup, buf);
-    let title = Line::from(vec![title_span("help", theme), Span::styled("Esc or ? closes ", theme.dim())]);
+    let inner_w = usize::from(w.saturating_sub(2)).max(1);
+    let inner_h = usize::from(h.saturating_sub(2));
+    // Rows after wrapping: the key lines fit; the explanation wraps.
+    let rows = HELP.len() + 1 + (COLOURS.chars().count() + 1).div_ceil(inner_w);
+    let max_scroll = rows.saturating_sub(inner_h);
+    let scroll = usize::from(scroll).min(max_scroll);
+    let more = if max_scroll > 0 { "↑↓ scroll · " } else { "" };
+    let title = Line::from(vec![title_span("help", theme), Span::styled(format!("{more}Esc or ? closes "), theme.dim())]);
     let block = panel(theme, title, true);
     let mut lines: Vec<Line> = HELP
         .iter()
@@ -35,5 +43,9 @@ pub fn render(theme: &Theme, area: Rect, buf: &mut Buffer) {
         .collect();
     lines.push(Line::raw(""));
     lines.push(Line::styled(format!(" {COLOURS}"), theme.dim()));
-    Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).render(popup, buf);
+    Paragraph::new(lines)
+        .block(block)
+        .wrap(Wrap { trim: false })
+        .scroll((u16::try_from(scroll).unwrap_or(0), 0))
+        .render(popup, buf);
 }

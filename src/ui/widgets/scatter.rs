@@ -136,7 +136,43 @@ pub fn plot(app: &App, theme: &Theme, layer: &LayerAnalysis, half: [f32; 2], are
             .filter(|(t, _)| layer.task_counts.get(*t).is_none_or(|&n| n > 0))
             .for_each(|(t, &p)| mark(p, task_label(t), theme.task_badge(t))),
     }
+    probe_marks(app, theme, layer.layer, &raster, area, buf);
     raster.off_scale()
+}
+
+/// Probes on top of everything: with the trail on, where each earlier checkpoint put them (small
+/// dots), then a labelled diamond per probe (`◆1`; the label goes left near the right edge).
+fn probe_marks(app: &App, theme: &Theme, layer: usize, raster: &Raster, area: Rect, buf: &mut Buffer) {
+    let mut put = |x: u16, y: u16, ch: char, style: Style| {
+        if x < area.width && y < area.height {
+            if let Some(c) = buf.cell_mut((area.x + x, area.y + y)) {
+                c.reset();
+                c.set_char(ch).set_style(style);
+            }
+        }
+    };
+    if app.probes.trail {
+        for i in 0..app.probes.list.len() {
+            for s in 0..app.selected {
+                if let Some((x, y)) = app.probe_placement(i, s, layer).and_then(|pl| raster.cell_of(pl.point)) {
+                    put(x, y, '•', theme.probe_trail());
+                }
+            }
+        }
+    }
+    for (i, p) in app.probes.list.iter().enumerate() {
+        let Some((x, y)) = app.probe_placement(i, app.selected, layer).and_then(|pl| raster.cell_of(pl.point)) else {
+            continue;
+        };
+        let style = theme.probe_marker(i == app.probes.selected);
+        let digits = p.id.to_string();
+        let n = u16::try_from(digits.len()).unwrap_or(u16::MAX);
+        put(x, y, '◆', style);
+        let start = if x.saturating_add(n) < area.width { x + 1 } else { x.saturating_sub(n) };
+        for (j, ch) in digits.chars().enumerate() {
+            put(start + j as u16, y, ch, style);
+        }
+    }
 }
 
 /// Faint lines through the origin: a fixed reference that shows how the cloud moves.
@@ -188,6 +224,9 @@ fn render_legend(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         Centroids::Off => {}
         Centroids::KMeans => extra.push(Line::from(vec![Span::styled(" + ", theme.centroid()), Span::styled("k-means", theme.dim())])),
         Centroids::Task => extra.push(Line::from(vec![Span::styled(" 1 ", theme.task_badge(0)), Span::styled(" task mean", theme.dim())])),
+    }
+    if !app.probes.list.is_empty() {
+        extra.push(Line::from(vec![Span::styled(" ◆ ", theme.probe_marker(false)), Span::styled("probe", theme.dim())]));
     }
     extra.push(Line::styled(format!(" {}", marker_name(app.marker)), theme.faint()));
     let room = usize::from(area.height).saturating_sub(1 + extra.len());

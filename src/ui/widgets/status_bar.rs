@@ -87,6 +87,10 @@ fn hints(app: &App) -> Vec<&'static str> {
         View::AllLayers => "a one layer",
     });
     h.push("tab focus");
+    h.push("p probe");
+    if app.probes.list.len() > 1 {
+        h.push("[ ] probes");
+    }
     h
 }
 
