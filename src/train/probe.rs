@@ -120,6 +120,9 @@ where
     F: FnMut(Event) -> bool + Send + 'static,
 {
     let (tx, rx) = mpsc::channel::<ProbeRequest>();
+    // candle's CPU kernels run on rayon's global pool, which training keeps busy; a pool of our
+    // own keeps a probe from queueing behind training's work.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).thread_name(|_| "prober-pool".into()).build().ok();
     std::thread::Builder::new().name("prober".into()).spawn(move || {
         let mut queue: VecDeque<ProbeRequest> = VecDeque::new();
         loop {
@@ -134,7 +137,10 @@ where
             // An older copy of the same request may be the one asking to be saved.
             req.save |= queue.iter().any(|r| r.id == req.id && r.step == req.step && r.save);
             queue.retain(|r| !(r.id == req.id && r.step == req.step));
-            let outcome = engine.run(&req.text, req.step);
+            let outcome = match &pool {
+                Some(pool) => pool.install(|| engine.run(&req.text, req.step)),
+                None => engine.run(&req.text, req.step),
+            };
             if req.save && outcome.is_ok() {
                 engine.save(&SavedProbe { text: req.text.clone(), step: req.step });
             }
