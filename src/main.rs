@@ -169,6 +169,9 @@ struct BenchArgs {
     /// One JSON line on stdout.
     #[arg(long)]
     json: bool,
+    /// Also write initial weights, tokens and losses to DIR (numerics check against PyTorch).
+    #[arg(long, value_name = "DIR")]
+    export: Option<PathBuf>,
 }
 
 /// Errors in what the user gave us (exit code 2), as opposed to failures while running (1).
@@ -177,6 +180,7 @@ struct BenchArgs {
 pub struct UsageError(String);
 
 fn main() -> ExitCode {
+    clusterscope::alloc::keep_freed_memory();
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
         // Read by candle's CPU kernels and rayon's pool; set before either starts.
@@ -355,7 +359,7 @@ fn bench(args: &BenchArgs) -> Result<ExitCode> {
     }
     let device: DeviceChoice = args.device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
     let device = device.open().map_err(|e| UsageError(e.to_string()))?;
-    let cfg = BenchConfig { model, batch: args.batch, steps: args.steps, warmup: args.warmup, seed: args.seed };
+    let cfg = BenchConfig { model, batch: args.batch, steps: args.steps, warmup: args.warmup, seed: args.seed, export: args.export.clone() };
     let result = bench_train(&cfg, &device).context("benchmark failed")?;
     if args.json {
         println!("{}", serde_json::to_string(&result)?);

@@ -20,6 +20,9 @@ pub struct BenchConfig {
     pub steps: usize,
     pub warmup: usize,
     pub seed: u64,
+    /// Write the initial weights, every step's tokens and losses here, for a numerics check
+    /// against another implementation (`benches/torch_reference.py --check`).
+    pub export: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -60,6 +63,12 @@ pub fn bench_train(cfg: &BenchConfig, device: &SelectedDevice) -> candle_core::R
         grad_clip: 0.0,
     };
     let mut opt = AdamW::new(named_vars(&varmap)?, opt_cfg)?;
+    if let Some(dir) = &cfg.export {
+        std::fs::create_dir_all(dir)?;
+        varmap.save(dir.join("init.safetensors"))?;
+    }
+    let mut all_tokens: Vec<i64> = Vec::new();
+    let mut losses: Vec<f32> = Vec::new();
     let mut rng = rng_for(cfg.seed, "bench-tokens");
     let mut final_loss = 0.0;
     let mut timed = None;
@@ -69,6 +78,9 @@ pub fn bench_train(cfg: &BenchConfig, device: &SelectedDevice) -> candle_core::R
         }
         // Sequences of ctx + 1 tokens: inputs are the first ctx, targets the last ctx.
         let seq: Vec<u32> = (0..cfg.batch * (m.context + 1)).map(|_| rng.random_range(0..m.vocab as u32)).collect();
+        if cfg.export.is_some() {
+            all_tokens.extend(seq.iter().map(|&t| i64::from(t)));
+        }
         let all = Tensor::from_vec(seq, (cfg.batch, m.context + 1), &device.device)?;
         let inputs = all.narrow(1, 0, m.context)?.contiguous()?;
         let targets = all.narrow(1, 1, m.context)?.flatten_all()?;
@@ -77,6 +89,18 @@ pub fn bench_train(cfg: &BenchConfig, device: &SelectedDevice) -> candle_core::R
         let grads = loss.backward()?;
         opt.step(&grads)?;
         final_loss = loss.to_scalar::<f32>()?;
+        losses.push(final_loss);
+    }
+    if let Some(dir) = &cfg.export {
+        let steps = cfg.warmup + cfg.steps;
+        crate::session::npy::write(&dir.join("tokens.npy"), &[steps, cfg.batch, m.context + 1], &all_tokens)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let meta = serde_json::json!({
+            "losses": losses, "d_model": m.d_model, "layers": m.layers, "heads": m.heads, "vocab": m.vocab,
+            "ctx": m.context, "d_ff": m.d_ff, "batch": cfg.batch, "lr": opt_cfg.lr, "beta1": opt_cfg.beta1,
+            "beta2": opt_cfg.beta2, "eps": opt_cfg.eps, "weight_decay": opt_cfg.weight_decay,
+        });
+        std::fs::write(dir.join("candle.json"), meta.to_string())?;
     }
     let secs = timed.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0).max(1e-9);
     let steps_per_s = cfg.steps as f64 / secs;
