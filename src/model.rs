@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod device;
+pub mod fused;
 pub mod gpt;
 pub mod init;
 pub mod layers;

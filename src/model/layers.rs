@@ -58,8 +58,17 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
     e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
 }
 
-/// GELU, tanh approximation (as GPT-2 and PyTorch's `approximate="tanh"`).
+/// GELU, tanh approximation (as GPT-2 and PyTorch's `approximate="tanh"`): fused on the CPU,
+/// composed from primitive ops elsewhere.
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    if super::fused::usable(x) {
+        return super::fused::fused_gelu(x);
+    }
+    gelu_reference(x)
+}
+
+/// GELU from primitive ops: the reference the fused kernel is tested against.
+pub fn gelu_reference(x: &Tensor) -> Result<Tensor> {
     const C: f64 = 0.797_884_560_802_865_4; // sqrt(2 / pi)
     let inner = ((x * x)?.affine(0.044715, 1.0)? * x)?.affine(C, 0.0)?;
     (x * (inner.tanh()? + 1.0)?)? * 0.5

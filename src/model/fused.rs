@@ -1,0 +1,88 @@
+//! Fused CPU kernels with hand-written backward passes for the hot element-wise parts of a
+//! training step (issue 7). The composed-op versions in `layers` stay as the reference (and the
+//! path on other devices); `set_fused(false)` selects them everywhere, for the equivalence test.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static FUSED: AtomicBool = AtomicBool::new(true);
+
+/// Chooses fused kernels (the default) or the composed reference ops.
+pub fn set_fused(on: bool) {
+    FUSED.store(on, Ordering::SeqCst);
+}
+
+/// Whether a fused kernel can serve `x`: fused ops are on, on the CPU, in f32.
+pub fn usable(x: &Tensor) -> bool {
+    FUSED.load(Ordering::Relaxed) && x.device().is_cpu() && x.dtype() == candle_core::DType::F32
+}
+
+const C: f32 = 0.797_884_6; // sqrt(2 / pi)
+const K: f32 = 0.044_715;
+
+/// tanh through one exp: libm's tanhf was a tenth of a training step.
+#[inline(always)]
+fn tanh(u: f32) -> f32 {
+    // exp overflows to inf for large u, giving exactly 1; for very negative u, exactly -1.
+    1.0 - 2.0 / ((2.0 * u).exp() + 1.0)
+}
+
+#[inline(always)]
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + tanh(C * (x + K * x * x * x)))
+}
+
+#[inline(always)]
+fn gelu_grad(x: f32) -> f32 {
+    let t = tanh(C * (x + K * x * x * x));
+    0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * C * (1.0 + 3.0 * K * x * x)
+}
+
+fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &'static str) -> Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        (CpuStorage::F32(_), None) => candle_core::bail!("{op}: input must be contiguous"),
+        _ => Err(candle_core::Error::UnsupportedDTypeForOp(s.dtype(), op)),
+    }
+}
+
+/// GELU (tanh approximation) in one pass; its backward is [`GeluGrad`], one more pass.
+pub struct Gelu;
+
+impl CustomOp1 for Gelu {
+    fn name(&self) -> &'static str {
+        "fused-gelu"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s, l, self.name())?;
+        Ok((CpuStorage::F32(x.iter().map(|&v| gelu(v)).collect()), l.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(arg.contiguous()?.apply_op2_no_bwd(&grad.contiguous()?, &GeluGrad)?))
+    }
+}
+
+/// `grad * gelu'(x)`.
+pub struct GeluGrad;
+
+impl CustomOp2 for GeluGrad {
+    fn name(&self) -> &'static str {
+        "fused-gelu-grad"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, self.name())?;
+        let g = f32_slice(s2, l2, self.name())?;
+        if x.len() != g.len() {
+            candle_core::bail!("{}: {} inputs but {} gradients", self.name(), x.len(), g.len());
+        }
+        Ok((CpuStorage::F32(x.iter().zip(g).map(|(&x, &g)| g * gelu_grad(x)).collect()), l1.shape().clone()))
+    }
+}
+
+pub fn fused_gelu(x: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(Gelu)
+}
