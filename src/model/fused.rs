@@ -86,3 +86,74 @@ impl CustomOp2 for GeluGrad {
 pub fn fused_gelu(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Gelu)
 }
+
+/// Softmax over the last dimension of `scale * x` with the causal mask applied implicitly
+/// (entries j > i of each (T, T) block are 0): one pass instead of scale, mask add and the
+/// five ops of a composed softmax. Backward: [`SoftmaxGrad`].
+pub struct CausalSoftmax {
+    pub scale: f32,
+}
+
+impl CustomOp1 for CausalSoftmax {
+    fn name(&self) -> &'static str {
+        "fused-causal-softmax"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(s, l, self.name())?;
+        let dims = l.shape().dims();
+        let t = dims.last().copied().unwrap_or(0);
+        if dims.len() < 2 || dims[dims.len() - 2] != t || t == 0 {
+            candle_core::bail!("{}: expects (..., T, T) attention scores, got {dims:?}", self.name());
+        }
+        let mut y = vec![0f32; x.len()];
+        for (r, (row, out)) in x.chunks_exact(t).zip(y.chunks_exact_mut(t)).enumerate() {
+            let visible = r % t + 1;
+            let max = row[..visible].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v * self.scale));
+            let mut sum = 0.0;
+            for (o, &v) in out[..visible].iter_mut().zip(&row[..visible]) {
+                *o = (v * self.scale - max).exp();
+                sum += *o;
+            }
+            let inv = 1.0 / sum;
+            out[..visible].iter_mut().for_each(|o| *o *= inv);
+        }
+        Ok((CpuStorage::F32(y), l.shape().clone()))
+    }
+
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(res.contiguous()?.apply_op2_no_bwd(&grad.contiguous()?, &SoftmaxGrad { scale: self.scale })?))
+    }
+}
+
+/// Gradient of a (scaled) softmax from its output y: `scale * y * (dy - sum(dy * y))` per row.
+pub struct SoftmaxGrad {
+    pub scale: f32,
+}
+
+impl CustomOp2 for SoftmaxGrad {
+    fn name(&self) -> &'static str {
+        "fused-softmax-grad"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let y = f32_slice(s1, l1, self.name())?;
+        let g = f32_slice(s2, l2, self.name())?;
+        let t = l1.shape().dims().last().copied().unwrap_or(0);
+        if y.len() != g.len() || t == 0 {
+            candle_core::bail!("{}: {} outputs but {} gradients", self.name(), y.len(), g.len());
+        }
+        let mut dx = vec![0f32; y.len()];
+        for ((yr, gr), dr) in y.chunks_exact(t).zip(g.chunks_exact(t)).zip(dx.chunks_exact_mut(t)) {
+            let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
+            for ((d, &yv), &gv) in dr.iter_mut().zip(yr).zip(gr) {
+                *d = self.scale * yv * (gv - dot);
+            }
+        }
+        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+    }
+}
+
+pub fn causal_softmax(scores: &Tensor, scale: f32) -> Result<Tensor> {
+    scores.contiguous()?.apply_op1(CausalSoftmax { scale })
+}

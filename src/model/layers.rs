@@ -97,8 +97,13 @@ impl CausalSelfAttention {
         let qkv = self.qkv.forward(x)?.reshape((b, t, 3, h, hd))?;
         let part = |i: usize| qkv.narrow(2, i, 1)?.squeeze(2)?.transpose(1, 2)?.contiguous();
         let (q, k, v) = (part(0)?, part(1)?, part(2)?);
-        let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?.broadcast_add(mask)?;
-        let att = softmax_last(&scores)?;
+        let scores = q.matmul(&k.t()?)?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        let att = if super::fused::usable(&scores) {
+            super::fused::causal_softmax(&scores, scale as f32)?
+        } else {
+            softmax_last(&(scores * scale)?.broadcast_add(mask)?)?
+        };
         let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b * t, h * hd))?;
         self.proj.forward(&y)
     }
