@@ -157,3 +157,106 @@ impl CustomOp2 for SoftmaxGrad {
 pub fn causal_softmax(scores: &Tensor, scale: f32) -> Result<Tensor> {
     scores.contiguous()?.apply_op1(CausalSoftmax { scale })
 }
+
+/// LayerNorm over the last dimension with gain and bias, `(x - mean) / sqrt(var + eps) * w + b`,
+/// in one pass; backward in one more ([`LayerNormGrad`]) instead of some twenty composed ops.
+pub struct LayerNorm {
+    pub eps: f32,
+}
+
+/// Mean and reciprocal standard deviation of one row.
+#[inline(always)]
+fn row_stats(row: &[f32], eps: f32) -> (f32, f32) {
+    let n = row.len() as f32;
+    let mean = row.iter().sum::<f32>() / n;
+    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    (mean, 1.0 / (var + eps).sqrt())
+}
+
+fn ln_dims(l: &Layout, d: usize, op: &str) -> Result<()> {
+    if l.shape().dims().last() != Some(&d) || d == 0 {
+        candle_core::bail!("{op}: last dimension of {:?} must be {d}", l.shape().dims());
+    }
+    Ok(())
+}
+
+impl candle_core::CustomOp3 for LayerNorm {
+    fn name(&self) -> &'static str {
+        "fused-layer-norm"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (x, w, b) = (f32_slice(s1, l1, self.name())?, f32_slice(s2, l2, self.name())?, f32_slice(s3, l3, self.name())?);
+        let d = w.len();
+        ln_dims(l1, d, self.name())?;
+        if b.len() != d {
+            candle_core::bail!("{}: gain has {d} entries, bias {}", self.name(), b.len());
+        }
+        let mut y = vec![0f32; x.len()];
+        for (row, out) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)) {
+            let (mean, rstd) = row_stats(row, self.eps);
+            for (((o, &v), &wv), &bv) in out.iter_mut().zip(row).zip(w).zip(b) {
+                *o = (v - mean) * rstd * wv + bv;
+            }
+        }
+        Ok((CpuStorage::F32(y), l1.shape().clone()))
+    }
+
+    fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let d = w.elem_count();
+        let n = x.elem_count();
+        let packed = x.contiguous()?.apply_op3_no_bwd(&w.contiguous()?, &grad.contiguous()?, &LayerNormGrad { eps: self.eps })?;
+        let dx = packed.narrow(0, 0, n)?.reshape(x.shape())?;
+        let dw = packed.narrow(0, n, d)?.reshape(w.shape())?;
+        let db = packed.narrow(0, n + d, d)?.reshape(w.shape())?;
+        Ok((Some(dx), Some(dw), Some(db)))
+    }
+}
+
+/// Gradients of [`LayerNorm`] from (x, w, dy), packed flat as `[dx, dw, db]`.
+pub struct LayerNormGrad {
+    pub eps: f32,
+}
+
+impl candle_core::CustomOp3 for LayerNormGrad {
+    fn name(&self) -> &'static str {
+        "fused-layer-norm-grad"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (x, w, g) = (f32_slice(s1, l1, self.name())?, f32_slice(s2, l2, self.name())?, f32_slice(s3, l3, self.name())?);
+        let d = w.len();
+        ln_dims(l1, d, self.name())?;
+        if g.len() != x.len() {
+            candle_core::bail!("{}: {} inputs but {} gradients", self.name(), x.len(), g.len());
+        }
+        let n = x.len();
+        let mut out = vec![0f32; n + 2 * d];
+        let (dx, rest) = out.split_at_mut(n);
+        let (dw, db) = rest.split_at_mut(d);
+        let mut xhat = vec![0f32; d];
+        let mut gw = vec![0f32; d];
+        for ((row, grow), dxr) in x.chunks_exact(d).zip(g.chunks_exact(d)).zip(dx.chunks_exact_mut(d)) {
+            let (mean, rstd) = row_stats(row, self.eps);
+            let (mut mean_gw, mut mean_gw_xhat) = (0.0f32, 0.0f32);
+            for j in 0..d {
+                xhat[j] = (row[j] - mean) * rstd;
+                gw[j] = grow[j] * w[j];
+                dw[j] += grow[j] * xhat[j];
+                db[j] += grow[j];
+                mean_gw += gw[j];
+                mean_gw_xhat += gw[j] * xhat[j];
+            }
+            mean_gw /= d as f32;
+            mean_gw_xhat /= d as f32;
+            for j in 0..d {
+                dxr[j] = rstd * (gw[j] - mean_gw - xhat[j] * mean_gw_xhat);
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from(n + 2 * d)))
+    }
+}
+
+pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f32) -> Result<Tensor> {
+    x.contiguous()?.apply_op3(w, b, LayerNorm { eps })
+}
