@@ -66,6 +66,7 @@ where
     let (tx, rx) = mpsc::channel();
     let sink: SharedSink = Arc::new(Mutex::new(sink));
     let thread = std::thread::Builder::new().name("trainer".into()).spawn(move || {
+        crate::alloc::lower_thread_priority(5);
         let failed = Arc::new(AtomicBool::new(false));
         let mut worker = Worker { run, commands: rx, sink: sink.clone(), failed };
         if let Err(e) = worker.run() {
