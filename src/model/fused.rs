@@ -4,7 +4,13 @@
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Elements per parallel task in element-wise kernels: large enough to amortise scheduling.
+/// Rows are split so that every output depends on one task only: results do not depend on the
+/// number of threads.
+const CHUNK: usize = 1 << 14;
 
 static FUSED: AtomicBool = AtomicBool::new(true);
 
@@ -57,7 +63,9 @@ impl CustomOp1 for Gelu {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s, l, self.name())?;
-        Ok((CpuStorage::F32(x.iter().map(|&v| gelu(v)).collect()), l.shape().clone()))
+        let mut y = vec![0f32; x.len()];
+        y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, i)| o.iter_mut().zip(i).for_each(|(o, &v)| *o = gelu(v)));
+        Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
@@ -79,7 +87,11 @@ impl CustomOp2 for GeluGrad {
         if x.len() != g.len() {
             candle_core::bail!("{}: {} inputs but {} gradients", self.name(), x.len(), g.len());
         }
-        Ok((CpuStorage::F32(x.iter().zip(g).map(|(&x, &g)| g * gelu_grad(x)).collect()), l1.shape().clone()))
+        let mut dx = vec![0f32; x.len()];
+        dx.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
+            .for_each(|(o, (x, g))| o.iter_mut().zip(x.iter().zip(g)).for_each(|(o, (&x, &g))| *o = g * gelu_grad(x)));
+        Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }
 
@@ -107,7 +119,7 @@ impl CustomOp1 for CausalSoftmax {
             candle_core::bail!("{}: expects (..., T, T) attention scores, got {dims:?}", self.name());
         }
         let mut y = vec![0f32; x.len()];
-        for (r, (row, out)) in x.chunks_exact(t).zip(y.chunks_exact_mut(t)).enumerate() {
+        y.par_chunks_exact_mut(t).zip(x.par_chunks_exact(t)).enumerate().for_each(|(r, (out, row))| {
             let visible = r % t + 1;
             let max = row[..visible].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v * self.scale));
             let mut sum = 0.0;
@@ -117,7 +129,7 @@ impl CustomOp1 for CausalSoftmax {
             }
             let inv = 1.0 / sum;
             out[..visible].iter_mut().for_each(|o| *o *= inv);
-        }
+        });
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -144,12 +156,12 @@ impl CustomOp2 for SoftmaxGrad {
             candle_core::bail!("{}: {} outputs but {} gradients", self.name(), y.len(), g.len());
         }
         let mut dx = vec![0f32; y.len()];
-        for ((yr, gr), dr) in y.chunks_exact(t).zip(g.chunks_exact(t)).zip(dx.chunks_exact_mut(t)) {
+        dx.par_chunks_exact_mut(t).zip(y.par_chunks_exact(t).zip(g.par_chunks_exact(t))).for_each(|(dr, (yr, gr))| {
             let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
             for ((d, &yv), &gv) in dr.iter_mut().zip(yr).zip(gr) {
                 *d = self.scale * yv * (gv - dot);
             }
-        }
+        });
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
     }
 }
@@ -193,12 +205,12 @@ impl candle_core::CustomOp3 for LayerNorm {
             candle_core::bail!("{}: gain has {d} entries, bias {}", self.name(), b.len());
         }
         let mut y = vec![0f32; x.len()];
-        for (row, out) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)) {
+        y.par_chunks_exact_mut(d).zip(x.par_chunks_exact(d)).for_each(|(out, row)| {
             let (mean, rstd) = row_stats(row, self.eps);
             for (((o, &v), &wv), &bv) in out.iter_mut().zip(row).zip(w).zip(b) {
                 *o = (v - mean) * rstd * wv + bv;
             }
-        }
+        });
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
