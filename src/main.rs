@@ -233,7 +233,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "all" => None,
                 l => Some(l.parse::<usize>().map_err(|_| UsageError(format!("--layer {l:?}: expected a layer number or `all`")))?),
             };
-            let device: DeviceChoice = device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
+            let device = parse_device(&device)?;
             let device = device.open().map_err(|e| UsageError(e.to_string()))?;
             let files = export::export(&session, &export::ExportOptions { checkpoint, layer, out: out.clone() }, &device)?;
             eprintln!("wrote {} files to {} (checkpoint step {step})", files.len(), out.display());
@@ -243,7 +243,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let session = Session::open(&dir).map_err(|e| UsageError(e.to_string()))?;
             let index = pick_checkpoint(&session, &checkpoint)?;
             let exp = Arc::new(session.experiment()?);
-            let device: DeviceChoice = device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
+            let device = parse_device(&device)?;
             let snap = &session.snapshots[index];
             let text = format!("{instruction} | {input}");
             let mut engine = ProbeEngine::new(exp.clone(), session.manifest.model.clone(), &dir, device).map_err(UsageError)?;
@@ -267,13 +267,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+fn parse_device(s: &str) -> Result<DeviceChoice> {
+    s.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()).into())
+}
+
 /// Validates everything a training run needs up front, so bad input fails before any work.
 fn prepare(args: &RunArgs) -> Result<RunConfig> {
     if let Some(dir) = &args.resume {
         return prepare_resume(args, dir);
     }
     let experiment = load_experiment(args.experiment.as_deref(), args.seed)?;
-    let device: DeviceChoice = args.device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
+    let device = parse_device(&args.device)?;
     let model = ModelConfig::from_spec(&experiment.spec.model, experiment.tokenizer.len(), experiment.max_sequence_len)
         .map_err(|e| UsageError(e.to_string()))?;
     let steps = args.steps.unwrap_or(experiment.spec.train.steps);
@@ -285,6 +289,10 @@ fn prepare(args: &RunArgs) -> Result<RunConfig> {
         (None, Some(name)) => Path::new("sessions").join(name),
         (None, None) => Path::new("sessions").join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string()),
     };
+    // Checked here so every way of training refuses alike; the writer refuses again at creation.
+    if out_dir.join(clusterscope::session::format::MANIFEST).exists() {
+        bail!(UsageError(SessionError::Exists(out_dir).to_string()));
+    }
     Ok(RunConfig { experiment: Arc::new(experiment), model, device, steps, out_dir, resume: false, stop_at: args.stop_at })
 }
 
@@ -292,7 +300,7 @@ fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
     let manifest = read_manifest(dir).map_err(|e| UsageError(e.to_string()))?;
     let experiment = Experiment::from_toml(&manifest.experiment, None)
         .map_err(|e| UsageError(format!("{}: stored experiment is invalid: {e}", dir.display())))?;
-    let device: DeviceChoice = args.device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
+    let device = parse_device(&args.device)?;
     let steps = args.steps.unwrap_or(manifest.total_steps);
     let done = manifest.resume.map_or(0, |r| r.step);
     if steps <= done {
@@ -314,7 +322,6 @@ fn app(result: Result<(), UiError>) -> Result<ExitCode> {
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e @ UiError::NotATerminal) => Err(UsageError(e.to_string()).into()),
-        Err(UiError::Worker(msg)) if msg.contains("already exists") => Err(UsageError(msg).into()),
         Err(e) => Err(e.into()),
     }
 }
@@ -346,18 +353,13 @@ fn load_experiment(path: Option<&Path>, seed: Option<u64>) -> Result<Experiment>
 }
 
 fn bench(args: &BenchArgs) -> Result<ExitCode> {
-    let mut model = ModelConfig::preset(&args.preset, args.vocab, args.ctx).map_err(|e| UsageError(e.to_string()))?;
-    if let Some(d) = args.d_model {
-        model.d_model = d;
-        model.d_ff = 4 * d;
-    }
-    model.layers = args.layers.unwrap_or(model.layers);
-    model.heads = args.heads.unwrap_or(model.heads);
-    model.validate().map_err(|e| UsageError(e.to_string()))?;
+    let model = ModelConfig::preset(&args.preset, args.vocab, args.ctx)
+        .and_then(|m| m.with_overrides(args.d_model, args.layers, args.heads, None))
+        .map_err(|e| UsageError(e.to_string()))?;
     if args.steps == 0 || args.batch == 0 {
         bail!(UsageError("--steps and --batch must be at least 1".into()));
     }
-    let device: DeviceChoice = args.device.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()))?;
+    let device = parse_device(&args.device)?;
     let device = device.open().map_err(|e| UsageError(e.to_string()))?;
     let cfg = BenchConfig { model, batch: args.batch, steps: args.steps, warmup: args.warmup, seed: args.seed, export: args.export.clone() };
     let result = bench_train(&cfg, &device).context("benchmark failed")?;

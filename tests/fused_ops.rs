@@ -1,13 +1,13 @@
 //! The fused kernels equal the composed reference ops: the loss and every parameter's gradient
 //! within 1e-5 relative. (Its own test binary: the fused switch is process-wide.)
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
 use clusterscope::model::fused::set_fused;
-use clusterscope::model::init::init_parameters;
+use clusterscope::model::init::named_parameters;
 use clusterscope::model::{Gpt, ModelConfig};
 use clusterscope::train::loss::cross_entropy;
-use clusterscope::train::trainer::named_vars;
+
 use rand::{Rng, SeedableRng};
 
 fn loss_and_grads(model: &Gpt, varmap: &VarMap, seq: &Tensor, ctx: usize) -> (f32, Vec<(String, Vec<f32>)>) {
@@ -16,7 +16,7 @@ fn loss_and_grads(model: &Gpt, varmap: &VarMap, seq: &Tensor, ctx: usize) -> (f3
     let out = model.forward(&inputs, None, None).unwrap();
     let loss = cross_entropy(&out.logits, &targets).unwrap();
     let grads = loss.backward().unwrap();
-    let g = named_vars(varmap)
+    let g = named_parameters(varmap)
         .unwrap()
         .into_iter()
         .map(|(name, v)| {
@@ -35,12 +35,10 @@ fn rel_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn fused_kernels_match_the_reference_ops() {
     let cfg = ModelConfig { vocab: 32, context: 16, d_model: 32, layers: 2, heads: 4, d_ff: 128 };
-    let varmap = VarMap::new();
-    let model = Gpt::new(&cfg, VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu)).unwrap();
-    init_parameters(&varmap, cfg.layers, 5).unwrap();
+    let (model, varmap) = Gpt::initialized(&cfg, &Device::Cpu, 5).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
     // Larger activations than at init so GELU's non-linear range is exercised.
-    for (_, v) in named_vars(&varmap).unwrap() {
+    for (_, v) in named_parameters(&varmap).unwrap() {
         let scaled = (v.as_tensor() * 25.0).unwrap();
         if v.rank() >= 2 {
             v.set(&scaled).unwrap();

@@ -39,21 +39,7 @@ impl ModelConfig {
     /// The spec's preset with its overrides, sized for `vocab` tokens and sequences of `needed`.
     pub fn from_spec(spec: &ModelSpec, vocab: usize, needed: usize) -> Result<Self, ConfigError> {
         let context = spec.context.unwrap_or(needed.max(32));
-        let mut cfg = Self::preset(&spec.preset, vocab, context)?;
-        if let Some(d) = spec.d_model {
-            cfg.d_model = d;
-            cfg.d_ff = 4 * d;
-        }
-        if let Some(l) = spec.layers {
-            cfg.layers = l;
-        }
-        if let Some(h) = spec.heads {
-            cfg.heads = h;
-        }
-        if let Some(f) = spec.d_ff {
-            cfg.d_ff = f;
-        }
-        cfg.validate()?;
+        let cfg = Self::preset(&spec.preset, vocab, context)?.with_overrides(spec.d_model, spec.layers, spec.heads, spec.d_ff)?;
         if cfg.context < needed {
             return Err(ConfigError::Invalid {
                 field: "context",
@@ -62,6 +48,20 @@ impl ModelConfig {
             });
         }
         Ok(cfg)
+    }
+
+    /// Overrides on top of a preset, validated; a new d_model brings d_ff = 4 x d_model unless
+    /// d_ff is given too.
+    pub fn with_overrides(mut self, d_model: Option<usize>, layers: Option<usize>, heads: Option<usize>, d_ff: Option<usize>) -> Result<Self, ConfigError> {
+        if let Some(d) = d_model {
+            self.d_model = d;
+            self.d_ff = 4 * d;
+        }
+        self.layers = layers.unwrap_or(self.layers);
+        self.heads = heads.unwrap_or(self.heads);
+        self.d_ff = d_ff.unwrap_or(self.d_ff);
+        self.validate()?;
+        Ok(self)
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {

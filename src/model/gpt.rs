@@ -1,9 +1,10 @@
 //! The GPT-style causal language model.
 
 use candle_core::{DType, Device, Module, Result, Tensor};
-use candle_nn::{Init, VarBuilder};
+use candle_nn::{Init, VarBuilder, VarMap};
 
 use super::config::ModelConfig;
+use super::init::init_parameters;
 use super::layers::{causal_mask, Block, LayerNorm, Linear};
 
 pub struct Gpt {
@@ -36,6 +37,14 @@ impl Gpt {
             ln_f: LayerNorm::new(cfg.d_model, vb.pp("ln_f"))?,
             head: Linear::new(cfg.d_model, cfg.vocab, vb.pp("head"))?,
         })
+    }
+
+    /// A new model with its parameter map, initialised from `seed` (see [`init_parameters`]).
+    pub fn initialized(cfg: &ModelConfig, device: &Device, seed: u64) -> Result<(Gpt, VarMap)> {
+        let varmap = VarMap::new();
+        let model = Gpt::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
+        init_parameters(&varmap, cfg.layers, seed)?;
+        Ok((model, varmap))
     }
 
     pub fn config(&self) -> &ModelConfig {

@@ -1,17 +1,15 @@
 //! Training-speed benchmark on random tokens: the configuration compared with PyTorch.
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use rand::Rng;
 use serde::Serialize;
 use std::time::Instant;
 
 use super::loss::cross_entropy;
 use super::optimizer::{AdamW, AdamWConfig};
-use super::trainer::named_vars;
 use crate::experiment::sampling::rng_for;
-use crate::model::init::init_parameters;
+use crate::model::init::named_parameters;
 use crate::model::{Gpt, ModelConfig, SelectedDevice};
-use candle_nn::{VarBuilder, VarMap};
 
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -48,9 +46,7 @@ pub struct BenchResult {
 /// `warmup` (allocator and thread-pool warm-up).
 pub fn bench_train(cfg: &BenchConfig, device: &SelectedDevice) -> candle_core::Result<BenchResult> {
     let m = &cfg.model;
-    let varmap = VarMap::new();
-    let model = Gpt::new(m, VarBuilder::from_varmap(&varmap, DType::F32, &device.device))?;
-    init_parameters(&varmap, m.layers, cfg.seed)?;
+    let (model, varmap) = Gpt::initialized(m, &device.device, cfg.seed)?;
     let opt_cfg = AdamWConfig {
         lr: 1e-3,
         beta1: 0.9,
@@ -62,7 +58,7 @@ pub fn bench_train(cfg: &BenchConfig, device: &SelectedDevice) -> candle_core::R
         min_lr_ratio: 1.0,
         grad_clip: 0.0,
     };
-    let mut opt = AdamW::new(named_vars(&varmap)?, opt_cfg)?;
+    let mut opt = AdamW::new(named_parameters(&varmap)?, opt_cfg)?;
     if let Some(dir) = &cfg.export {
         std::fs::create_dir_all(dir)?;
         varmap.save(dir.join("init.safetensors"))?;

@@ -97,8 +97,8 @@ pub struct Progress {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub step: usize,
-    /// Mean training loss over the steps since the previous checkpoint (NaN-free: 0 at step 0
-    /// before any training, where `loss_at_start` holds the untrained loss instead).
+    /// Mean training loss over the steps since the previous checkpoint; 0 at step 0, before any
+    /// training step (never NaN).
     pub loss: f32,
     pub seen_accuracy: f64,
     pub unseen_accuracy: f64,

@@ -1,8 +1,8 @@
 //! The training loop's state: model, optimizer, data stream, device.
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Result, Tensor, Var};
-use candle_nn::{VarBuilder, VarMap};
+use candle_core::{Result, Tensor, Var};
+use candle_nn::VarMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use super::loss::{cross_entropy, masked_cross_entropy};
 use super::optimizer::{AdamW, AdamWConfig};
 use crate::experiment::sampling::{BatchSampler, SamplerState};
 use crate::experiment::{Example, Experiment};
-use crate::model::init::init_parameters;
+use crate::model::init::named_parameters;
 use crate::model::{Gpt, ModelConfig, SelectedDevice};
 
 pub struct Trainer {
@@ -29,11 +29,8 @@ pub struct Trainer {
 
 impl Trainer {
     pub fn new(experiment: Arc<Experiment>, config: ModelConfig, device: SelectedDevice, total_steps: usize) -> Result<Self> {
-        let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device.device);
-        let model = Gpt::new(&config, vb)?;
-        init_parameters(&varmap, config.layers, experiment.seed)?;
-        let optimizer = AdamW::new(named_vars(&varmap)?, AdamWConfig::from_spec(&experiment.spec.train, total_steps))?;
+        let (model, varmap) = Gpt::initialized(&config, &device.device, experiment.seed)?;
+        let optimizer = AdamW::new(named_parameters(&varmap)?, AdamWConfig::from_spec(&experiment.spec.train, total_steps))?;
         let sampler = BatchSampler::new(experiment.seed);
         Ok(Trainer { experiment, config, device, total_steps, varmap, model, optimizer, sampler, step: 0 })
     }
@@ -101,7 +98,7 @@ impl Trainer {
     pub fn gradients(&mut self) -> Result<(GradStore, Vec<(String, Var)>)> {
         let batch = self.next_batch()?;
         let grads = self.batch_loss(&batch)?.backward()?;
-        Ok((grads, named_vars(&self.varmap)?))
+        Ok((grads, named_parameters(&self.varmap)?))
     }
 
     /// Answer accuracy, greedy predictions and, with `capture`, hidden states of every layer.
@@ -127,13 +124,6 @@ impl Trainer {
     }
 }
 
-/// Parameters sorted by name, so optimizer state and initialisation are order-independent.
-pub fn named_vars(varmap: &VarMap) -> Result<Vec<(String, Var)>> {
-    let data = varmap.data().lock().map_err(|_| candle_core::Error::Msg("parameter map lock poisoned".into()))?;
-    let mut vars: Vec<(String, Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(vars)
-}
 
 impl Trainer {
     /// Saves the optimizer moments (for `--resume`).

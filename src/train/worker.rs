@@ -2,7 +2,7 @@
 //! reports through one event sink, saves the session as it goes, and never takes the app down
 //! with it. Checkpoint analysis runs on a second thread so training does not wait for it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -386,10 +386,6 @@ pub fn points(exp: &Experiment, set: &AnalysisSet) -> Vec<PointInfo> {
             output: exp.symbols[e.output].clone(),
         })
         .collect()
-}
-
-pub fn checkpoint_dir(out: &Path) -> PathBuf {
-    out.join(format::CHECKPOINTS)
 }
 
 /// Running loss bookkeeping for progress events and checkpoints.
