@@ -3,6 +3,7 @@
 pub mod config;
 pub mod device;
 pub mod fused;
+pub mod fused_block;
 pub mod gpt;
 pub mod init;
 pub mod layers;

@@ -35,17 +35,17 @@ fn tanh(u: f32) -> f32 {
 }
 
 #[inline(always)]
-fn gelu(x: f32) -> f32 {
+pub(super) fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + tanh(C * (x + K * x * x * x)))
 }
 
 #[inline(always)]
-fn gelu_grad(x: f32) -> f32 {
+pub(super) fn gelu_grad(x: f32) -> f32 {
     let t = tanh(C * (x + K * x * x * x));
     0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * C * (1.0 + 3.0 * K * x * x)
 }
 
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &'static str) -> Result<&'a [f32]> {
+pub(super) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &'static str) -> Result<&'a [f32]> {
     match (s, l.contiguous_offsets()) {
         (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
         (CpuStorage::F32(_), None) => candle_core::bail!("{op}: input must be contiguous"),
@@ -178,7 +178,7 @@ pub struct LayerNorm {
 
 /// Mean and reciprocal standard deviation of one row.
 #[inline(always)]
-fn row_stats(row: &[f32], eps: f32) -> (f32, f32) {
+pub(super) fn row_stats(row: &[f32], eps: f32) -> (f32, f32) {
     let n = row.len() as f32;
     let mean = row.iter().sum::<f32>() / n;
     let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
@@ -205,12 +205,7 @@ impl candle_core::CustomOp3 for LayerNorm {
             candle_core::bail!("{}: gain has {d} entries, bias {}", self.name(), b.len());
         }
         let mut y = vec![0f32; x.len()];
-        y.par_chunks_exact_mut(d).zip(x.par_chunks_exact(d)).for_each(|(out, row)| {
-            let (mean, rstd) = row_stats(row, self.eps);
-            for (((o, &v), &wv), &bv) in out.iter_mut().zip(row).zip(w).zip(b) {
-                *o = (v - mean) * rstd * wv + bv;
-            }
-        });
+        super::fused_block::layer_norm(x, w, b, self.eps, &mut y);
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -246,25 +241,7 @@ impl candle_core::CustomOp3 for LayerNormGrad {
         let mut out = vec![0f32; n + 2 * d];
         let (dx, rest) = out.split_at_mut(n);
         let (dw, db) = rest.split_at_mut(d);
-        let mut xhat = vec![0f32; d];
-        let mut gw = vec![0f32; d];
-        for ((row, grow), dxr) in x.chunks_exact(d).zip(g.chunks_exact(d)).zip(dx.chunks_exact_mut(d)) {
-            let (mean, rstd) = row_stats(row, self.eps);
-            let (mut mean_gw, mut mean_gw_xhat) = (0.0f32, 0.0f32);
-            for j in 0..d {
-                xhat[j] = (row[j] - mean) * rstd;
-                gw[j] = grow[j] * w[j];
-                dw[j] += grow[j] * xhat[j];
-                db[j] += grow[j];
-                mean_gw += gw[j];
-                mean_gw_xhat += gw[j] * xhat[j];
-            }
-            mean_gw /= d as f32;
-            mean_gw_xhat /= d as f32;
-            for j in 0..d {
-                dxr[j] = rstd * (gw[j] - mean_gw - xhat[j] * mean_gw_xhat);
-            }
-        }
+        super::fused_block::layer_norm_backward(g, x, w, self.eps, None, dx, dw, db);
         Ok((CpuStorage::F32(out), Shape::from(n + 2 * d)))
     }
 }

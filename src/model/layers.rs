@@ -5,6 +5,7 @@ use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
 use super::config::ModelConfig;
+use super::fused_block::BlockDims;
 
 // Parameters start at zero and are filled from our own seeded RNG afterwards (see `init`):
 // candle's CPU backend cannot be seeded.
@@ -135,6 +136,7 @@ pub struct Block {
     attn: CausalSelfAttention,
     ln2: LayerNorm,
     mlp: Mlp,
+    dims: BlockDims,
 }
 
 impl Block {
@@ -144,10 +146,35 @@ impl Block {
             attn: CausalSelfAttention::new(cfg, vb.pp("attn"))?,
             ln2: LayerNorm::new(cfg.d_model, vb.pp("ln2"))?,
             mlp: Mlp::new(cfg, vb.pp("mlp"))?,
+            dims: BlockDims { d: cfg.d_model, d_ff: cfg.d_ff, heads: cfg.heads, t: 0, eps: 1e-5 },
         })
     }
 
+    /// The parameters in the fused block's packing order ([`BlockDims::param_sizes`]).
+    fn packed_parameters(&self) -> Result<Tensor> {
+        let (a, m) = (&self.attn, &self.mlp);
+        let parts = [
+            &self.ln1.weight,
+            &self.ln1.bias,
+            &a.qkv.weight,
+            &a.qkv.bias,
+            &a.proj.weight,
+            &a.proj.bias,
+            &self.ln2.weight,
+            &self.ln2.bias,
+            &m.fc.weight,
+            &m.fc.bias,
+            &m.proj.weight,
+            &m.proj.bias,
+        ];
+        Tensor::cat(&parts.iter().map(|p| p.flatten_all()).collect::<Result<Vec<_>>>()?, 0)
+    }
+
     pub fn forward(&self, x: &Tensor, b: usize, t: usize, mask: &Tensor) -> Result<Tensor> {
+        if super::fused::usable(x) && b * t == x.dim(0)? {
+            let dims = BlockDims { t, eps: self.ln1.eps as f32, ..self.dims };
+            return super::fused_block::block(x, &self.packed_parameters()?, dims);
+        }
         let x = (x + self.attn.forward(&self.ln1.forward(x)?, b, t, mask)?)?;
         &x + self.mlp.forward(&self.ln2.forward(&x)?)?
     }
