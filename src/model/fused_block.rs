@@ -17,7 +17,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
-use super::fused::{f32_slice, gelu, gelu_grad, row_stats};
+use super::fused::{f32_slice, gelu_grad_slice, gelu_slice, row_stats};
 
 /// Rows per parallel task: fixed, so that reductions do not depend on the thread count.
 const ROWS: usize = 64;
@@ -214,7 +214,7 @@ fn forward(dims: &BlockDims, n: usize, x: &[f32], p: &[f32]) -> Result<(Vec<f32>
     let mut h = vec![0f32; n * f];
     linear(&mut h, &a2, n, d, w(o.fc_w, f * d), w(o.fc_b, f), None)?;
     let mut g = vec![0f32; n * f];
-    g.par_chunks_mut(ROWS * f).zip(h.par_chunks(ROWS * f)).for_each(|(g, h)| g.iter_mut().zip(h).for_each(|(g, &h)| *g = gelu(h)));
+    g.par_chunks_mut(ROWS * f).zip(h.par_chunks(ROWS * f)).for_each(|(g, h)| gelu_slice(g, h));
 
     let mut out = vec![0f32; n * d];
     linear(&mut out, &g, n, f, w(o.out_w, d * f), w(o.out_b, d), Some(&x1))?;
@@ -244,7 +244,7 @@ fn backward(dims: &BlockDims, n: usize, x: &[f32], p: &[f32], dy: &[f32], s: &Sa
     let mut dg = vec![0f32; n * f];
     linear_backward(dy, n, d, &s.g, f, w(o.out_w, d * f), d_out_w, d_out_b, &mut dg)?;
     // GELU.
-    dg.par_chunks_mut(ROWS * f).zip(s.h.par_chunks(ROWS * f)).for_each(|(dg, h)| dg.iter_mut().zip(h).for_each(|(dg, &h)| *dg *= gelu_grad(h)));
+    dg.par_chunks_mut(ROWS * f).zip(s.h.par_chunks(ROWS * f)).for_each(|(dg, h)| gelu_grad_slice(dg, h));
     // MLP in: h = a2 W_fc^T + b_fc.
     let mut da2 = vec![0f32; n * d];
     linear_backward(&dg, n, f, &s.a2, d, w(o.fc_w, f * d), d_fc_w, d_fc_b, &mut da2)?;
