@@ -312,7 +312,7 @@ impl candle_core::CustomOp3 for LayerNormGrad {
         let mut out = vec![0f32; n + 2 * d];
         let (dx, rest) = out.split_at_mut(n);
         let (dw, db) = rest.split_at_mut(d);
-        super::fused_block::layer_norm_backward(g, x, w, self.eps, None, dx, dw, db);
+        super::fused_block::layer_norm_backward(g, x, w, self.eps, dx, dw, db);
         Ok((CpuStorage::F32(out), Shape::from(n + 2 * d)))
     }
 }

@@ -103,25 +103,25 @@ impl BlockDims {
     }
 }
 
-/// What the forward pass keeps for the backward pass.
+/// What the forward pass keeps for the backward pass, for one chunk of rows.
 struct Saved {
     /// ln1's output, the qkv projection's input.
     a1: Vec<f32>,
-    /// (N, 3d): queries, keys and values, heads side by side.
+    /// (rows, 3d): queries, keys and values, heads side by side.
     qkv: Vec<f32>,
-    /// (B, heads, T, T) attention probabilities; zero above the diagonal.
+    /// (sequences, heads, T, T) attention probabilities; zero above the diagonal.
     probs: Vec<f32>,
-    /// (N, d): attention output before its projection.
+    /// (rows, d): attention output before its projection.
     att: Vec<f32>,
-    /// (N, d): the residual stream after attention.
+    /// (rows, d): the residual stream after attention.
     x1: Vec<f32>,
     a2: Vec<f32>,
-    /// (N, d_ff): MLP pre-activation and activation.
+    /// (rows, d_ff): MLP pre-activation and activation.
     h: Vec<f32>,
     g: Vec<f32>,
 }
 
-type Slot = Arc<Mutex<Option<Saved>>>;
+type Slot = Arc<Mutex<Option<Vec<Saved>>>>;
 
 /// `x + attn(ln1(x))`, then `+ mlp(ln2(.))`, on (N, d) rows with all parameters packed into one
 /// vector (see [`BlockDims::param_sizes`]). Backward: [`BlockGrad`].
@@ -191,47 +191,85 @@ impl CustomOp3 for BlockGrad {
     }
 }
 
-fn forward(dims: &BlockDims, n: usize, x: &[f32], p: &[f32]) -> Result<(Vec<f32>, Saved)> {
+/// Rows per chunk: whole sequences, about 256 rows, so that a chunk's activations stay in the
+/// core's cache from one op to the next. Fixed, so results do not depend on the thread count.
+fn chunk_rows(t: usize) -> usize {
+    (256 / t).max(1) * t
+}
+
+/// The forward pass, chunk by chunk in parallel; each chunk runs the whole block on one core.
+fn forward(dims: &BlockDims, n: usize, x: &[f32], p: &[f32]) -> Result<(Vec<f32>, Vec<Saved>)> {
+    let d = dims.d;
+    let rows = chunk_rows(dims.t);
+    let mut out = vec![0f32; n * d];
+    let saved = out
+        .par_chunks_mut(rows * d)
+        .zip(x.par_chunks(rows * d))
+        .map(|(out, x)| forward_chunk(dims, x.len() / d, x, p, out))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((out, saved))
+}
+
+fn forward_chunk(dims: &BlockDims, n: usize, x: &[f32], p: &[f32], out: &mut [f32]) -> Result<Saved> {
     let BlockDims { d, d_ff: f, eps, .. } = *dims;
     let o = dims.offsets();
     let w = |at: usize, len: usize| &p[at..at + len];
 
     let mut a1 = vec![0f32; n * d];
-    layer_norm(x, w(o.ln1_w, d), w(o.ln1_b, d), eps, &mut a1);
-
+    layer_norm_rows(x, w(o.ln1_w, d), w(o.ln1_b, d), eps, &mut a1);
     let mut qkv = vec![0f32; n * 3 * d];
     linear(&mut qkv, &a1, n, d, w(o.qkv_w, 3 * d * d), w(o.qkv_b, 3 * d), None)?;
-
     let mut att = vec![0f32; n * d];
     let probs = attention(dims, n, &qkv, &mut att)?;
-
     let mut x1 = vec![0f32; n * d];
     linear(&mut x1, &att, n, d, w(o.proj_w, d * d), w(o.proj_b, d), Some(x))?;
 
     let mut a2 = vec![0f32; n * d];
-    layer_norm(&x1, w(o.ln2_w, d), w(o.ln2_b, d), eps, &mut a2);
-
+    layer_norm_rows(&x1, w(o.ln2_w, d), w(o.ln2_b, d), eps, &mut a2);
     let mut h = vec![0f32; n * f];
     linear(&mut h, &a2, n, d, w(o.fc_w, f * d), w(o.fc_b, f), None)?;
     let mut g = vec![0f32; n * f];
-    g.par_chunks_mut(ROWS * f).zip(h.par_chunks(ROWS * f)).for_each(|(g, h)| gelu_slice(g, h));
-
-    let mut out = vec![0f32; n * d];
-    linear(&mut out, &g, n, f, w(o.out_w, d * f), w(o.out_b, d), Some(&x1))?;
-
-    Ok((out, Saved { a1, qkv, probs, att, x1, a2, h, g }))
+    gelu_slice(&mut g, &h);
+    linear(out, &g, n, f, w(o.out_w, d * f), w(o.out_b, d), Some(&x1))?;
+    Ok(Saved { a1, qkv, probs, att, x1, a2, h, g })
 }
 
-fn backward(dims: &BlockDims, n: usize, x: &[f32], p: &[f32], dy: &[f32], s: &Saved) -> Result<Vec<f32>> {
+/// The backward pass, chunk by chunk in parallel. Each chunk returns its input gradient rows
+/// and its share of the parameter gradients; the shares are then added in chunk order.
+fn backward(dims: &BlockDims, n: usize, x: &[f32], p: &[f32], dy: &[f32], saved: &[Saved]) -> Result<Vec<f32>> {
+    let d = dims.d;
+    let total = dims.offsets().total;
+    let rows = chunk_rows(dims.t);
+    if saved.len() != n.div_ceil(rows) {
+        candle_core::bail!("fused block: {} saved chunks for {n} rows", saved.len());
+    }
+    let mut out = vec![0f32; n * d + total];
+    let (dx, dp) = out.split_at_mut(n * d);
+    let shares = dx
+        .par_chunks_mut(rows * d)
+        .zip(x.par_chunks(rows * d).zip(dy.par_chunks(rows * d)))
+        .zip(saved.par_iter())
+        .map(|((dx, (x, dy)), s)| backward_chunk(dims, x.len() / d, x, p, dy, s, dx))
+        .collect::<Result<Vec<_>>>()?;
+    dp.par_chunks_mut(1 << 12).enumerate().for_each(|(i, dst)| {
+        let (at, len) = (i << 12, dst.len());
+        for share in &shares {
+            dst.iter_mut().zip(&share[at..at + len]).for_each(|(o, &v)| *o += v);
+        }
+    });
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward_chunk(dims: &BlockDims, n: usize, x: &[f32], p: &[f32], dy: &[f32], s: &Saved, dx: &mut [f32]) -> Result<Vec<f32>> {
     let BlockDims { d, d_ff: f, eps, .. } = *dims;
     let o = dims.offsets();
     let w = |at: usize, len: usize| &p[at..at + len];
 
-    let mut out = vec![0f32; n * d + o.total];
-    let (dx, dp) = out.split_at_mut(n * d);
-    // Each parameter's gradient, split off the packed output in packing order.
+    let mut share = vec![0f32; o.total];
+    // Each parameter's gradient, split off the packed share in packing order.
     let mut grads: Vec<&mut [f32]> = Vec::with_capacity(12);
-    let mut rest = dp;
+    let mut rest = share.as_mut_slice();
     for size in dims.param_sizes() {
         let (head, tail) = rest.split_at_mut(size);
         grads.push(head);
@@ -243,15 +281,13 @@ fn backward(dims: &BlockDims, n: usize, x: &[f32], p: &[f32], dy: &[f32], s: &Sa
     // MLP out: y = x1 + g W_out^T + b_out.
     let mut dg = vec![0f32; n * f];
     linear_backward(dy, n, d, &s.g, f, w(o.out_w, d * f), d_out_w, d_out_b, &mut dg)?;
-    // GELU.
-    dg.par_chunks_mut(ROWS * f).zip(s.h.par_chunks(ROWS * f)).for_each(|(dg, h)| gelu_grad_slice(dg, h));
+    gelu_grad_slice(&mut dg, &s.h);
     // MLP in: h = a2 W_fc^T + b_fc.
     let mut da2 = vec![0f32; n * d];
     linear_backward(&dg, n, f, &s.a2, d, w(o.fc_w, f * d), d_fc_w, d_fc_b, &mut da2)?;
-    drop(dg);
     // ln2, plus the residual path: dx1 = dy + ln2'(da2).
     let mut dx1 = vec![0f32; n * d];
-    layer_norm_backward(&da2, &s.x1, w(o.ln2_w, d), eps, Some(dy), &mut dx1, d_ln2_w, d_ln2_b);
+    layer_norm_backward_rows(&da2, &s.x1, w(o.ln2_w, d), eps, Some(dy), &mut dx1, d_ln2_w, d_ln2_b);
 
     // Attention projection: x1 = x + att W_proj^T + b_proj.
     let mut datt = da2; // reuse: same shape
@@ -262,107 +298,59 @@ fn backward(dims: &BlockDims, n: usize, x: &[f32], p: &[f32], dy: &[f32], s: &Sa
     let mut da1 = datt; // reuse: same shape
     linear_backward(&dqkv, n, 3 * d, &s.a1, d, w(o.qkv_w, 3 * d * d), d_qkv_w, d_qkv_b, &mut da1)?;
     // ln1, plus the residual path: dx = dx1 + ln1'(da1).
-    layer_norm_backward(&da1, x, w(o.ln1_w, d), eps, Some(&dx1), dx, d_ln1_w, d_ln1_b);
-    Ok(out)
+    layer_norm_backward_rows(&da1, x, w(o.ln1_w, d), eps, Some(&dx1), dx, d_ln1_w, d_ln1_b);
+    Ok(share)
 }
 
 /// `dst` (n, d_out) = `x` (n, d_in) W^T + b [+ residual], W (d_out, d_in) row-major.
 fn linear(dst: &mut [f32], x: &[f32], n: usize, d_in: usize, w: &[f32], b: &[f32], residual: Option<&[f32]>) -> Result<()> {
     let d_out = b.len();
-    dst.par_chunks_mut(ROWS * d_out).enumerate().for_each(|(c, rows)| {
-        for (r, row) in rows.chunks_exact_mut(d_out).enumerate() {
-            match residual {
-                Some(res) => {
-                    let at = (c * ROWS + r) * d_out;
-                    row.iter_mut().zip(&res[at..at + d_out]).zip(b).for_each(|((o, &r), &b)| *o = r + b);
-                }
-                None => row.copy_from_slice(b),
-            }
+    for (r, row) in dst.chunks_exact_mut(d_out).enumerate() {
+        match residual {
+            Some(res) => row.iter_mut().zip(&res[r * d_out..(r + 1) * d_out]).zip(b).for_each(|((o, &r), &b)| *o = r + b),
+            None => row.copy_from_slice(b),
         }
-    });
-    matmul(
-        MatMut::rows(dst, n, d_out)?,
-        Mat::rows(x, n, d_in)?,
-        Mat::rows(w, d_out, d_in)?.t(),
-        true,
-        1.0,
-        threads(),
-    )
+    }
+    matmul(MatMut::rows(dst, n, d_out)?, Mat::rows(x, n, d_in)?, Mat::rows(w, d_out, d_in)?.t(), true, 1.0)
 }
 
-/// Backward of [`linear`] given `dy` (n, d_out): accumulates dW += dy^T x and db += colsum(dy)
-/// into the parameter gradients and writes dx = dy W.
+/// Backward of [`linear`] given `dy` (n, d_out): dW = dy^T x and db = colsum(dy) into the
+/// parameter gradients, and dx = dy W.
 #[allow(clippy::too_many_arguments)]
 fn linear_backward(dy: &[f32], n: usize, d_out: usize, x: &[f32], d_in: usize, w: &[f32], dw: &mut [f32], db: &mut [f32], dx: &mut [f32]) -> Result<()> {
-    matmul(MatMut::rows(dw, d_out, d_in)?, Mat::rows(dy, n, d_out)?.t(), Mat::rows(x, n, d_in)?, false, 1.0, threads())?;
-    column_sums(dy, d_out, db);
-    matmul(MatMut::rows(dx, n, d_in)?, Mat::rows(dy, n, d_out)?, Mat::rows(w, d_out, d_in)?, false, 1.0, threads())
+    matmul(MatMut::rows(dw, d_out, d_in)?, Mat::rows(dy, n, d_out)?.t(), Mat::rows(x, n, d_in)?, false, 1.0)?;
+    for row in dy.chunks_exact(d_out) {
+        db.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+    }
+    matmul(MatMut::rows(dx, n, d_in)?, Mat::rows(dy, n, d_out)?, Mat::rows(w, d_out, d_in)?, false, 1.0)
 }
 
-/// `out` = sums over rows of `src` (rows of `cols`), in fixed-size chunks added in order.
-fn column_sums(src: &[f32], cols: usize, out: &mut [f32]) {
-    let partial: Vec<Vec<f32>> = src
-        .par_chunks(ROWS * cols)
-        .map(|chunk| {
-            let mut s = vec![0f32; cols];
-            for row in chunk.chunks_exact(cols) {
-                s.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
-            }
-            s
-        })
-        .collect();
-    out.fill(0.0);
-    for s in partial {
-        out.iter_mut().zip(s).for_each(|(o, v)| *o += v);
+/// LayerNorm of the rows of `x` into `y`, `(x - mean) / sqrt(var + eps) * w + b`, in parallel.
+pub(super) fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32, y: &mut [f32]) {
+    let d = w.len();
+    y.par_chunks_mut(ROWS * d).zip(x.par_chunks(ROWS * d)).for_each(|(y, x)| layer_norm_rows(x, w, b, eps, y));
+}
+
+fn layer_norm_rows(x: &[f32], w: &[f32], b: &[f32], eps: f32, y: &mut [f32]) {
+    let d = w.len();
+    for (yr, xr) in y.chunks_exact_mut(d).zip(x.chunks_exact(d)) {
+        let (mu, rs) = row_stats(xr, eps);
+        for (((o, &v), &wv), &bv) in yr.iter_mut().zip(xr).zip(w).zip(b) {
+            *o = (v - mu) * rs * wv + bv;
+        }
     }
 }
 
-/// LayerNorm of the rows of `x` into `y`, `(x - mean) / sqrt(var + eps) * w + b`.
-pub(super) fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32, y: &mut [f32]) {
-    let d = w.len();
-    y.par_chunks_mut(ROWS * d).zip(x.par_chunks(ROWS * d)).for_each(|(y, x)| {
-        for (yr, xr) in y.chunks_exact_mut(d).zip(x.chunks_exact(d)) {
-            let (mu, rs) = row_stats(xr, eps);
-            for (((o, &v), &wv), &bv) in yr.iter_mut().zip(xr).zip(w).zip(b) {
-                *o = (v - mu) * rs * wv + bv;
-            }
-        }
-    });
-}
-
-/// Backward of [`layer_norm`] given `dy`: `dx = [residual +] LN'(dy)`, and the gain's and
-/// bias's gradients. Row statistics are recomputed from `x`: cheaper than keeping them.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn layer_norm_backward(dy: &[f32], x: &[f32], w: &[f32], eps: f32, residual: Option<&[f32]>, dx: &mut [f32], dw: &mut [f32], db: &mut [f32]) {
+/// Backward of [`layer_norm`] given `dy`, in parallel: `dx = LN'(dy)` and the gain's and
+/// bias's gradients.
+pub(super) fn layer_norm_backward(dy: &[f32], x: &[f32], w: &[f32], eps: f32, dx: &mut [f32], dw: &mut [f32], db: &mut [f32]) {
     let d = w.len();
     let partial: Vec<(Vec<f32>, Vec<f32>)> = dx
         .par_chunks_mut(ROWS * d)
         .zip(dy.par_chunks(ROWS * d).zip(x.par_chunks(ROWS * d)))
-        .enumerate()
-        .map(|(c, (dx, (dy, x)))| {
+        .map(|(dx, (dy, x))| {
             let (mut pw, mut pb) = (vec![0f32; d], vec![0f32; d]);
-            let (mut xhat, mut gw) = (vec![0f32; d], vec![0f32; d]);
-            for (i, ((dxr, dyr), xr)) in dx.chunks_exact_mut(d).zip(dy.chunks_exact(d)).zip(x.chunks_exact(d)).enumerate() {
-                let (mu, rs) = row_stats(xr, eps);
-                let (mut m_gw, mut m_gwx) = (0f32, 0f32);
-                for j in 0..d {
-                    xhat[j] = (xr[j] - mu) * rs;
-                    gw[j] = dyr[j] * w[j];
-                    pw[j] += dyr[j] * xhat[j];
-                    pb[j] += dyr[j];
-                    m_gw += gw[j];
-                    m_gwx += gw[j] * xhat[j];
-                }
-                m_gw /= d as f32;
-                m_gwx /= d as f32;
-                for j in 0..d {
-                    dxr[j] = rs * (gw[j] - m_gw - xhat[j] * m_gwx);
-                }
-                if let Some(res) = residual {
-                    let at = (c * ROWS + i) * d;
-                    dxr.iter_mut().zip(&res[at..at + d]).for_each(|(o, &r)| *o += r);
-                }
-            }
+            layer_norm_backward_rows(dy, x, w, eps, None, dx, &mut pw, &mut pb);
             (pw, pb)
         })
         .collect();
@@ -371,6 +359,35 @@ pub(super) fn layer_norm_backward(dy: &[f32], x: &[f32], w: &[f32], eps: f32, re
     for (pw, pb) in partial {
         dw.iter_mut().zip(pw).for_each(|(o, v)| *o += v);
         db.iter_mut().zip(pb).for_each(|(o, v)| *o += v);
+    }
+}
+
+/// Backward of LayerNorm on some rows: `dx = [residual +] LN'(dy)`; adds the gain's and bias's
+/// gradients into `dw` and `db`. Row statistics are recomputed from `x`: cheaper than keeping
+/// them.
+#[allow(clippy::too_many_arguments)]
+fn layer_norm_backward_rows(dy: &[f32], x: &[f32], w: &[f32], eps: f32, residual: Option<&[f32]>, dx: &mut [f32], dw: &mut [f32], db: &mut [f32]) {
+    let d = w.len();
+    let (mut xhat, mut gw) = (vec![0f32; d], vec![0f32; d]);
+    for (i, ((dxr, dyr), xr)) in dx.chunks_exact_mut(d).zip(dy.chunks_exact(d)).zip(x.chunks_exact(d)).enumerate() {
+        let (mu, rs) = row_stats(xr, eps);
+        let (mut m_gw, mut m_gwx) = (0f32, 0f32);
+        for j in 0..d {
+            xhat[j] = (xr[j] - mu) * rs;
+            gw[j] = dyr[j] * w[j];
+            dw[j] += dyr[j] * xhat[j];
+            db[j] += dyr[j];
+            m_gw += gw[j];
+            m_gwx += gw[j] * xhat[j];
+        }
+        m_gw /= d as f32;
+        m_gwx /= d as f32;
+        for j in 0..d {
+            dxr[j] = rs * (gw[j] - m_gw - xhat[j] * m_gwx);
+        }
+        if let Some(res) = residual {
+            dxr.iter_mut().zip(&res[i * d..(i + 1) * d]).for_each(|(o, &r)| *o += r);
+        }
     }
 }
 
@@ -390,24 +407,17 @@ fn unit(dims: &BlockDims, u: usize) -> Unit {
     Unit { q, k: q + d, v: q + 2 * d, o: b * t * d + h * hd }
 }
 
-/// Causal multi-head attention of `qkv` (N, 3d) into `out` (N, d); returns the probabilities.
+/// Causal multi-head attention of `qkv` (n, 3d), whole sequences, into `out` (n, d); returns
+/// the probabilities.
 fn attention(dims: &BlockDims, n: usize, qkv: &[f32], out: &mut [f32]) -> Result<Vec<f32>> {
     let (d, t, hd) = (dims.d, dims.t, dims.head_dim());
     let units = n / t * dims.heads;
     let scale = 1.0 / (hd as f32).sqrt();
     let mut probs = vec![0f32; units * t * t];
-    let out_ptr = SharedMut(out.as_mut_ptr(), out.len());
-    probs.par_chunks_mut(t * t).enumerate().try_for_each(|(u, p)| -> Result<()> {
+    for (u, p) in probs.chunks_exact_mut(t * t).enumerate() {
         let at = unit(dims, u);
         // S = scale * Q K^T, then a causal softmax of each row in place.
-        matmul(
-            MatMut::rows(p, t, t)?,
-            Mat::new(&qkv[at.q..], t, hd, 3 * d, 1)?,
-            Mat::new(&qkv[at.k..], hd, t, 1, 3 * d)?,
-            false,
-            scale,
-            Parallelism::None,
-        )?;
+        matmul(MatMut::rows(p, t, t)?, Mat::new(&qkv[at.q..], t, hd, 3 * d, 1)?, Mat::new(&qkv[at.k..], hd, t, 1, 3 * d)?, false, scale)?;
         for (i, row) in p.chunks_exact_mut(t).enumerate() {
             let (seen, hidden) = row.split_at_mut(i + 1);
             let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
@@ -420,54 +430,34 @@ fn attention(dims: &BlockDims, n: usize, qkv: &[f32], out: &mut [f32]) -> Result
             seen.iter_mut().for_each(|v| *v *= inv);
             hidden.fill(0.0);
         }
-        // SAFETY: unit u writes rows of its sequence at its head's columns only, which no
-        // other unit touches; `MatMut::shared` checks the view lies inside the buffer.
-        let dst = unsafe { MatMut::shared(out_ptr, at.o, t, hd, d)? };
-        matmul(dst, Mat::rows(p, t, t)?, Mat::new(&qkv[at.v..], t, hd, 3 * d, 1)?, false, 1.0, Parallelism::None)
-    })?;
+        let dst = MatMut::new(out, at.o, t, hd, d)?;
+        matmul(dst, Mat::rows(p, t, t)?, Mat::new(&qkv[at.v..], t, hd, 3 * d, 1)?, false, 1.0)?;
+    }
     Ok(probs)
 }
 
-/// Backward of [`attention`] given `datt` (N, d): writes `dqkv` (N, 3d).
+/// Backward of [`attention`] given `datt` (n, d): writes `dqkv` (n, 3d).
 fn attention_backward(dims: &BlockDims, n: usize, qkv: &[f32], probs: &[f32], datt: &[f32], dqkv: &mut [f32]) -> Result<()> {
     let (d, t, hd) = (dims.d, dims.t, dims.head_dim());
     let scale = 1.0 / (hd as f32).sqrt();
     let units = n / t * dims.heads;
-    let dst = SharedMut(dqkv.as_mut_ptr(), dqkv.len());
-    (0..units).into_par_iter().try_for_each_init(
-        || vec![0f32; t * t],
-        |ds, u| -> Result<()> {
-            let at = unit(dims, u);
-            let p = &probs[u * t * t..(u + 1) * t * t];
-            let dout = Mat::new(&datt[at.o..], t, hd, d, 1)?;
-            // dP = dOut V^T, then dS = scale * P * (dP - rowsum(dP * P)) in place.
-            matmul(MatMut::rows(ds, t, t)?, dout, Mat::new(&qkv[at.v..], hd, t, 1, 3 * d)?, false, 1.0, Parallelism::None)?;
-            for (dr, pr) in ds.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
-                let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
-                dr.iter_mut().zip(pr).for_each(|(g, &pv)| *g = scale * pv * (*g - dot));
-            }
-            let ds = Mat::rows(ds, t, t)?;
-            // SAFETY: unit u writes rows of its sequence at its head's query, key and value
-            // columns only, which no other unit touches; `MatMut::shared` checks bounds.
-            let (dq, dk, dv) = unsafe {
-                (
-                    MatMut::shared(dst, at.q, t, hd, 3 * d)?,
-                    MatMut::shared(dst, at.k, t, hd, 3 * d)?,
-                    MatMut::shared(dst, at.v, t, hd, 3 * d)?,
-                )
-            };
-            matmul(dq, ds, Mat::new(&qkv[at.k..], t, hd, 3 * d, 1)?, false, 1.0, Parallelism::None)?;
-            matmul(dk, ds.t(), Mat::new(&qkv[at.q..], t, hd, 3 * d, 1)?, false, 1.0, Parallelism::None)?;
-            matmul(dv, Mat::rows(p, t, t)?.t(), dout, false, 1.0, Parallelism::None)
-        },
-    )
-}
-
-fn threads() -> Parallelism {
-    match rayon::current_num_threads() {
-        0 | 1 => Parallelism::None,
-        n => Parallelism::Rayon(n),
+    let mut ds = vec![0f32; t * t];
+    for u in 0..units {
+        let at = unit(dims, u);
+        let p = &probs[u * t * t..(u + 1) * t * t];
+        let dout = Mat::new(&datt[at.o..], t, hd, d, 1)?;
+        // dP = dOut V^T, then dS = scale * P * (dP - rowsum(dP * P)) in place.
+        matmul(MatMut::rows(&mut ds, t, t)?, dout, Mat::new(&qkv[at.v..], hd, t, 1, 3 * d)?, false, 1.0)?;
+        for (dr, pr) in ds.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
+            let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
+            dr.iter_mut().zip(pr).for_each(|(g, &pv)| *g = scale * pv * (*g - dot));
+        }
+        let dsm = Mat::rows(&ds, t, t)?;
+        matmul(MatMut::new(dqkv, at.q, t, hd, 3 * d)?, dsm, Mat::new(&qkv[at.k..], t, hd, 3 * d, 1)?, false, 1.0)?;
+        matmul(MatMut::new(dqkv, at.k, t, hd, 3 * d)?, dsm.t(), Mat::new(&qkv[at.q..], t, hd, 3 * d, 1)?, false, 1.0)?;
+        matmul(MatMut::new(dqkv, at.v, t, hd, 3 * d)?, Mat::rows(p, t, t)?.t(), dout, false, 1.0)?;
     }
+    Ok(())
 }
 
 /// A read-only strided matrix view, checked to lie inside its slice.
@@ -510,13 +500,6 @@ impl<'a> Mat<'a> {
     }
 }
 
-/// A pointer that parallel tasks share to write disjoint parts of one buffer.
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32, usize);
-// SAFETY: only handed to tasks that write disjoint elements (see the callers).
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
-
 /// A writable strided matrix view.
 struct MatMut<'a> {
     ptr: *mut f32,
@@ -534,21 +517,17 @@ impl<'a> MatMut<'a> {
         Ok(MatMut { ptr: data.as_mut_ptr(), rows, cols, rs: cols, _life: std::marker::PhantomData })
     }
 
-    /// A (rows, cols) view with row stride `rs` starting `offset` elements into a shared buffer.
-    ///
-    /// # Safety
-    /// No other view may write or read the same elements while this one is alive.
-    unsafe fn shared(buf: SharedMut, offset: usize, rows: usize, cols: usize, rs: usize) -> Result<Self> {
-        if offset + extent(rows, cols, rs, 1) > buf.1 {
-            return Err(view_error(rows, cols, buf.1.saturating_sub(offset)));
+    /// A (rows, cols) view with row stride `rs`, `offset` elements into `data`.
+    fn new(data: &'a mut [f32], offset: usize, rows: usize, cols: usize, rs: usize) -> Result<Self> {
+        if offset + extent(rows, cols, rs, 1) > data.len() {
+            return Err(view_error(rows, cols, data.len().saturating_sub(offset)));
         }
-        // SAFETY: in bounds, checked above.
-        Ok(MatMut { ptr: unsafe { buf.0.add(offset) }, rows, cols, rs, _life: std::marker::PhantomData })
+        Ok(MatMut { ptr: data[offset..].as_mut_ptr(), rows, cols, rs, _life: std::marker::PhantomData })
     }
 }
 
-/// `dst = [dst +] scale * lhs rhs`.
-fn matmul(dst: MatMut, lhs: Mat, rhs: Mat, accumulate: bool, scale: f32, par: Parallelism) -> Result<()> {
+/// `dst = [dst +] scale * lhs rhs`, on the calling thread: callers parallelise over chunks.
+fn matmul(dst: MatMut, lhs: Mat, rhs: Mat, accumulate: bool, scale: f32) -> Result<()> {
     if lhs.rows != dst.rows || rhs.cols != dst.cols || lhs.cols != rhs.rows {
         candle_core::bail!(
             "fused block: ({}x{}) = ({}x{}) ({}x{}) does not multiply",
@@ -560,8 +539,8 @@ fn matmul(dst: MatMut, lhs: Mat, rhs: Mat, accumulate: bool, scale: f32, par: Pa
             rhs.cols
         );
     }
-    // SAFETY: every view was checked to lie inside its buffer; `dst` is exclusive (a `&mut`
-    // borrow or a disjoint shared view), so it overlaps neither input.
+    // SAFETY: every view was checked to lie inside its buffer; `dst` comes from a `&mut`
+    // borrow, so it overlaps neither input.
     unsafe {
         gemm::gemm(
             dst.rows,
@@ -582,7 +561,7 @@ fn matmul(dst: MatMut, lhs: Mat, rhs: Mat, accumulate: bool, scale: f32, par: Pa
             false,
             false,
             false,
-            par,
+            Parallelism::None,
         );
     }
     Ok(())

@@ -70,7 +70,7 @@ impl Gpt {
             candle_core::bail!("sequence of {t} tokens is longer than the model's context of {}", self.cfg.context);
         }
         let d = self.cfg.d_model;
-        let mask = causal_mask(t, tok.device())?;
+        let mask = causal_mask(t, tok.device())?.to_dtype(tok.dtype())?;
         let pos = self.pos_emb.narrow(0, 0, t)?;
         let mut x = tok.reshape((b, t, d))?.broadcast_add(&pos)?.reshape((b * t, d))?;
         let mut hidden = Vec::new();
