@@ -73,21 +73,7 @@ fn gelu_grad_kernel(g: &mut [f32], x: &[f32]) {
     g.iter_mut().zip(x).for_each(|(g, &x)| *g *= gelu_grad(x));
 }
 
-/// The element-wise kernels compiled for AVX2 and FMA, which the default x86-64 target lacks.
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn gelu(y: &mut [f32], x: &[f32]) {
-        super::gelu_kernel(y, x)
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) fn gelu_grad(g: &mut [f32], x: &[f32]) {
-        super::gelu_grad_kernel(g, x)
-    }
-}
-
-fn has_avx2() -> bool {
+pub(super) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
@@ -98,24 +84,68 @@ fn has_avx2() -> bool {
     }
 }
 
-/// `y = gelu(x)`, element-wise, on one thread (callers split the work).
-pub(super) fn gelu_slice(y: &mut [f32], x: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU has AVX2 and FMA, checked just above.
-        return unsafe { avx2::gelu(y, x) };
-    }
-    gelu_kernel(y, x)
+/// Defines a function that runs `$kernel` (an `#[inline(always)]` function) compiled for AVX2
+/// and FMA where the CPU has them: the default x86-64 target has neither, and the kernels'
+/// loops are written to vectorise. Elsewhere the same kernel runs as compiled.
+macro_rules! dispatch {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $kernel:path) => {
+        $(#[$m])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn fast($($arg: $ty),*) {
+                    $kernel($($arg),*)
+                }
+                if $crate::model::fused::has_avx2() {
+                    // SAFETY: the CPU has AVX2 and FMA, checked just above.
+                    return unsafe { fast($($arg),*) };
+                }
+            }
+            $kernel($($arg),*)
+        }
+    };
+}
+pub(super) use dispatch;
+
+dispatch! {
+    /// `y = gelu(x)`, element-wise, on one thread (callers split the work).
+    pub(super) fn gelu_slice(y: &mut [f32], x: &[f32]) => gelu_kernel
 }
 
-/// `g *= gelu'(x)`, element-wise, on one thread.
-pub(super) fn gelu_grad_slice(g: &mut [f32], x: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU has AVX2 and FMA, checked just above.
-        return unsafe { avx2::gelu_grad(g, x) };
+dispatch! {
+    /// `g *= gelu'(x)`, element-wise, on one thread.
+    pub(super) fn gelu_grad_slice(g: &mut [f32], x: &[f32]) => gelu_grad_kernel
+}
+
+/// Sum in eight lanes, so that the loop vectorises (a plain float sum is a serial chain).
+#[inline(always)]
+pub(super) fn lane_sum(xs: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
     }
-    gelu_grad_kernel(g, x)
+    acc.iter().sum::<f32>() + rest
+}
+
+/// Dot product in eight lanes, like [`lane_sum`].
+#[inline(always)]
+pub(super) fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + rest
 }
 
 pub(super) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &'static str) -> Result<&'a [f32]> {
@@ -251,8 +281,16 @@ pub struct LayerNorm {
 #[inline(always)]
 pub(super) fn row_stats(row: &[f32], eps: f32) -> (f32, f32) {
     let n = row.len() as f32;
-    let mean = row.iter().sum::<f32>() / n;
-    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let mean = lane_sum(row) / n;
+    let mut acc = [0f32; 8];
+    let chunks = row.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().map(|v| (v - mean) * (v - mean)).sum();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += (c[i] - mean) * (c[i] - mean);
+        }
+    }
+    let var = (acc.iter().sum::<f32>() + rest) / n;
     (mean, 1.0 / (var + eps).sqrt())
 }
 

@@ -17,7 +17,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
-use super::fused::{f32_slice, gelu_grad_slice, gelu_slice, row_stats};
+use super::fused::{dispatch, f32_slice, gelu_grad_slice, gelu_slice, lane_dot, lane_sum, row_stats};
 
 /// Rows per parallel task: fixed, so that reductions do not depend on the thread count.
 const ROWS: usize = 64;
@@ -331,7 +331,12 @@ pub(super) fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f32, y: &mut [f32
     y.par_chunks_mut(ROWS * d).zip(x.par_chunks(ROWS * d)).for_each(|(y, x)| layer_norm_rows(x, w, b, eps, y));
 }
 
-fn layer_norm_rows(x: &[f32], w: &[f32], b: &[f32], eps: f32, y: &mut [f32]) {
+dispatch! {
+    fn layer_norm_rows(x: &[f32], w: &[f32], b: &[f32], eps: f32, y: &mut [f32]) => layer_norm_rows_kernel
+}
+
+#[inline(always)]
+fn layer_norm_rows_kernel(x: &[f32], w: &[f32], b: &[f32], eps: f32, y: &mut [f32]) {
     let d = w.len();
     for (yr, xr) in y.chunks_exact_mut(d).zip(x.chunks_exact(d)) {
         let (mu, rs) = row_stats(xr, eps);
@@ -362,31 +367,49 @@ pub(super) fn layer_norm_backward(dy: &[f32], x: &[f32], w: &[f32], eps: f32, dx
     }
 }
 
-/// Backward of LayerNorm on some rows: `dx = [residual +] LN'(dy)`; adds the gain's and bias's
-/// gradients into `dw` and `db`. Row statistics are recomputed from `x`: cheaper than keeping
-/// them.
+dispatch! {
+    /// Backward of LayerNorm on some rows: `dx = [residual +] LN'(dy)`; adds the gain's and
+    /// bias's gradients into `dw` and `db`. Row statistics are recomputed from `x`: cheaper
+    /// than keeping them.
+    fn layer_norm_backward_rows(
+        dy: &[f32],
+        x: &[f32],
+        w: &[f32],
+        eps: f32,
+        residual: Option<&[f32]>,
+        dx: &mut [f32],
+        dw: &mut [f32],
+        db: &mut [f32],
+    ) => layer_norm_backward_rows_kernel
+}
+
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn layer_norm_backward_rows(dy: &[f32], x: &[f32], w: &[f32], eps: f32, residual: Option<&[f32]>, dx: &mut [f32], dw: &mut [f32], db: &mut [f32]) {
+fn layer_norm_backward_rows_kernel(dy: &[f32], x: &[f32], w: &[f32], eps: f32, residual: Option<&[f32]>, dx: &mut [f32], dw: &mut [f32], db: &mut [f32]) {
     let d = w.len();
     let (mut xhat, mut gw) = (vec![0f32; d], vec![0f32; d]);
     for (i, ((dxr, dyr), xr)) in dx.chunks_exact_mut(d).zip(dy.chunks_exact(d)).zip(x.chunks_exact(d)).enumerate() {
         let (mu, rs) = row_stats(xr, eps);
-        let (mut m_gw, mut m_gwx) = (0f32, 0f32);
         for j in 0..d {
             xhat[j] = (xr[j] - mu) * rs;
             gw[j] = dyr[j] * w[j];
             dw[j] += dyr[j] * xhat[j];
             db[j] += dyr[j];
-            m_gw += gw[j];
-            m_gwx += gw[j] * xhat[j];
         }
-        m_gw /= d as f32;
-        m_gwx /= d as f32;
-        for j in 0..d {
-            dxr[j] = rs * (gw[j] - m_gw - xhat[j] * m_gwx);
-        }
-        if let Some(res) = residual {
-            dxr.iter_mut().zip(&res[i * d..(i + 1) * d]).for_each(|(o, &r)| *o += r);
+        let m_gw = lane_sum(&gw) / d as f32;
+        let m_gwx = lane_dot(&gw, &xhat) / d as f32;
+        match residual {
+            Some(res) => {
+                let rr = &res[i * d..(i + 1) * d];
+                for j in 0..d {
+                    dxr[j] = rr[j] + rs * (gw[j] - m_gw - xhat[j] * m_gwx);
+                }
+            }
+            None => {
+                for j in 0..d {
+                    dxr[j] = rs * (gw[j] - m_gw - xhat[j] * m_gwx);
+                }
+            }
         }
     }
 }
