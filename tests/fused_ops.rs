@@ -134,3 +134,40 @@ fn fused_gelu_matches_reference_over_a_wide_range() {
         }
     }
 }
+
+/// The fused in-place AdamW update equals the composed one: three steps with weight decay and
+/// gradient clipping, on a matrix (decayed) and a vector (not decayed).
+#[test]
+fn fused_adamw_matches_the_composed_update() {
+    use clusterscope::train::optimizer::{AdamW, AdamWConfig};
+    let _lock = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    let cfg = AdamWConfig { lr: 3e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weight_decay: 0.1, warmup: 1, total_steps: 10, min_lr_ratio: 0.1, grad_clip: 0.5 };
+    let run = |fused: bool| {
+        set_fused(fused);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut values = |n: usize| (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<_>>();
+        let w = candle_core::Var::from_vec(values(40 * 70), (40, 70), &Device::Cpu).unwrap();
+        let b = candle_core::Var::from_vec(values(70), 70, &Device::Cpu).unwrap();
+        let (cw, cb) = (Tensor::from_vec(values(40 * 70), (40, 70), &Device::Cpu).unwrap(), Tensor::from_vec(values(70), 70, &Device::Cpu).unwrap());
+        let mut opt = AdamW::new(vec![("b".into(), b.clone()), ("w".into(), w.clone())], cfg).unwrap();
+        for _ in 0..3 {
+            let loss = ((w.as_tensor() * &cw).unwrap().sqr().unwrap().sum_all().unwrap() + (b.as_tensor() * &cb).unwrap().sum_all().unwrap()).unwrap();
+            opt.step(&loss.backward().unwrap()).unwrap();
+        }
+        let state = opt.state().unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        (flat(w.as_tensor()), flat(b.as_tensor()), flat(&state["w.m"]), flat(&state["w.v"]))
+    };
+    let reference = run(false);
+    let fused = run(true);
+    for (name, a, r) in [("w", &fused.0, &reference.0), ("b", &fused.1, &reference.1), ("w.m", &fused.2, &reference.2), ("w.v", &fused.3, &reference.3)] {
+        let d = rel_diff(a, r);
+        assert!(d <= 1e-6, "{name}: fused AdamW differs by {d:e}");
+    }
+    assert_ne!(fused.0, run_untouched(), "the update must change the weights");
+}
+
+fn run_untouched() -> Vec<f32> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    (0..40 * 70).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}

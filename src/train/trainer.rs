@@ -128,7 +128,7 @@ impl Trainer {
 impl Trainer {
     /// Saves the optimizer moments (for `--resume`).
     pub fn save_optimizer(&self, path: &Path) -> Result<()> {
-        candle_core::safetensors::save(&self.optimizer.state(), path)
+        candle_core::safetensors::save(&self.optimizer.state()?, path)
     }
 
     /// Continues from a checkpoint: its weights, optimizer moments, step and data stream.
