@@ -10,6 +10,7 @@ use std::time::Instant;
 // running gemm on one thread (what the fused block does per chunk); 0 lets gemm use rayon.
 // SAFETY (for the unsafe blocks): every pointer and stride addresses the vectors allocated
 // right here, sized for the shapes passed.
+#[allow(clippy::too_many_arguments)]
 fn run(name: &str, m: usize, n: usize, k: usize, lt: bool, rt: bool, par: Parallelism, split: usize) -> f64 {
     let a = vec![0.5f32; m * k];
     let b = vec![0.25f32; k * n];
