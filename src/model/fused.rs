@@ -1,16 +1,12 @@
-//! Fused CPU kernels with hand-written backward passes for the hot element-wise parts of a
-//! training step (issue 7). The composed-op versions in `layers` stay as the reference (and the
-//! path on other devices); `set_fused(false)` selects them everywhere, for the equivalence test.
+//! The switch between fused CPU kernels and the composed reference ops (issue 7), the
+//! element-wise kernels the fused block runs (GELU, LayerNorm row statistics, compiled for
+//! AVX2+FMA where the CPU has them), and the fused LayerNorm op for the final LayerNorm. The
+//! composed-op versions in `layers` stay as the reference (and the path on other devices);
+//! `set_fused(false)` selects them everywhere, for the equivalence test.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
+use candle_core::{CpuStorage, Layout, Result, Shape, Tensor};
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Elements per parallel task in element-wise kernels: large enough to amortise scheduling.
-/// Rows are split so that every output depends on one task only: results do not depend on the
-/// number of threads.
-const CHUNK: usize = 1 << 14;
 
 static FUSED: AtomicBool = AtomicBool::new(true);
 
@@ -111,13 +107,13 @@ macro_rules! dispatch {
 pub(super) use dispatch;
 
 dispatch! {
-    /// `y = gelu(x)`, element-wise, on one thread (callers split the work).
-    pub(super) fn gelu_slice(y: &mut [f32], x: &[f32]) => gelu_kernel
+    /// `y = gelu(x)` (tanh approximation), element-wise, on one thread (callers split the work).
+    pub fn gelu_slice(y: &mut [f32], x: &[f32]) => gelu_kernel
 }
 
 dispatch! {
     /// `g *= gelu'(x)`, element-wise, on one thread.
-    pub(super) fn gelu_grad_slice(g: &mut [f32], x: &[f32]) => gelu_grad_kernel
+    pub fn gelu_grad_slice(g: &mut [f32], x: &[f32]) => gelu_grad_kernel
 }
 
 /// Sum in eight lanes, so that the loop vectorises (a plain float sum is a serial chain).
@@ -154,121 +150,6 @@ pub(super) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &'static str) -> 
         (CpuStorage::F32(_), None) => candle_core::bail!("{op}: input must be contiguous"),
         _ => Err(candle_core::Error::UnsupportedDTypeForOp(s.dtype(), op)),
     }
-}
-
-/// GELU (tanh approximation) in one pass; its backward is [`GeluGrad`], one more pass.
-pub struct Gelu;
-
-impl CustomOp1 for Gelu {
-    fn name(&self) -> &'static str {
-        "fused-gelu"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s, l, self.name())?;
-        let mut y = vec![0f32; x.len()];
-        y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, i)| gelu_slice(o, i));
-        Ok((CpuStorage::F32(y), l.shape().clone()))
-    }
-
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(arg.contiguous()?.apply_op2_no_bwd(&grad.contiguous()?, &GeluGrad)?))
-    }
-}
-
-/// `grad * gelu'(x)`.
-pub struct GeluGrad;
-
-impl CustomOp2 for GeluGrad {
-    fn name(&self) -> &'static str {
-        "fused-gelu-grad"
-    }
-
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1, self.name())?;
-        let g = f32_slice(s2, l2, self.name())?;
-        if x.len() != g.len() {
-            candle_core::bail!("{}: {} inputs but {} gradients", self.name(), x.len(), g.len());
-        }
-        let mut dx = g.to_vec();
-        dx.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| gelu_grad_slice(o, x));
-        Ok((CpuStorage::F32(dx), l1.shape().clone()))
-    }
-}
-
-pub fn fused_gelu(x: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op1(Gelu)
-}
-
-/// Softmax over the last dimension of `scale * x` with the causal mask applied implicitly
-/// (entries j > i of each (T, T) block are 0): one pass instead of scale, mask add and the
-/// five ops of a composed softmax. Backward: [`SoftmaxGrad`].
-pub struct CausalSoftmax {
-    pub scale: f32,
-}
-
-impl CustomOp1 for CausalSoftmax {
-    fn name(&self) -> &'static str {
-        "fused-causal-softmax"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s, l, self.name())?;
-        let dims = l.shape().dims();
-        let t = dims.last().copied().unwrap_or(0);
-        if dims.len() < 2 || dims[dims.len() - 2] != t || t == 0 {
-            candle_core::bail!("{}: expects (..., T, T) attention scores, got {dims:?}", self.name());
-        }
-        let mut y = vec![0f32; x.len()];
-        y.par_chunks_exact_mut(t).zip(x.par_chunks_exact(t)).enumerate().for_each(|(r, (out, row))| {
-            let visible = r % t + 1;
-            let max = row[..visible].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v * self.scale));
-            let mut sum = 0.0;
-            for (o, &v) in out[..visible].iter_mut().zip(&row[..visible]) {
-                *o = (v * self.scale - max).exp();
-                sum += *o;
-            }
-            let inv = 1.0 / sum;
-            out[..visible].iter_mut().for_each(|o| *o *= inv);
-        });
-        Ok((CpuStorage::F32(y), l.shape().clone()))
-    }
-
-    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(res.contiguous()?.apply_op2_no_bwd(&grad.contiguous()?, &SoftmaxGrad { scale: self.scale })?))
-    }
-}
-
-/// Gradient of a (scaled) softmax from its output y: `scale * y * (dy - sum(dy * y))` per row.
-pub struct SoftmaxGrad {
-    pub scale: f32,
-}
-
-impl CustomOp2 for SoftmaxGrad {
-    fn name(&self) -> &'static str {
-        "fused-softmax-grad"
-    }
-
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let y = f32_slice(s1, l1, self.name())?;
-        let g = f32_slice(s2, l2, self.name())?;
-        let t = l1.shape().dims().last().copied().unwrap_or(0);
-        if y.len() != g.len() || t == 0 {
-            candle_core::bail!("{}: {} outputs but {} gradients", self.name(), y.len(), g.len());
-        }
-        let mut dx = vec![0f32; y.len()];
-        dx.par_chunks_exact_mut(t).zip(y.par_chunks_exact(t).zip(g.par_chunks_exact(t))).for_each(|(dr, (yr, gr))| {
-            let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
-            for ((d, &yv), &gv) in dr.iter_mut().zip(yr).zip(gr) {
-                *d = self.scale * yv * (gv - dot);
-            }
-        });
-        Ok((CpuStorage::F32(dx), l1.shape().clone()))
-    }
-}
-
-pub fn causal_softmax(scores: &Tensor, scale: f32) -> Result<Tensor> {
-    scores.contiguous()?.apply_op1(CausalSoftmax { scale })
 }
 
 /// LayerNorm over the last dimension with gain and bias, `(x - mean) / sqrt(var + eps) * w + b`,
