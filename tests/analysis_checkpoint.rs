@@ -3,39 +3,11 @@
 
 use clusterscope::analysis::{
     analyze_checkpoint, analyze_checkpoint_with, score_table, AnalysisInput, AnalysisOptions,
-    CheckpointAnalysis, LayerAnalysis, LayerHidden,
+    CheckpointAnalysis, LayerHidden,
 };
 
 #[path = "analysis_support/synthetic.rs"]
 mod synthetic;
-
-fn all_finite(a: &LayerAnalysis) -> bool {
-    let s = &a.scores;
-    let scores = [
-        s.seen.ari,
-        s.seen.ami,
-        s.seen.f1,
-        s.unseen.ari,
-        s.unseen.ami,
-        s.unseen.f1,
-    ];
-    scores
-        .iter()
-        .chain([&s.unseen_centroid_accuracy, &a.kmeans_inertia])
-        .all(|v| v.is_finite())
-        && a.pca.explained_variance_ratio.iter().all(|v| v.is_finite())
-        && [
-            &a.seen_proj,
-            &a.unseen_proj,
-            &a.kmeans_centroids_proj,
-            &a.task_centroids_proj,
-        ]
-        .iter()
-        .all(|p| p.iter().flatten().all(|v| v.is_finite()))
-        && [&a.pca.mean, &a.kmeans_centroids, &a.task_centroids]
-            .iter()
-            .all(|v| v.iter().all(|x| x.is_finite()))
-}
 
 fn json_roundtrip(a: &CheckpointAnalysis) {
     let text = serde_json::to_string(a).unwrap();
@@ -81,7 +53,7 @@ fn realistic_checkpoint() {
     for (l, la) in a.layers.iter().enumerate() {
         assert_eq!(la.layer, l);
         assert_eq!(la.error, None);
-        assert!(all_finite(la));
+        assert!(la.is_finite());
         assert_eq!((la.seen_proj.len(), la.unseen_proj.len()), (400, 100));
         assert_eq!(
             (la.seen_assignments.len(), la.unseen_assignments.len()),
@@ -216,7 +188,7 @@ fn bad_layers_are_reported_not_fatal() {
     for la in &a.layers[1..] {
         assert_eq!(la.scores, Default::default());
         assert!(la.seen_proj.is_empty() && la.pca.mean.is_empty());
-        assert!(all_finite(la));
+        assert!(la.is_finite());
     }
     json_roundtrip(&a);
     let table = score_table(&a);
@@ -247,7 +219,7 @@ fn degenerate_but_analysable_inputs() {
     let a = analyze_checkpoint(&no_unseen, None);
     for la in &a.layers {
         assert_eq!(la.error, None);
-        assert!(all_finite(la));
+        assert!(la.is_finite());
         assert_eq!(la.scores.unseen, Default::default());
         assert_eq!(la.scores.unseen_centroid_accuracy, 0.0);
     }

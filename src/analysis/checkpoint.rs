@@ -215,7 +215,7 @@ fn analyze_layer(
         None => try_layer(input, shared, layer, prev),
     };
     match result.and_then(|a| {
-        if all_finite(&a) {
+        if a.is_finite() {
             Ok(a)
         } else {
             Err("values overflow f32".into())
@@ -326,38 +326,41 @@ fn failed(layer: usize, error: String) -> LayerAnalysis {
     }
 }
 
-/// Finite inputs can still overflow f32 in a projection (values near
-/// `f32::MAX`); such a layer is reported rather than shipped with infinities.
-fn all_finite(a: &LayerAnalysis) -> bool {
-    let s = &a.scores;
-    let scores = [
-        s.seen.ari,
-        s.seen.ami,
-        s.seen.f1,
-        s.unseen.ari,
-        s.unseen.ami,
-        s.unseen.f1,
-        s.unseen_centroid_accuracy,
-        a.kmeans_inertia,
-        a.pca.explained_variance_ratio[0],
-        a.pca.explained_variance_ratio[1],
-    ];
-    let points = [
-        &a.seen_proj,
-        &a.unseen_proj,
-        &a.kmeans_centroids_proj,
-        &a.task_centroids_proj,
-    ];
-    let vectors = [
-        &a.pca.mean,
-        &a.pca.components[0],
-        &a.pca.components[1],
-        &a.kmeans_centroids,
-        &a.task_centroids,
-    ];
-    scores.iter().all(|v| v.is_finite())
-        && points
-            .iter()
-            .all(|p| p.iter().flatten().all(|v| v.is_finite()))
-        && vectors.iter().all(|v| v.iter().all(|x| x.is_finite()))
+impl LayerAnalysis {
+    /// Whether every score, projection and vector is finite. Finite inputs can still overflow
+    /// f32 in a projection (values near `f32::MAX`); such a layer is reported rather than
+    /// shipped with infinities.
+    pub fn is_finite(&self) -> bool {
+        let s = &self.scores;
+        let scores = [
+            s.seen.ari,
+            s.seen.ami,
+            s.seen.f1,
+            s.unseen.ari,
+            s.unseen.ami,
+            s.unseen.f1,
+            s.unseen_centroid_accuracy,
+            self.kmeans_inertia,
+            self.pca.explained_variance_ratio[0],
+            self.pca.explained_variance_ratio[1],
+        ];
+        let points = [
+            &self.seen_proj,
+            &self.unseen_proj,
+            &self.kmeans_centroids_proj,
+            &self.task_centroids_proj,
+        ];
+        let vectors = [
+            &self.pca.mean,
+            &self.pca.components[0],
+            &self.pca.components[1],
+            &self.kmeans_centroids,
+            &self.task_centroids,
+        ];
+        scores.iter().all(|v| v.is_finite())
+            && points
+                .iter()
+                .all(|p| p.iter().flatten().all(|v| v.is_finite()))
+            && vectors.iter().all(|v| v.iter().all(|x| x.is_finite()))
+    }
 }
