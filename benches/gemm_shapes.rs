@@ -27,23 +27,68 @@ fn run(name: &str, m: usize, n: usize, k: usize, lt: bool, rt: bool, par: Parall
                 let cp = c.as_mut_ptr() as usize;
                 rayon::scope(|s| {
                     for i in 0..split {
-                        let a = &a; let b = &b;
+                        let a = &a;
+                        let b = &b;
                         s.spawn(move |_| unsafe {
-                            gemm(rows, n, k, (cp as *mut f32).add(i * rows * n), 1, n as isize, false,
-                                a.as_ptr().add(i * rows * lrs), lcs as isize, lrs as isize, b.as_ptr(), rcs as isize, rrs as isize, 0.0, 1.0, false, false, false, Parallelism::None)
+                            gemm(
+                                rows,
+                                n,
+                                k,
+                                (cp as *mut f32).add(i * rows * n),
+                                1,
+                                n as isize,
+                                false,
+                                a.as_ptr().add(i * rows * lrs),
+                                lcs as isize,
+                                lrs as isize,
+                                b.as_ptr(),
+                                rcs as isize,
+                                rrs as isize,
+                                0.0,
+                                1.0,
+                                false,
+                                false,
+                                false,
+                                Parallelism::None,
+                            )
                         });
                     }
                 });
             } else {
                 unsafe {
-                    gemm(m, n, k, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), lcs as isize, lrs as isize, b.as_ptr(), rcs as isize, rrs as isize, 0.0, 1.0, false, false, false, par)
+                    gemm(
+                        m,
+                        n,
+                        k,
+                        c.as_mut_ptr(),
+                        1,
+                        n as isize,
+                        false,
+                        a.as_ptr(),
+                        lcs as isize,
+                        lrs as isize,
+                        b.as_ptr(),
+                        rcs as isize,
+                        rrs as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        par,
+                    )
                 }
             }
         }
         best = best.min(t.elapsed().as_secs_f64() / iters as f64);
     }
     let gf = 2.0 * (m * n * k) as f64 / best / 1e9;
-    println!("{name:28} m{m:5} n{n:5} k{k:5} lt{} rt{} split{split}: {:.3} ms {gf:.0} GFLOP/s", lt as u8, rt as u8, best * 1e3);
+    println!(
+        "{name:28} m{m:5} n{n:5} k{k:5} lt{} rt{} split{split}: {:.3} ms {gf:.0} GFLOP/s",
+        lt as u8,
+        rt as u8,
+        best * 1e3
+    );
     gf
 }
 

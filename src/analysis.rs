@@ -34,13 +34,13 @@ mod distance;
 mod eigen;
 
 pub use checkpoint::{
-    analyze_checkpoint, analyze_checkpoint_with, score_table, AnalysisInput, AnalysisOptions,
-    CheckpointAnalysis, ClusterScores, LayerAnalysis, LayerHidden, LayerScores,
+    analyze_checkpoint, analyze_checkpoint_with, score_table, AnalysisInput, AnalysisOptions, CheckpointAnalysis,
+    ClusterScores, LayerAnalysis, LayerHidden, LayerScores,
 };
 pub use kmeans::{assign_nearest, kmeans, nearest_centroid, KMeansConfig, KMeansResult};
 pub use metrics::{
-    adjusted_mutual_info_score, adjusted_rand_score, cluster_scores, hungarian_f1,
-    nearest_centroid_accuracy, task_centroids, TaskCentroids, TrueLabels,
+    adjusted_mutual_info_score, adjusted_rand_score, cluster_scores, hungarian_f1, nearest_centroid_accuracy,
+    task_centroids, TaskCentroids, TrueLabels,
 };
 pub use pca::Pca2;
 
@@ -58,12 +58,7 @@ pub enum AnalysisError {
     ShapeMismatch { len: usize, d: usize },
     /// Some coordinates are NaN or infinite; counts are of points (rows).
     #[error("{}", non_finite_message(*nan_points, *inf_points, *bad_points, *n))]
-    NonFinite {
-        nan_points: usize,
-        inf_points: usize,
-        bad_points: usize,
-        n: usize,
-    },
+    NonFinite { nan_points: usize, inf_points: usize, bad_points: usize, n: usize },
     /// k-means needs at least one cluster.
     #[error("the number of clusters must be at least 1")]
     ZeroClusters,
@@ -75,11 +70,7 @@ pub enum AnalysisError {
     TooManyPoints { n: usize },
     /// Two label vectors (or labels and data) that must pair up do not.
     #[error("length mismatch: {what} has {got} entries, expected {expected}")]
-    LengthMismatch {
-        what: &'static str,
-        got: usize,
-        expected: usize,
-    },
+    LengthMismatch { what: &'static str, got: usize, expected: usize },
     /// A task label is not below the number of tasks.
     #[error("label {label} is out of range for {k} tasks")]
     LabelOutOfRange { label: usize, k: usize },
@@ -113,10 +104,7 @@ pub(crate) fn check_finite(data: &[f32], d: usize) -> Result<(), AnalysisError> 
     let n = rows_of(data, d)?;
     // Fast path: a branch-free fold per chunk vectorises; the per-row census
     // below only runs on failure.
-    if data
-        .chunks(4096)
-        .all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite()))
-    {
+    if data.chunks(4096).all(|c| c.iter().fold(true, |ok, v| ok & v.is_finite())) {
         return Ok(());
     }
     let (mut nan_points, mut inf_points, mut bad_points) = (0, 0, 0);
@@ -127,12 +115,7 @@ pub(crate) fn check_finite(data: &[f32], d: usize) -> Result<(), AnalysisError> 
         inf_points += usize::from(inf);
         bad_points += usize::from(nan || inf);
     }
-    Err(AnalysisError::NonFinite {
-        nan_points,
-        inf_points,
-        bad_points,
-        n,
-    })
+    Err(AnalysisError::NonFinite { nan_points, inf_points, bad_points, n })
 }
 
 /// Per-dimension mean of the rows, accumulated in f64.

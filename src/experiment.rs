@@ -104,8 +104,9 @@ impl Experiment {
                 .iter()
                 .enumerate()
                 .map(|(di, src)| {
-                    WordRegex::parse(src)
-                        .map_err(|e| invalid(format!("tasks[{ti}].instructions[{di}]"), format!("{src:?}"), e.to_string()))
+                    WordRegex::parse(src).map_err(|e| {
+                        invalid(format!("tasks[{ti}].instructions[{di}]"), format!("{src:?}"), e.to_string())
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let held: BTreeSet<usize> = ts.held_out.as_ref().unwrap_or(&spec.held_out).iter().copied().collect();
@@ -152,7 +153,11 @@ impl Experiment {
             }
         }
         if let Some(w) = words.iter().find(|w| symbols.contains(w)) {
-            return Err(invalid("symbols", format!("{w:?}"), "is also an instruction word; symbols and words must differ"));
+            return Err(invalid(
+                "symbols",
+                format!("{w:?}"),
+                "is also an instruction word; symbols and words must differ",
+            ));
         }
         let tokenizer = Tokenizer::new(&symbols, &words);
         let max_words = tasks.iter().flat_map(|t| t.distributions.iter()).map(WordRegex::max_len).max().unwrap_or(0);
@@ -204,7 +209,8 @@ impl Experiment {
             for &d in &t.seen {
                 let clash = (0..64).map(|_| t.distributions[d].sample(&mut rng)).find_map(|s| {
                     self.tasks.iter().enumerate().find_map(|(oi, o)| {
-                        (oi != ti && o.seen.iter().any(|&od| o.distributions[od].matches(&s))).then(|| (o.name.clone(), s.clone()))
+                        (oi != ti && o.seen.iter().any(|&od| o.distributions[od].matches(&s)))
+                            .then(|| (o.name.clone(), s.clone()))
                     })
                 });
                 if let Some((other, s)) = clash {
@@ -226,7 +232,14 @@ impl Experiment {
         self.tasks.iter().any(|t| t.seen.iter().any(|&d| t.distributions[d].matches(words)))
     }
 
-    pub fn example(&self, task: usize, distribution: usize, instruction: Vec<String>, input: usize, seen: bool) -> Example {
+    pub fn example(
+        &self,
+        task: usize,
+        distribution: usize,
+        instruction: Vec<String>,
+        input: usize,
+        seen: bool,
+    ) -> Example {
         Example { task, distribution, instruction, input, output: self.tasks[task].table[input], seen }
     }
 
@@ -284,7 +297,8 @@ fn explicit_table(
         .iter()
         .map(|s| match map.get(s) {
             None => Err(invalid(field, format!("missing {s:?}"), "every input symbol needs an output")),
-            Some(out) => index(out).ok_or_else(|| invalid(format!("{field}.{s}"), format!("{out:?}"), "output is not one of `symbols`")),
+            Some(out) => index(out)
+                .ok_or_else(|| invalid(format!("{field}.{s}"), format!("{out:?}"), "output is not one of `symbols`")),
         })
         .collect()
 }

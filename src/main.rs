@@ -11,15 +11,19 @@ use clusterscope::model::config::ModelConfig;
 use clusterscope::model::DeviceChoice;
 use clusterscope::train::bench::{bench_train, BenchConfig};
 
-use clusterscope::train::headless;
 use clusterscope::session::reader::read_manifest;
 use clusterscope::session::{export, figures, probe_report, summary, Session, SessionError};
+use clusterscope::train::headless;
 use clusterscope::train::probe::ProbeEngine;
 use clusterscope::train::RunConfig;
 use clusterscope::ui::terminal::{self, UiError, UiOptions};
 
 #[derive(Parser, Debug)]
-#[command(name = "clusterscope", version, about = "Watch a Transformer learn to follow instructions: hidden states clustering by task")]
+#[command(
+    name = "clusterscope",
+    version,
+    about = "Watch a Transformer learn to follow instructions: hidden states clustering by task"
+)]
 struct Cli {
     /// CPU threads for the model (default: all cores).
     #[arg(long, global = true)]
@@ -191,7 +195,10 @@ fn main() -> ExitCode {
         Err(e) => {
             let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
             eprintln!("error: {msg}");
-            if e.downcast_ref::<UsageError>().is_some() || e.downcast_ref::<SpecError>().is_some() || e.downcast_ref::<SessionError>().is_some() {
+            if e.downcast_ref::<UsageError>().is_some()
+                || e.downcast_ref::<SpecError>().is_some()
+                || e.downcast_ref::<SessionError>().is_some()
+            {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
@@ -231,11 +238,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let Some(out) = out else { return Ok(ExitCode::SUCCESS) };
             let layer = match layer.as_str() {
                 "all" => None,
-                l => Some(l.parse::<usize>().map_err(|_| UsageError(format!("--layer {l:?}: expected a layer number or `all`")))?),
+                l => Some(
+                    l.parse::<usize>()
+                        .map_err(|_| UsageError(format!("--layer {l:?}: expected a layer number or `all`")))?,
+                ),
             };
             let device = parse_device(&device)?;
             let device = device.open().map_err(|e| UsageError(e.to_string()))?;
-            let files = export::export(&session, &export::ExportOptions { checkpoint, layer, out: out.clone() }, &device)?;
+            let files =
+                export::export(&session, &export::ExportOptions { checkpoint, layer, out: out.clone() }, &device)?;
             eprintln!("wrote {} files to {} (checkpoint step {step})", files.len(), out.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -246,7 +257,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let device = parse_device(&device)?;
             let snap = &session.snapshots[index];
             let text = format!("{instruction} | {input}");
-            let mut engine = ProbeEngine::new(exp.clone(), session.manifest.model.clone(), &dir, device).map_err(UsageError)?;
+            let mut engine =
+                ProbeEngine::new(exp.clone(), session.manifest.model.clone(), &dir, device).map_err(UsageError)?;
             let answer = engine.run(&text, snap.step).map_err(UsageError)?;
             let report = probe_report::report(&exp, snap, &text, &answer);
             if json {
@@ -293,7 +305,15 @@ fn prepare(args: &RunArgs) -> Result<RunConfig> {
     if out_dir.join(clusterscope::session::format::MANIFEST).exists() {
         bail!(UsageError(SessionError::Exists(out_dir).to_string()));
     }
-    Ok(RunConfig { experiment: Arc::new(experiment), model, device, steps, out_dir, resume: false, stop_at: args.stop_at })
+    Ok(RunConfig {
+        experiment: Arc::new(experiment),
+        model,
+        device,
+        steps,
+        out_dir,
+        resume: false,
+        stop_at: args.stop_at,
+    })
 }
 
 fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
@@ -304,7 +324,10 @@ fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
     let steps = args.steps.unwrap_or(manifest.total_steps);
     let done = manifest.resume.map_or(0, |r| r.step);
     if steps <= done {
-        bail!(UsageError(format!("{}: already trained {done} of {steps} steps (pass --steps to train further)", dir.display())));
+        bail!(UsageError(format!(
+            "{}: already trained {done} of {steps} steps (pass --steps to train further)",
+            dir.display()
+        )));
     }
     Ok(RunConfig {
         experiment: Arc::new(experiment),
@@ -331,7 +354,8 @@ fn pick_checkpoint(session: &Session, which: &str) -> Result<usize> {
     let found = match which {
         "last" => session.checkpoint_index(None),
         s => {
-            let step: usize = s.parse().map_err(|_| UsageError(format!("--checkpoint {s:?}: expected a step number or `last`")))?;
+            let step: usize =
+                s.parse().map_err(|_| UsageError(format!("--checkpoint {s:?}: expected a step number or `last`")))?;
             session.checkpoint_index(Some(step))
         }
     };
@@ -346,7 +370,8 @@ fn load_experiment(path: Option<&Path>, seed: Option<u64>) -> Result<Experiment>
     match path {
         None => Ok(Experiment::default_experiment(seed)?),
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| UsageError(format!("cannot read experiment {}: {e}", p.display())))?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| UsageError(format!("cannot read experiment {}: {e}", p.display())))?;
             Experiment::from_toml(&text, seed).map_err(|e| UsageError(format!("{}: {e}", p.display())).into())
         }
     }
@@ -361,7 +386,14 @@ fn bench(args: &BenchArgs) -> Result<ExitCode> {
     }
     let device = parse_device(&args.device)?;
     let device = device.open().map_err(|e| UsageError(e.to_string()))?;
-    let cfg = BenchConfig { model, batch: args.batch, steps: args.steps, warmup: args.warmup, seed: args.seed, export: args.export.clone() };
+    let cfg = BenchConfig {
+        model,
+        batch: args.batch,
+        steps: args.steps,
+        warmup: args.warmup,
+        seed: args.seed,
+        export: args.export.clone(),
+    };
     let result = bench_train(&cfg, &device).context("benchmark failed")?;
     if args.json {
         println!("{}", serde_json::to_string(&result)?);

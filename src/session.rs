@@ -26,7 +26,9 @@ pub enum SessionError {
     Exists(PathBuf),
     #[error("{file}: {reason}")]
     Corrupt { file: PathBuf, reason: String },
-    #[error("{file}: session format version {found}, this clusterscope reads up to {supported} (upgrade clusterscope)")]
+    #[error(
+        "{file}: session format version {found}, this clusterscope reads up to {supported} (upgrade clusterscope)"
+    )]
     NewerVersion { file: PathBuf, found: u32, supported: u32 },
     #[error("{file}: not a clusterscope session file (format {found:?})")]
     Foreign { file: PathBuf, found: String },

@@ -2,8 +2,8 @@
 //! alignment, serialisation, and layers that cannot be analysed.
 
 use clusterscope::analysis::{
-    analyze_checkpoint, analyze_checkpoint_with, score_table, AnalysisInput, AnalysisOptions,
-    CheckpointAnalysis, LayerHidden,
+    analyze_checkpoint, analyze_checkpoint_with, score_table, AnalysisInput, AnalysisOptions, CheckpointAnalysis,
+    LayerHidden,
 };
 
 #[path = "analysis_support/synthetic.rs"]
@@ -13,17 +13,11 @@ fn json_roundtrip(a: &CheckpointAnalysis) {
     let text = serde_json::to_string(a).unwrap();
     // serde_json writes NaN and infinities as null; `error: None` is the
     // only null allowed.
-    assert!(
-        !text.replace("\"error\":null", "").contains("null"),
-        "non-finite number in JSON"
-    );
+    assert!(!text.replace("\"error\":null", "").contains("null"), "non-finite number in JSON");
     let back: CheckpointAnalysis = serde_json::from_str(&text).unwrap();
     // serde_json's default float parser may be one ulp off, so compare the
     // two as JSON values with a relative tolerance.
-    let (x, y) = (
-        serde_json::to_value(a).unwrap(),
-        serde_json::to_value(&back).unwrap(),
-    );
+    let (x, y) = (serde_json::to_value(a).unwrap(), serde_json::to_value(&back).unwrap());
     assert!(same_json(&x, &y), "JSON round trip changed the analysis");
 }
 
@@ -36,9 +30,7 @@ fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
         }
         (Array(x), Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_json(p, q)),
         (Object(x), Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
         }
         _ => a == b,
     }
@@ -55,32 +47,16 @@ fn realistic_checkpoint() {
         assert_eq!(la.error, None);
         assert!(la.is_finite());
         assert_eq!((la.seen_proj.len(), la.unseen_proj.len()), (400, 100));
-        assert_eq!(
-            (la.seen_assignments.len(), la.unseen_assignments.len()),
-            (400, 100)
-        );
-        assert_eq!(
-            (la.kmeans_centroids.len(), la.kmeans_centroids_proj.len()),
-            (4 * 32, 4)
-        );
-        assert_eq!(
-            (la.task_centroids.len(), la.task_centroids_proj.len()),
-            (4 * 32, 4)
-        );
+        assert_eq!((la.seen_assignments.len(), la.unseen_assignments.len()), (400, 100));
+        assert_eq!((la.kmeans_centroids.len(), la.kmeans_centroids_proj.len()), (4 * 32, 4));
+        assert_eq!((la.task_centroids.len(), la.task_centroids_proj.len()), (4 * 32, 4));
         assert_eq!(la.task_counts, vec![100; 4]);
-        assert!(la
-            .seen_assignments
-            .iter()
-            .chain(&la.unseen_assignments)
-            .all(|&c| c < 4));
+        assert!(la.seen_assignments.iter().chain(&la.unseen_assignments).all(|&c| c < 4));
     }
     // Layer 0 is noise, the last layer well separated.
     assert!(a.layers[0].scores.seen.ari < 0.2);
     let last = &a.layers[4].scores;
-    assert_eq!(
-        (last.seen.ari, last.seen.ami, last.seen.f1),
-        (1.0, 1.0, 1.0)
-    );
+    assert_eq!((last.seen.ari, last.seen.ami, last.seen.f1), (1.0, 1.0, 1.0));
     assert_eq!(last.unseen.ari, 1.0);
     assert_eq!(last.unseen_centroid_accuracy, 1.0);
     json_roundtrip(&a);
@@ -90,10 +66,7 @@ fn realistic_checkpoint() {
     assert!(table.lines().next().unwrap().starts_with("layer |"));
     assert!(table.lines().last().unwrap().contains("1.000"));
     let widths: Vec<usize> = table.lines().map(str::len).collect();
-    assert!(
-        widths.windows(2).all(|w| w[0] == w[1]),
-        "fixed width:\n{table}"
-    );
+    assert!(widths.windows(2).all(|w| w[0] == w[1]), "fixed width:\n{table}");
 }
 
 #[test]
@@ -125,10 +98,7 @@ fn pca_signs_follow_the_previous_checkpoint() {
     let next = analyze_checkpoint(&input, Some(&flipped));
     for (a, b) in next.layers.iter().zip(&first.layers) {
         for i in 0..2 {
-            assert_eq!(
-                a.pca.components[i],
-                b.pca.components[i].iter().map(|v| -v).collect::<Vec<_>>()
-            );
+            assert_eq!(a.pca.components[i], b.pca.components[i].iter().map(|v| -v).collect::<Vec<_>>());
             for (p, q) in a.seen_proj.iter().zip(&b.seen_proj) {
                 assert_eq!(p[i], -q[i]);
             }
@@ -152,35 +122,17 @@ fn bad_layers_are_reported_not_fatal() {
     let short = &s.seen[3][..s.seen[3].len() - 1];
     let input = AnalysisInput {
         layers: vec![
-            LayerHidden {
-                seen: &s.seen[0],
-                unseen: &s.unseen[0],
-            },
-            LayerHidden {
-                seen: &seen1,
-                unseen: &s.unseen[1],
-            },
-            LayerHidden {
-                seen: &s.seen[2],
-                unseen: &unseen2,
-            },
-            LayerHidden {
-                seen: short,
-                unseen: &s.unseen[3],
-            },
+            LayerHidden { seen: &s.seen[0], unseen: &s.unseen[0] },
+            LayerHidden { seen: &seen1, unseen: &s.unseen[1] },
+            LayerHidden { seen: &s.seen[2], unseen: &unseen2 },
+            LayerHidden { seen: short, unseen: &s.unseen[3] },
         ],
         ..s.input(0, 2)
     };
     let a = analyze_checkpoint(&input, None);
     assert_eq!(a.layers[0].error, None);
-    assert_eq!(
-        a.layers[1].error.as_deref(),
-        Some("layer 1: seen hidden states contain NaN (1 of 64 points)")
-    );
-    assert_eq!(
-        a.layers[2].error.as_deref(),
-        Some("layer 2: unseen hidden states contain infinity (2 of 16 points)")
-    );
+    assert_eq!(a.layers[1].error.as_deref(), Some("layer 1: seen hidden states contain NaN (1 of 64 points)"));
+    assert_eq!(a.layers[2].error.as_deref(), Some("layer 2: unseen hidden states contain infinity (2 of 16 points)"));
     assert_eq!(
         a.layers[3].error.as_deref(),
         Some("layer 3: seen hidden states: data length 511 is not a multiple of the dimension 8")
@@ -203,16 +155,7 @@ fn degenerate_but_analysable_inputs() {
 
     // No unseen points: unseen scores are 0 rather than sklearn's vacuous 1.
     let no_unseen = AnalysisInput {
-        layers: vec![
-            LayerHidden {
-                seen: &s.seen[1],
-                unseen: &[],
-            },
-            LayerHidden {
-                seen: &identical,
-                unseen: &[],
-            },
-        ],
+        layers: vec![LayerHidden { seen: &s.seen[1], unseen: &[] }, LayerHidden { seen: &identical, unseen: &[] }],
         unseen_labels: &[],
         ..base.clone()
     };
@@ -230,78 +173,36 @@ fn degenerate_but_analysable_inputs() {
 
     // A single task: one class against one cluster is a perfect match.
     let one_task_labels = vec![0usize; 50];
-    let single = AnalysisInput {
-        seen_labels: &one_task_labels,
-        unseen_labels: &[0; 10],
-        num_tasks: 1,
-        ..base.clone()
-    };
+    let single = AnalysisInput { seen_labels: &one_task_labels, unseen_labels: &[0; 10], num_tasks: 1, ..base.clone() };
     let a = analyze_checkpoint(&single, None);
     for la in &a.layers {
         assert_eq!(la.error, None);
-        assert_eq!(
-            (la.scores.seen.ari, la.scores.seen.ami, la.scores.seen.f1),
-            (1.0, 1.0, 1.0)
-        );
+        assert_eq!((la.scores.seen.ari, la.scores.seen.ami, la.scores.seen.f1), (1.0, 1.0, 1.0));
         assert_eq!(la.scores.unseen_centroid_accuracy, 1.0);
     }
 
     // Fewer seen points than tasks, labels out of range, no tasks.
     let few = AnalysisInput {
-        layers: vec![LayerHidden {
-            seen: &s.seen[0][..2 * 6],
-            unseen: &[],
-        }],
+        layers: vec![LayerHidden { seen: &s.seen[0][..2 * 6], unseen: &[] }],
         seen_labels: &[0, 1],
         unseen_labels: &[],
         ..base.clone()
     };
     let a = analyze_checkpoint(&few, None);
-    assert_eq!(
-        a.layers[0].error.as_deref(),
-        Some("layer 0: seen points: fewer points (2) than clusters (3)")
-    );
+    assert_eq!(a.layers[0].error.as_deref(), Some("layer 0: seen points: fewer points (2) than clusters (3)"));
     let mut labels = s.seen_labels.clone();
     labels[7] = 3;
-    let a = analyze_checkpoint(
-        &AnalysisInput {
-            seen_labels: &labels,
-            ..base.clone()
-        },
-        None,
-    );
-    assert!(a.layers.iter().all(|l| l.error.as_deref()
-        == Some(&*format!(
-            "layer {}: seen label 3 is out of range for 3 tasks",
-            l.layer
-        ))));
-    let a = analyze_checkpoint(
-        &AnalysisInput {
-            num_tasks: 0,
-            ..base.clone()
-        },
-        None,
-    );
+    let a = analyze_checkpoint(&AnalysisInput { seen_labels: &labels, ..base.clone() }, None);
+    assert!(a
+        .layers
+        .iter()
+        .all(|l| l.error.as_deref() == Some(&*format!("layer {}: seen label 3 is out of range for 3 tasks", l.layer))));
+    let a = analyze_checkpoint(&AnalysisInput { num_tasks: 0, ..base.clone() }, None);
     assert!(a.layers.iter().all(|l| l.error.is_some()));
-    let a = analyze_checkpoint(
-        &AnalysisInput {
-            seen_labels: &s.seen_labels[..10],
-            ..base.clone()
-        },
-        None,
-    );
-    assert_eq!(
-        a.layers[0].error.as_deref(),
-        Some("layer 0: seen hidden states have 50 points but 10 labels")
-    );
+    let a = analyze_checkpoint(&AnalysisInput { seen_labels: &s.seen_labels[..10], ..base.clone() }, None);
+    assert_eq!(a.layers[0].error.as_deref(), Some("layer 0: seen hidden states have 50 points but 10 labels"));
     // No layers at all.
-    let a = analyze_checkpoint(
-        &AnalysisInput {
-            layers: vec![],
-            ..base
-        },
-        None,
-    );
+    let a = analyze_checkpoint(&AnalysisInput { layers: vec![], ..base }, None);
     assert!(a.layers.is_empty());
     assert_eq!(score_table(&a).lines().count(), 1);
 }

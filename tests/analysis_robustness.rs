@@ -1,9 +1,8 @@
 //! Degenerate inputs: nothing panics, nothing comes back NaN.
 
 use clusterscope::analysis::{
-    adjusted_mutual_info_score, adjusted_rand_score, assign_nearest, cluster_scores, hungarian_f1,
-    kmeans, nearest_centroid, nearest_centroid_accuracy, task_centroids, AnalysisError,
-    KMeansConfig, Pca2,
+    adjusted_mutual_info_score, adjusted_rand_score, assign_nearest, cluster_scores, hungarian_f1, kmeans,
+    nearest_centroid, nearest_centroid_accuracy, task_centroids, AnalysisError, KMeansConfig, Pca2,
 };
 
 fn finite(v: &[f32]) -> bool {
@@ -23,17 +22,10 @@ fn assert_pca_sane(p: &Pca2, d: usize) {
 fn pca_degenerate_inputs() {
     assert_eq!(Pca2::fit(&[], 4), Err(AnalysisError::Empty));
     assert_eq!(Pca2::fit(&[1.0; 4], 0), Err(AnalysisError::ZeroDimension));
-    assert_eq!(
-        Pca2::fit(&[1.0; 5], 2),
-        Err(AnalysisError::ShapeMismatch { len: 5, d: 2 })
-    );
+    assert_eq!(Pca2::fit(&[1.0; 5], 2), Err(AnalysisError::ShapeMismatch { len: 5, d: 2 }));
 
     // One point, identical points, zero variance: axes, ratios 0.
-    for data in [
-        vec![3.0f32, -1.0, 2.0],
-        [5.0f32, 5.0, 5.0].repeat(10),
-        vec![0.0; 30],
-    ] {
+    for data in [vec![3.0f32, -1.0, 2.0], [5.0f32, 5.0, 5.0].repeat(10), vec![0.0; 30]] {
         let p = Pca2::fit(&data, 3).unwrap();
         assert_pca_sane(&p, 3);
         assert_eq!(p.explained_variance_ratio, [0.0, 0.0]);
@@ -49,9 +41,7 @@ fn pca_degenerate_inputs() {
     assert_eq!(p.explained_variance_ratio, [0.0, 0.0]);
 
     // Variance in one direction only (rank 1), and two points.
-    let line: Vec<f32> = (0..20)
-        .flat_map(|i| [i as f32, 2.0 * i as f32, 0.0])
-        .collect();
+    let line: Vec<f32> = (0..20).flat_map(|i| [i as f32, 2.0 * i as f32, 0.0]).collect();
     let p = Pca2::fit(&line, 3).unwrap();
     assert_pca_sane(&p, 3);
     assert!((p.explained_variance_ratio[0] - 1.0).abs() < 1e-9);
@@ -61,9 +51,7 @@ fn pca_degenerate_inputs() {
 
     // Huge and tiny finite values.
     for scale in [1e30f32, 1e-30, 3e38] {
-        let data: Vec<f32> = (0..40)
-            .map(|i| ((i * 37 % 11) as f32 - 5.0) * (scale / 8.0))
-            .collect();
+        let data: Vec<f32> = (0..40).map(|i| ((i * 37 % 11) as f32 - 5.0) * (scale / 8.0)).collect();
         let p = Pca2::fit(&data, 4).unwrap();
         assert_pca_sane(&p, 4);
     }
@@ -74,19 +62,8 @@ fn pca_degenerate_inputs() {
     data[2] = f32::NAN;
     data[10] = f32::INFINITY;
     let err = Pca2::fit(&data, 3).unwrap_err();
-    assert_eq!(
-        err,
-        AnalysisError::NonFinite {
-            nan_points: 1,
-            inf_points: 1,
-            bad_points: 2,
-            n: 4
-        }
-    );
-    assert_eq!(
-        err.to_string(),
-        "hidden states contain NaN or infinity (2 of 4 points)"
-    );
+    assert_eq!(err, AnalysisError::NonFinite { nan_points: 1, inf_points: 1, bad_points: 2, n: 4 });
+    assert_eq!(err.to_string(), "hidden states contain NaN or infinity (2 of 4 points)");
 
     // Projection of a wrong-length point does not panic.
     let p = Pca2::fit(&[0.0, 0.0, 1.0, 2.0, 3.0, 1.0], 2).unwrap();
@@ -97,15 +74,10 @@ fn pca_degenerate_inputs() {
 
 #[test]
 fn pca_signs_are_canonical_and_alignable() {
-    let data: Vec<f32> = (0..50)
-        .flat_map(|i| [(i as f32).sin() * 3.0, (i as f32).cos(), 0.1 * i as f32])
-        .collect();
+    let data: Vec<f32> = (0..50).flat_map(|i| [(i as f32).sin() * 3.0, (i as f32).cos(), 0.1 * i as f32]).collect();
     let p = Pca2::fit(&data, 3).unwrap();
     for comp in &p.components {
-        let max = comp
-            .iter()
-            .copied()
-            .fold(0.0f32, |m, v| if v.abs() > m.abs() { v } else { m });
+        let max = comp.iter().copied().fold(0.0f32, |m, v| if v.abs() > m.abs() { v } else { m });
         assert!(max > 0.0, "largest coordinate must be positive");
     }
     let mut flipped = p.clone();
@@ -124,18 +96,9 @@ fn pca_signs_are_canonical_and_alignable() {
 fn kmeans_degenerate_inputs() {
     let cfg = |k| KMeansConfig::new(k, 1);
     assert_eq!(kmeans(&[], 2, &cfg(2)).unwrap_err(), AnalysisError::Empty);
-    assert_eq!(
-        kmeans(&[1.0; 4], 2, &cfg(0)).unwrap_err(),
-        AnalysisError::ZeroClusters
-    );
-    assert_eq!(
-        kmeans(&[1.0, 2.0, 3.0, 4.0], 2, &cfg(3)).unwrap_err(),
-        AnalysisError::TooFewPoints { n: 2, k: 3 }
-    );
-    assert!(matches!(
-        kmeans(&[1.0, f32::NAN, 3.0, 4.0], 2, &cfg(1)),
-        Err(AnalysisError::NonFinite { .. })
-    ));
+    assert_eq!(kmeans(&[1.0; 4], 2, &cfg(0)).unwrap_err(), AnalysisError::ZeroClusters);
+    assert_eq!(kmeans(&[1.0, 2.0, 3.0, 4.0], 2, &cfg(3)).unwrap_err(), AnalysisError::TooFewPoints { n: 2, k: 3 });
+    assert!(matches!(kmeans(&[1.0, f32::NAN, 3.0, 4.0], 2, &cfg(1)), Err(AnalysisError::NonFinite { .. })));
 
     // Identical points: one occupied cluster, inertia 0.
     let same = [2.5f32, -1.0].repeat(9);
@@ -161,42 +124,21 @@ fn kmeans_degenerate_inputs() {
 
     // d = 1, huge, tiny, and subnormal spreads.
     for scale in [1.0f32, 1e35, 1e-35, 1e-44] {
-        let data: Vec<f32> = [0.0f32, 0.1, 0.2, 5.0, 5.1, 5.3]
-            .iter()
-            .map(|v| v * scale)
-            .collect();
+        let data: Vec<f32> = [0.0f32, 0.1, 0.2, 5.0, 5.1, 5.3].iter().map(|v| v * scale).collect();
         let r = kmeans(&data, 1, &cfg(2)).unwrap();
-        assert!(
-            finite(&r.centroids) && r.inertia.is_finite(),
-            "scale {scale}"
-        );
+        assert!(finite(&r.centroids) && r.inertia.is_finite(), "scale {scale}");
         if scale >= 1e-35 {
-            assert_eq!(
-                adjusted_rand_score(&[0, 0, 0, 1, 1, 1], &r.assignments).unwrap(),
-                1.0
-            );
+            assert_eq!(adjusted_rand_score(&[0, 0, 0, 1, 1, 1], &r.assignments).unwrap(), 1.0);
         }
     }
     // Opposite-sign values near f32::MAX (their difference overflows f32).
     let data = [f32::MAX, f32::MAX * 0.9, -f32::MAX, -f32::MAX * 0.9];
     let r = kmeans(&data, 1, &cfg(2)).unwrap();
     assert!(finite(&r.centroids));
-    assert_eq!(
-        adjusted_rand_score(&[0, 0, 1, 1], &r.assignments).unwrap(),
-        1.0
-    );
+    assert_eq!(adjusted_rand_score(&[0, 0, 1, 1], &r.assignments).unwrap(), 1.0);
 
     // restarts = 0 runs once; max_iter = 0 still assigns every point.
-    let r = kmeans(
-        &pts,
-        2,
-        &KMeansConfig {
-            restarts: 0,
-            max_iter: 0,
-            ..cfg(2)
-        },
-    )
-    .unwrap();
+    let r = kmeans(&pts, 2, &KMeansConfig { restarts: 0, max_iter: 0, ..cfg(2) }).unwrap();
     assert_eq!(r.assignments.len(), 3);
 }
 
@@ -204,23 +146,12 @@ fn kmeans_degenerate_inputs() {
 fn nearest_centroid_edge_cases() {
     let c = [0.0f32, 0.0, 10.0, 0.0];
     assert_eq!(nearest_centroid(&c, 2, 2, &[9.0, 1.0]), 1);
-    assert_eq!(
-        nearest_centroid(&c, 2, 2, &[5.0, 0.0]),
-        0,
-        "ties go to the first"
-    );
+    assert_eq!(nearest_centroid(&c, 2, 2, &[5.0, 0.0]), 0, "ties go to the first");
     assert_eq!(nearest_centroid(&c, 2, 2, &[f32::NAN, 0.0]), 0);
     assert_eq!(nearest_centroid(&c, 0, 2, &[1.0, 1.0]), 0);
-    assert_eq!(
-        nearest_centroid(&c, 5, 2, &[11.0, 0.0]),
-        1,
-        "missing rows are skipped"
-    );
+    assert_eq!(nearest_centroid(&c, 5, 2, &[11.0, 0.0]), 1, "missing rows are skipped");
     assert_eq!(nearest_centroid(&c, 2, 2, &[1.0]), 0, "short point");
-    assert_eq!(
-        assign_nearest(&c, 2, 2, &[9.0, 0.0, 1.0, 0.0, 7.0]),
-        vec![1, 0]
-    );
+    assert_eq!(assign_nearest(&c, 2, 2, &[9.0, 0.0, 1.0, 0.0, 7.0]), vec![1, 0]);
     assert!(assign_nearest(&c, 2, 0, &[1.0]).is_empty());
 }
 
@@ -228,10 +159,7 @@ fn nearest_centroid_edge_cases() {
 fn scores_on_degenerate_labelings() {
     let check = |t: &[usize], p: &[usize]| {
         let s = cluster_scores(t, p).unwrap();
-        assert!(
-            s.ari.is_finite() && s.ami.is_finite() && s.f1.is_finite(),
-            "{t:?} {p:?}"
-        );
+        assert!(s.ari.is_finite() && s.ami.is_finite() && s.f1.is_finite(), "{t:?} {p:?}");
         assert!(s.f1 >= 0.0 && s.f1 <= 1.0);
         s
     };
@@ -249,11 +177,7 @@ fn scores_on_degenerate_labelings() {
     check(&t, &p);
     assert_eq!(
         adjusted_rand_score(&[0, 1], &[0]).unwrap_err(),
-        AnalysisError::LengthMismatch {
-            what: "predicted labels",
-            got: 1,
-            expected: 2
-        }
+        AnalysisError::LengthMismatch { what: "predicted labels", got: 1, expected: 2 }
     );
     assert!(adjusted_mutual_info_score(&[0], &[]).is_err());
     assert!(hungarian_f1(&[], &[1]).is_err());

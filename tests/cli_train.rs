@@ -45,7 +45,9 @@ fn bad_spec_fails_with_one_clear_line_and_exit_code_2() {
         .assert()
         .code(2)
         .stdout(predicate::str::is_empty())
-        .stderr(predicate::str::contains("tasks[0].instructions[1]").and(predicate::str::contains("unbounded repetition")))
+        .stderr(
+            predicate::str::contains("tasks[0].instructions[1]").and(predicate::str::contains("unbounded repetition")),
+        )
         .stderr(predicate::function(|s: &str| s.trim().lines().count() == 1))
         .stderr(predicate::str::contains("panicked").not());
 }
@@ -81,7 +83,25 @@ fn asking_for_cuda_without_cuda_support_is_a_clear_error() {
 #[test]
 fn bench_train_prints_one_json_line() {
     let out = bin()
-        .args(["bench", "train", "--preset", "tiny", "--vocab", "16", "--ctx", "8", "--batch", "4", "--steps", "3", "--warmup", "1", "--threads", "1", "--json"])
+        .args([
+            "bench",
+            "train",
+            "--preset",
+            "tiny",
+            "--vocab",
+            "16",
+            "--ctx",
+            "8",
+            "--batch",
+            "4",
+            "--steps",
+            "3",
+            "--warmup",
+            "1",
+            "--threads",
+            "1",
+            "--json",
+        ])
         .assert()
         .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();

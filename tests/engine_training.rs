@@ -54,7 +54,9 @@ fn every_parameter_receives_a_gradient_with_sequence_loss() {
     let text = tiny_spec().replace("[train]", "[train]\nloss = \"sequence\"");
     let exp = std::sync::Arc::new(clusterscope::experiment::Experiment::from_toml(&text, None).unwrap());
     let cfg = model_for(&exp);
-    let mut trainer = clusterscope::train::Trainer::new(exp, cfg, clusterscope::model::DeviceChoice::Cpu.open().unwrap(), 10).unwrap();
+    let mut trainer =
+        clusterscope::train::Trainer::new(exp, cfg, clusterscope::model::DeviceChoice::Cpu.open().unwrap(), 10)
+            .unwrap();
     trainer.train_step().unwrap();
     let (grads, vars) = trainer.gradients().unwrap();
     for (name, var) in &vars {

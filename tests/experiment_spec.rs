@@ -60,11 +60,26 @@ fn bad_specs_name_the_field_and_value() {
         &["tasks[0].instructions[1]", "apply first rule*", "unbounded repetition"],
     );
     assert_error(&tiny.replace("\"apply second rule\"", "\"\""), &["tasks[1].instructions[1]", "empty expression"]);
-    assert_error(&tiny.replace("\"apply second rule\"", "\"(apply second\""), &["tasks[1].instructions[1]", "unbalanced"]);
-    assert_error(&tiny.replace("name = \"second\"", "name = \"first\""), &["tasks[1].name", "\"first\"", "duplicate task name"]);
-    assert_error(&tiny.replace("held_out = [2]", "held_out = [0, 1, 2]"), &["held_out", "every distribution", "held out"]);
-    assert_error(&tiny.replace("symbols = [\"A\", \"B\", \"C\", \"D\"]", "symbols = [\"A\", \"B\", \"A\"]"), &["symbols", "\"A\"", "duplicate symbol"]);
-    assert_error(&tiny.replace("symbols = [\"A\", \"B\", \"C\", \"D\"]", "symbols = [\"A\", \"rule\"]"), &["symbols", "\"rule\"", "instruction word"]);
+    assert_error(
+        &tiny.replace("\"apply second rule\"", "\"(apply second\""),
+        &["tasks[1].instructions[1]", "unbalanced"],
+    );
+    assert_error(
+        &tiny.replace("name = \"second\"", "name = \"first\""),
+        &["tasks[1].name", "\"first\"", "duplicate task name"],
+    );
+    assert_error(
+        &tiny.replace("held_out = [2]", "held_out = [0, 1, 2]"),
+        &["held_out", "every distribution", "held out"],
+    );
+    assert_error(
+        &tiny.replace("symbols = [\"A\", \"B\", \"C\", \"D\"]", "symbols = [\"A\", \"B\", \"A\"]"),
+        &["symbols", "\"A\"", "duplicate symbol"],
+    );
+    assert_error(
+        &tiny.replace("symbols = [\"A\", \"B\", \"C\", \"D\"]", "symbols = [\"A\", \"rule\"]"),
+        &["symbols", "\"rule\"", "instruction word"],
+    );
     assert_error(&tiny.replace("steps = 300", "steps = 0"), &["train.steps", "0"]);
     assert_error(&tiny.replace("lr = 3e-3", "lr = -1.0"), &["train.lr", "-1"]);
     assert_error(&tiny.replace("bogus", "x").replace("[train]", "[train]\nbogus = 1"), &["bogus"]);
@@ -75,13 +90,14 @@ fn bad_specs_name_the_field_and_value() {
     assert_error(&one_task, &["tasks", "1 task(s)", "K >= 2"]);
 
     // Explicit tables: missing input, unknown output.
-    let with_table = tiny.replacen(
+    let with_table =
+        tiny.replacen("name = \"first\"", "name = \"first\"\ntable = { A = \"B\", B = \"C\", C = \"D\" }", 1);
+    assert_error(&with_table, &["tasks[0].table", "missing \"D\"", "every input symbol"]);
+    let bad_out = tiny.replacen(
         "name = \"first\"",
-        "name = \"first\"\ntable = { A = \"B\", B = \"C\", C = \"D\" }",
+        "name = \"first\"\ntable = { A = \"B\", B = \"C\", C = \"D\", D = \"Z\" }",
         1,
     );
-    assert_error(&with_table, &["tasks[0].table", "missing \"D\"", "every input symbol"]);
-    let bad_out = tiny.replacen("name = \"first\"", "name = \"first\"\ntable = { A = \"B\", B = \"C\", C = \"D\", D = \"Z\" }", 1);
     assert_error(&bad_out, &["tasks[0].table.D", "\"Z\"", "not one of `symbols`"]);
 
     // A held-out distribution that only repeats trained instructions.
@@ -94,7 +110,11 @@ fn bad_specs_name_the_field_and_value() {
 
 #[test]
 fn explicit_tables_are_used() {
-    let text = tiny_spec().replacen("name = \"first\"", "name = \"first\"\ntable = { A = \"B\", B = \"C\", C = \"D\", D = \"A\" }", 1);
+    let text = tiny_spec().replacen(
+        "name = \"first\"",
+        "name = \"first\"\ntable = { A = \"B\", B = \"C\", C = \"D\", D = \"A\" }",
+        1,
+    );
     let exp = Experiment::from_toml(&text, None).unwrap();
     assert_eq!(exp.tasks[0].table, vec![1, 2, 3, 0]);
 }
@@ -103,5 +123,9 @@ fn explicit_tables_are_used() {
 fn held_out_words_never_trained_get_a_warning() {
     let text = tiny_spec().replace("\"first rule (please)?\"", "\"first rule (pronto)?\"");
     let exp = Experiment::from_toml(&text, None).unwrap();
-    assert!(exp.warnings.iter().any(|w| w.contains("pronto") && w.contains("never seen in training")), "{:?}", exp.warnings);
+    assert!(
+        exp.warnings.iter().any(|w| w.contains("pronto") && w.contains("never seen in training")),
+        "{:?}",
+        exp.warnings
+    );
 }

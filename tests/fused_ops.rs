@@ -89,7 +89,8 @@ fn fused_kernels_are_as_accurate_as_the_reference_when_float_noise_dominates() {
     let (_, composed) = loss_and_grads(&model, &varmap, &seq, CFG.context);
     set_fused(true);
     let (_, fused) = loss_and_grads(&model, &varmap, &seq, CFG.context);
-    let worst = |g: &[(String, Vec<f32>)]| g.iter().zip(&truth).map(|((_, a), (_, t))| rel_diff(a, t)).fold(0.0f32, f32::max);
+    let worst =
+        |g: &[(String, Vec<f32>)]| g.iter().zip(&truth).map(|((_, a), (_, t))| rel_diff(a, t)).fold(0.0f32, f32::max);
     let (c, f) = (worst(&composed), worst(&fused));
     assert!(c > 0.0 && c < 1e-4, "composed f32 error {c:e}");
     assert!(f <= 3.0 * c, "fused error {f:e} vs the composed ops' {c:e}");
@@ -110,7 +111,10 @@ fn fused_results_do_not_depend_on_the_thread_count() {
     let (l3, g3) = run(3);
     assert_eq!(l1.to_bits(), l3.to_bits());
     for ((name, a), (_, b)) in g1.iter().zip(&g3) {
-        assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "{name}: gradients differ between 1 and 3 threads");
+        assert!(
+            a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{name}: gradients differ between 1 and 3 threads"
+        );
     }
 }
 
@@ -142,17 +146,32 @@ fn fused_gelu_matches_reference_over_a_wide_range() {
 fn fused_adamw_matches_the_composed_update() {
     use clusterscope::train::optimizer::{AdamW, AdamWConfig};
     let _lock = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
-    let cfg = AdamWConfig { lr: 3e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weight_decay: 0.1, warmup: 1, total_steps: 10, min_lr_ratio: 0.1, grad_clip: 0.5 };
+    let cfg = AdamWConfig {
+        lr: 3e-3,
+        beta1: 0.9,
+        beta2: 0.98,
+        eps: 1e-8,
+        weight_decay: 0.1,
+        warmup: 1,
+        total_steps: 10,
+        min_lr_ratio: 0.1,
+        grad_clip: 0.5,
+    };
     let run = |fused: bool| {
         set_fused(fused);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let mut values = |n: usize| (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<_>>();
         let w = candle_core::Var::from_vec(values(40 * 70), (40, 70), &Device::Cpu).unwrap();
         let b = candle_core::Var::from_vec(values(70), 70, &Device::Cpu).unwrap();
-        let (cw, cb) = (Tensor::from_vec(values(40 * 70), (40, 70), &Device::Cpu).unwrap(), Tensor::from_vec(values(70), 70, &Device::Cpu).unwrap());
+        let (cw, cb) = (
+            Tensor::from_vec(values(40 * 70), (40, 70), &Device::Cpu).unwrap(),
+            Tensor::from_vec(values(70), 70, &Device::Cpu).unwrap(),
+        );
         let mut opt = AdamW::new(vec![("b".into(), b.clone()), ("w".into(), w.clone())], cfg).unwrap();
         for _ in 0..3 {
-            let loss = ((w.as_tensor() * &cw).unwrap().sqr().unwrap().sum_all().unwrap() + (b.as_tensor() * &cb).unwrap().sum_all().unwrap()).unwrap();
+            let loss = ((w.as_tensor() * &cw).unwrap().sqr().unwrap().sum_all().unwrap()
+                + (b.as_tensor() * &cb).unwrap().sum_all().unwrap())
+            .unwrap();
             opt.step(&loss.backward().unwrap()).unwrap();
         }
         let state = opt.state().unwrap();
@@ -161,7 +180,12 @@ fn fused_adamw_matches_the_composed_update() {
     };
     let reference = run(false);
     let fused = run(true);
-    for (name, a, r) in [("w", &fused.0, &reference.0), ("b", &fused.1, &reference.1), ("w.m", &fused.2, &reference.2), ("w.v", &fused.3, &reference.3)] {
+    for (name, a, r) in [
+        ("w", &fused.0, &reference.0),
+        ("b", &fused.1, &reference.1),
+        ("w.m", &fused.2, &reference.2),
+        ("w.v", &fused.3, &reference.3),
+    ] {
         let d = rel_diff(a, r);
         assert!(d <= 1e-6, "{name}: fused AdamW differs by {d:e}");
     }

@@ -80,14 +80,25 @@ fn headless_probe_prints_json_and_text() {
 #[test]
 fn headless_probe_errors_exit_2_with_one_line() {
     let run = |args: &[&str], needles: &[&str]| {
-        let out = Command::cargo_bin("clusterscope").unwrap().arg("probe").arg(demo()).args(args).assert().code(2).get_output().clone();
+        let out = Command::cargo_bin("clusterscope")
+            .unwrap()
+            .arg("probe")
+            .arg(demo())
+            .args(args)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         for n in needles {
             assert!(err.contains(n), "{err:?} should contain {n:?}");
         }
     };
-    run(&["--input", "C", "flipp the symbl"], &["unknown words", "\"flipp\"", "did you mean flip", "\"symbl\"", "symbol"]);
+    run(
+        &["--input", "C", "flipp the symbl"],
+        &["unknown words", "\"flipp\"", "did you mean flip", "\"symbl\"", "symbol"],
+    );
     run(&["--input", "Z", "flip the symbol"], &["unknown input symbol \"Z\"", "A B C"]);
     run(&["--input", "C", "  "], &["no instruction words"]);
     let long = vec!["the"; 40].join(" ");

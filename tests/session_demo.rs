@@ -24,7 +24,8 @@ fn size(p: &Path) -> u64 {
 
 #[test]
 fn the_demo_session_opens_and_shows_clustering_by_task() {
-    let s = Session::open(&demo()).expect("sessions/demo must stay readable: regenerate it (sessions/README.md) after a format change");
+    let s = Session::open(&demo())
+        .expect("sessions/demo must stay readable: regenerate it (sessions/README.md) after a format change");
     assert_eq!(s.manifest.format_version, FORMAT_VERSION);
     assert_eq!(s.manifest.status, RunStatus::Finished);
     assert!(s.snapshots.len() >= 10);

@@ -48,7 +48,8 @@ fn export_writes_arrays_that_read_back() {
     assert_eq!(csv.lines().count(), n + 1);
     assert!(csv.lines().nth(1).unwrap().contains(",seen,"));
     assert!(csv.contains(",unseen,"));
-    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["step"], snap.step);
     assert_eq!(metrics["layers"].as_array().unwrap().len(), 3);
     assert_eq!(metrics["layers"][2]["seen"]["ari"].as_f64().unwrap(), snap.analysis.layers[2].scores.seen.ari);
@@ -64,11 +65,22 @@ fn export_one_layer_and_bad_choices() {
     let session_dir = dir.path().join("s");
     make_tiny_session(&session_dir, 30);
     let out = dir.path().join("one");
-    let run = |args: &[&str]| Command::cargo_bin("clusterscope").unwrap().arg("export").arg(&session_dir).args(args).arg("--out").arg(&out).assert();
+    let run = |args: &[&str]| {
+        Command::cargo_bin("clusterscope")
+            .unwrap()
+            .arg("export")
+            .arg(&session_dir)
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+    };
     run(&["--layer", "1", "--checkpoint", "0"]).success();
     assert!(out.join("hidden_1.npy").exists());
     assert!(!out.join("hidden_0.npy").exists());
-    run(&["--checkpoint", "7"]).code(2).stderr(predicates::str::contains("no checkpoint \"7\"").and(predicates::str::contains("0, 10, 20, 30")));
+    run(&["--checkpoint", "7"])
+        .code(2)
+        .stderr(predicates::str::contains("no checkpoint \"7\"").and(predicates::str::contains("0, 10, 20, 30")));
     run(&["--layer", "9"]).code(2).stderr(predicates::str::contains("no layer 9"));
     run(&["--layer", "x"]).code(2).stderr(predicates::str::contains("--layer \"x\""));
 }

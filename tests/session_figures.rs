@@ -47,7 +47,8 @@ fn keep(files: &[std::path::PathBuf], prefix: &str) {
     if let Ok(dir) = std::env::var("FIGURES_KEEP") {
         std::fs::create_dir_all(&dir).unwrap();
         for f in files {
-            std::fs::copy(f, Path::new(&dir).join(format!("{prefix}{}", f.file_name().unwrap().to_str().unwrap()))).unwrap();
+            std::fs::copy(f, Path::new(&dir).join(format!("{prefix}{}", f.file_name().unwrap().to_str().unwrap())))
+                .unwrap();
         }
     }
 }
@@ -135,8 +136,12 @@ fn many_tasks_and_layers_lay_out_in_a_grid() {
     let mut s = session().clone();
     let (tasks, layers, per_task) = (14, 7, 120);
     s.manifest.task_names = (0..tasks).map(|t| format!("task number {t} with a long name")).collect();
-    let point = |task, seen| PointInfo { task, seen, instruction: String::new(), input: String::new(), output: String::new() };
-    s.points = (0..tasks * per_task).map(|i| point(i / per_task, true)).chain((0..tasks * 10).map(|i| point(i / 10, false))).collect();
+    let point =
+        |task, seen| PointInfo { task, seen, instruction: String::new(), input: String::new(), output: String::new() };
+    s.points = (0..tasks * per_task)
+        .map(|i| point(i / per_task, true))
+        .chain((0..tasks * 10).map(|i| point(i / 10, false)))
+        .collect();
     let mut state = 7u64;
     let mut noise = move || {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

@@ -37,7 +37,12 @@ fn a_finished_run_reopens_with_every_snapshot() {
     for c in &s.manifest.checkpoints {
         assert!(s.weights_path(c.step).unwrap().exists());
     }
-    let with_opt: Vec<_> = s.manifest.checkpoints.iter().filter(|c| out.join("checkpoints").join(&c.dir).join("optimizer.safetensors").exists()).collect();
+    let with_opt: Vec<_> = s
+        .manifest
+        .checkpoints
+        .iter()
+        .filter(|c| out.join("checkpoints").join(&c.dir).join("optimizer.safetensors").exists())
+        .collect();
     assert_eq!(with_opt.len(), 1);
     assert_eq!(with_opt[0].step, 120);
     // A second run never overwrites the session.
@@ -150,5 +155,9 @@ fn kill_dash_nine_leaves_a_readable_session() {
         .success();
     let again = Session::open(&out).unwrap();
     assert_eq!(again.snapshots.last().unwrap().step, last + 20);
-    assert!(!std::fs::read_dir(out.join("checkpoints")).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".tmp")));
+    assert!(!std::fs::read_dir(out.join("checkpoints")).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .ends_with(".tmp")));
 }

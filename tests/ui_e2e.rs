@@ -80,16 +80,27 @@ fn the_app_trains_and_answers_keys_in_a_real_terminal() {
     let out = dir.path().join("session");
     // Checkpoints every 50 steps, and far more steps than the test waits for: still training
     // when `q` arrives.
-    let spec = common::tiny_spec().replace("steps = 300", "steps = 1000000").replace("checkpoints = 3", "checkpoints = 20000");
+    let spec =
+        common::tiny_spec().replace("steps = 300", "steps = 1000000").replace("checkpoints = 3", "checkpoints = 20000");
     let spec_path = dir.path().join("spec.toml");
     std::fs::write(&spec_path, spec).unwrap();
     let mut pty = Pty::spawn(
-        &["--threads", "1", "--device", "cpu", "--experiment", spec_path.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+            "--experiment",
+            spec_path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
         110,
         34,
     );
     let long = Duration::from_secs(60);
-    let s = pty.wait_for("training with 4+ checkpoints", |s| s.contains("RUNNING") && checkpoints_on_screen(s) >= 4, long);
+    let s =
+        pty.wait_for("training with 4+ checkpoints", |s| s.contains("RUNNING") && checkpoints_on_screen(s) >= 4, long);
     assert!(s.contains("layer 2/2"), "opens on the deepest layer:\n{s}");
     assert!(s.contains("following live"));
     assert!(s.contains(out.to_str().unwrap()) || s.contains("session"), "status bar names the session");
@@ -146,7 +157,11 @@ fn replay_opens_the_demo_session_and_quits() {
     let s = pty.wait_for("replay screen", |s| s.contains("REPLAY"), Duration::from_secs(30));
     assert!(s.contains("step 1,200"), "opens on the last checkpoint:\n{s}");
     pty.send("\x1b[H"); // Home: the first checkpoint
-    pty.wait_for("first checkpoint", |s| s.lines().next().is_some_and(|l| l.contains("step 0 ")), Duration::from_secs(10));
+    pty.wait_for(
+        "first checkpoint",
+        |s| s.lines().next().is_some_and(|l| l.contains("step 0 ")),
+        Duration::from_secs(10),
+    );
     pty.send("q");
     let deadline = Instant::now() + Duration::from_secs(10);
     while pty.child.try_wait().unwrap().is_none() {

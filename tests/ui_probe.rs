@@ -167,7 +167,10 @@ fn probes_follow_the_selection_once() {
     assert!(app.take_probe_requests().is_empty(), "cached at this step");
     app.on_key(key(KeyCode::Left));
     let reqs = app.take_probe_requests();
-    assert_eq!(reqs, vec![ProbeRequest { id: 1, text: "copy the symbol | A".into(), step: f.snapshots[last - 1].step, save: false }]);
+    assert_eq!(
+        reqs,
+        vec![ProbeRequest { id: 1, text: "copy the symbol | A".into(), step: f.snapshots[last - 1].step, save: false }]
+    );
     // In flight: neither another key nor another drain asks again.
     app.on_key(key(KeyCode::Char('u')));
     assert!(app.take_probe_requests().is_empty());
@@ -219,7 +222,12 @@ fn results_are_cached_and_placed_near_their_task() {
     term.draw(|fr| fr.render_widget(&app, fr.area())).unwrap();
     assert!(term.backend().to_string().contains("not placed on layer 3"));
     // An error outcome is shown, not retried.
-    app.on_worker(Event::Probe(Box::new(ProbeResult { id: 1, step: f.snapshots[last].step, text: String::new(), outcome: Err("weights missing".into()) })));
+    app.on_worker(Event::Probe(Box::new(ProbeResult {
+        id: 1,
+        step: f.snapshots[last].step,
+        text: String::new(),
+        outcome: Err("weights missing".into()),
+    })));
     assert!(app.take_probe_requests().is_empty());
     term.draw(|fr| fr.render_widget(&app, fr.area())).unwrap();
     assert!(term.backend().to_string().contains("weights missing"));
@@ -270,7 +278,14 @@ fn deleting_and_switching_probes_never_panics() {
     let f = small();
     let exp = experiment();
     let mut app = live(&f);
-    for k in [KeyCode::Char('x'), KeyCode::Char('['), KeyCode::Char(']'), KeyCode::Char('v'), KeyCode::Char('P'), KeyCode::Char('r')] {
+    for k in [
+        KeyCode::Char('x'),
+        KeyCode::Char('['),
+        KeyCode::Char(']'),
+        KeyCode::Char('v'),
+        KeyCode::Char('P'),
+        KeyCode::Char('r'),
+    ] {
         app.on_key(key(k));
     }
     submit(&mut app, "copy the symbol | A");

@@ -27,7 +27,14 @@ fn live(f: &Fixture) -> App {
 }
 
 fn progress(step: usize, total: usize) -> Progress {
-    Progress { step, total_steps: total, loss: 1.0 / (1.0 + step as f32 / 100.0), lr: 1e-3, steps_per_s: 3.2, paused: false }
+    Progress {
+        step,
+        total_steps: total,
+        loss: 1.0 / (1.0 + step as f32 / 100.0),
+        lr: 1e-3,
+        steps_per_s: 3.2,
+        paused: false,
+    }
 }
 
 fn key(code: KeyCode) -> KeyEvent {
@@ -64,7 +71,10 @@ fn scatter_with_task_centroids_and_half_blocks() {
 #[test]
 fn scatter_with_kmeans_centroids_dots_no_unseen() {
     let mut app = live(&small());
-    press(&mut app, &[KeyCode::Char('c'), KeyCode::Char('m'), KeyCode::Char('m'), KeyCode::Char('u'), KeyCode::Up, KeyCode::Up]);
+    press(
+        &mut app,
+        &[KeyCode::Char('c'), KeyCode::Char('m'), KeyCode::Char('m'), KeyCode::Char('u'), KeyCode::Up, KeyCode::Up],
+    );
     both_sizes("scatter_kmeans_dots_no_unseen", &app);
 }
 
@@ -167,13 +177,17 @@ fn too_small_notice() {
 #[test]
 fn never_panics_at_any_size() {
     let f = fixture(30, 5, 3, 3);
-    let mut apps = vec![live(&f), App::live(&f.info, ThemeSet::default()), App::replay(&f.session(), ThemeSet::default())];
+    let mut apps =
+        vec![live(&f), App::live(&f.info, ThemeSet::default()), App::replay(&f.session(), ThemeSet::default())];
     let mut all = live(&f);
     press(&mut all, &[KeyCode::Char('a'), KeyCode::Char('?'), KeyCode::Char('c')]);
     apps.push(all);
     let mut probed = with_probe(&f);
     apps.push(probed.clone());
-    press(&mut probed, &[KeyCode::Char('r'), KeyCode::Char('a'), KeyCode::Char('v'), KeyCode::Char('p'), KeyCode::Char('x')]);
+    press(
+        &mut probed,
+        &[KeyCode::Char('r'), KeyCode::Char('a'), KeyCode::Char('v'), KeyCode::Char('p'), KeyCode::Char('x')],
+    );
     apps.push(probed);
     for app in &apps {
         for (w, h) in [(1, 1), (0, 0), (1, 0), (0, 1), (500, 1), (1, 300), (40, 12), (41, 13), (70, 20), (1000, 300)] {
@@ -290,7 +304,12 @@ fn clicking_the_timeline_selects_a_checkpoint() {
     let mut app = live(&small());
     draw(&app, 80, 24);
     // The strip starts one column right of the timeline's left border, on the first inner row.
-    let click = |col, row| MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column: col, row, modifiers: KeyModifiers::NONE };
+    let click = |col, row| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: col,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
     let timeline_row = 24 - 2 - 4 + 1;
     app.on_mouse(click(1, timeline_row));
     assert_eq!(app.selected(), 0);
@@ -339,14 +358,18 @@ fn high_contrast_uses_only_the_16_ansi_colours_and_every_palette_has_12() {
 #[test]
 fn bad_theme_file_is_reported_and_default_kept() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("broken.toml"), "name = \"broken\"\nerror = \"not-a-colour\"\nborder = \"red\"\n").unwrap();
+    std::fs::write(dir.path().join("broken.toml"), "name = \"broken\"\nerror = \"not-a-colour\"\nborder = \"red\"\n")
+        .unwrap();
     std::fs::write(dir.path().join("typo.toml"), "bordr = \"red\"\n").unwrap();
     std::fs::write(dir.path().join("short.toml"), "palette = [\"red\", \"blue\"]\n").unwrap();
     std::fs::write(dir.path().join("garbage.toml"), "this is = = not toml\n").unwrap();
     std::fs::write(dir.path().join("mine.toml"), "# one override over dark\nborder = \"#ff0000\"\n").unwrap();
     let (set, warnings) = ThemeSet::load(Some(dir.path()), Some("broken"), false);
     let joined = warnings.join("\n");
-    assert!(joined.contains("broken.toml") && joined.contains("`error`") && joined.contains("not-a-colour"), "{joined}");
+    assert!(
+        joined.contains("broken.toml") && joined.contains("`error`") && joined.contains("not-a-colour"),
+        "{joined}"
+    );
     assert!(joined.contains("typo.toml") && joined.contains("`bordr`"), "{joined}");
     assert!(joined.contains("short.toml") && joined.contains("`palette`"), "{joined}");
     assert!(joined.contains("garbage.toml") && joined.contains("invalid TOML"), "{joined}");
@@ -381,7 +404,17 @@ fn no_color_makes_every_style_colourless() {
     let (mut set, _) = ThemeSet::load(None, None, true);
     for _ in 0..3 {
         let t = set.current();
-        for s in [t.text(), t.task(0), t.task(11), t.error(), t.border(true), t.selected(), t.status_bar(), t.task_badge(3), t.task_pair(1, 2)] {
+        for s in [
+            t.text(),
+            t.task(0),
+            t.task(11),
+            t.error(),
+            t.border(true),
+            t.selected(),
+            t.status_bar(),
+            t.task_badge(3),
+            t.task_pair(1, 2),
+        ] {
             assert_eq!((s.fg, s.bg), (None, None), "{} {s:?}", t.name());
         }
         set.cycle();

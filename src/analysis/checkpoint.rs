@@ -125,10 +125,7 @@ pub struct CheckpointAnalysis {
 }
 
 /// [`analyze_checkpoint_with`] with default options.
-pub fn analyze_checkpoint(
-    input: &AnalysisInput,
-    prev: Option<&CheckpointAnalysis>,
-) -> CheckpointAnalysis {
+pub fn analyze_checkpoint(input: &AnalysisInput, prev: Option<&CheckpointAnalysis>) -> CheckpointAnalysis {
     analyze_checkpoint_with(input, prev, &AnalysisOptions::default())
 }
 
@@ -140,8 +137,7 @@ pub fn analyze_checkpoint_with(
     options: &AnalysisOptions,
 ) -> CheckpointAnalysis {
     let shared = Shared::new(input);
-    let prev_layer =
-        |l: usize| prev.and_then(|p| p.layers.iter().find(|a| a.layer == l && a.error.is_none()));
+    let prev_layer = |l: usize| prev.and_then(|p| p.layers.iter().find(|a| a.layer == l && a.error.is_none()));
     let run = |l: usize| analyze_layer(input, &shared, l, prev_layer(l));
     let count = input.layers.len();
     let threads = options.threads.clamp(1, count.max(1));
@@ -204,23 +200,12 @@ impl Shared {
     }
 }
 
-fn analyze_layer(
-    input: &AnalysisInput,
-    shared: &Shared,
-    layer: usize,
-    prev: Option<&LayerAnalysis>,
-) -> LayerAnalysis {
+fn analyze_layer(input: &AnalysisInput, shared: &Shared, layer: usize, prev: Option<&LayerAnalysis>) -> LayerAnalysis {
     let result = match &shared.label_error {
         Some(e) => Err(e.clone()),
         None => try_layer(input, shared, layer, prev),
     };
-    match result.and_then(|a| {
-        if a.is_finite() {
-            Ok(a)
-        } else {
-            Err("values overflow f32".into())
-        }
-    }) {
+    match result.and_then(|a| if a.is_finite() { Ok(a) } else { Err("values overflow f32".into()) }) {
         Ok(a) => a,
         Err(e) => failed(layer, format!("layer {layer}: {e}")),
     }
@@ -237,10 +222,7 @@ fn try_layer(
     let check = |data: &[f32], labels: &[usize], set: &str| -> Result<(), String> {
         let n = rows_of(data, d).map_err(|e| format!("{set} hidden states: {e}"))?;
         if n != labels.len() {
-            return Err(format!(
-                "{set} hidden states have {n} points but {} labels",
-                labels.len()
-            ));
+            return Err(format!("{set} hidden states have {n} points but {} labels", labels.len()));
         }
         check_finite(data, d).map_err(|e| format!("{set} {e}"))
     };
@@ -260,19 +242,13 @@ fn try_layer(
     let unseen_assignments = assign_nearest(&km.centroids, k, d, h.unseen);
     let tc = task_centroids_valid(h.seen, d, input.seen_labels, k);
 
-    let seen_scores = shared
-        .seen_truth
-        .scores(&km.assignments)
-        .map_err(seen_err)?;
+    let seen_scores = shared.seen_truth.scores(&km.assignments).map_err(seen_err)?;
     let (unseen_scores, accuracy) = if shared.unseen_truth.is_empty() {
         (ClusterScores::default(), 0.0)
     } else {
         let unseen_err = |e: AnalysisError| format!("unseen points: {e}");
         (
-            shared
-                .unseen_truth
-                .scores(&unseen_assignments)
-                .map_err(unseen_err)?,
+            shared.unseen_truth.scores(&unseen_assignments).map_err(unseen_err)?,
             nearest_centroid_accuracy(&tc, h.unseen, input.unseen_labels).map_err(unseen_err)?,
         )
     };
@@ -289,11 +265,7 @@ fn try_layer(
         kmeans_inertia: km.inertia,
         task_centroids: tc.centroids,
         task_counts: tc.counts,
-        scores: LayerScores {
-            seen: seen_scores,
-            unseen: unseen_scores,
-            unseen_centroid_accuracy: accuracy,
-        },
+        scores: LayerScores { seen: seen_scores, unseen: unseen_scores, unseen_centroid_accuracy: accuracy },
         error: None,
     })
 }
@@ -306,11 +278,7 @@ fn layer_seed(seed: u64, layer: usize) -> u64 {
 fn failed(layer: usize, error: String) -> LayerAnalysis {
     LayerAnalysis {
         layer,
-        pca: Pca2 {
-            mean: Vec::new(),
-            components: [Vec::new(), Vec::new()],
-            explained_variance_ratio: [0.0; 2],
-        },
+        pca: Pca2 { mean: Vec::new(), components: [Vec::new(), Vec::new()], explained_variance_ratio: [0.0; 2] },
         seen_proj: Vec::new(),
         unseen_proj: Vec::new(),
         seen_assignments: Vec::new(),
@@ -344,12 +312,7 @@ impl LayerAnalysis {
             self.pca.explained_variance_ratio[0],
             self.pca.explained_variance_ratio[1],
         ];
-        let points = [
-            &self.seen_proj,
-            &self.unseen_proj,
-            &self.kmeans_centroids_proj,
-            &self.task_centroids_proj,
-        ];
+        let points = [&self.seen_proj, &self.unseen_proj, &self.kmeans_centroids_proj, &self.task_centroids_proj];
         let vectors = [
             &self.pca.mean,
             &self.pca.components[0],
@@ -358,9 +321,7 @@ impl LayerAnalysis {
             &self.task_centroids,
         ];
         scores.iter().all(|v| v.is_finite())
-            && points
-                .iter()
-                .all(|p| p.iter().flatten().all(|v| v.is_finite()))
+            && points.iter().all(|p| p.iter().flatten().all(|v| v.is_finite()))
             && vectors.iter().all(|v| v.iter().all(|x| x.is_finite()))
     }
 }

@@ -175,10 +175,7 @@ where
             continue;
         };
         let xn = &x.norms[t * TILE..(t + 1) * TILE];
-        let blocks = pc
-            .ct
-            .chunks_exact(d * CBLOCK)
-            .zip(pc.norms.chunks_exact(CBLOCK));
+        let blocks = pc.ct.chunks_exact(d * CBLOCK).zip(pc.norms.chunks_exact(CBLOCK));
         for ((block, cn), o) in blocks.zip(out.chunks_exact_mut(CBLOCK)) {
             let mut acc = [[0.0f32; TILE]; CBLOCK];
             for (xv, w) in xt.chunks_exact(TILE).zip(block.chunks_exact(CBLOCK)) {
@@ -249,12 +246,7 @@ pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; LANES];
     let len = a.len().min(b.len());
     let (ca, cb) = (a[..len].chunks_exact(LANES), b[..len].chunks_exact(LANES));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum();
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| (x - y) * (x - y)).sum();
     for (x, y) in ca.zip(cb) {
         for l in 0..LANES {
             let t = x[l] - y[l];
@@ -277,12 +269,8 @@ mod tests {
         // 11 centroids: two blocks, the second padded; 19 dims and 37 points:
         // neither a multiple of 8, so the last tile is padded too.
         let (n, d, k) = (37, 19, 11);
-        let data: Vec<f32> = (0..n * d)
-            .map(|i| ((i * 7919) % 113) as f32 / 50.0 - 1.0)
-            .collect();
-        let cents: Vec<f32> = (0..k * d)
-            .map(|i| ((i * 104729) % 97) as f32 / 40.0 - 1.0)
-            .collect();
+        let data: Vec<f32> = (0..n * d).map(|i| ((i * 7919) % 113) as f32 / 50.0 - 1.0).collect();
+        let cents: Vec<f32> = (0..k * d).map(|i| ((i * 104729) % 97) as f32 / 40.0 - 1.0).collect();
         let x = Tiled::new(&data, n, d, &[0.0; 19], 1.0);
         let pc = PackedCentroids::new(&cents, k, d);
         assert_eq!((x.tiles(), x.tile_len(2), pc.padded_k()), (3, 5, 12));
@@ -304,10 +292,7 @@ mod tests {
                 let (idx, b1, b2) = nearest_two(out, k);
                 let mut all: Vec<(f32, usize)> = (0..k).map(|c| (out[c][q], c)).collect();
                 all.sort_by(|a, b| a.partial_cmp(b).unwrap());
-                assert_eq!(
-                    (idx[q] as usize, b1[q], b2[q]),
-                    (all[0].1, all[0].0, all[1].0)
-                );
+                assert_eq!((idx[q] as usize, b1[q], b2[q]), (all[0].1, all[0].0, all[1].0));
             }
         };
         for_each_tile(&x, 0..x.tiles(), &pc, |t, out| check(t, out, &mut seen));

@@ -51,20 +51,11 @@ fn tridiagonal_top2(c: &[f64], d: usize) -> Option<Top2> {
         tridiag_in_place_scratch::<f64>(d, Par::Seq, Default::default()),
         apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(d - 1, bs, 2),
     ]));
-    tridiag_in_place(
-        trid.as_mut(),
-        householder.as_mut(),
-        Par::Seq,
-        MemStack::new(&mut mem),
-        Default::default(),
-    );
+    tridiag_in_place(trid.as_mut(), householder.as_mut(), Par::Seq, MemStack::new(&mut mem), Default::default());
     let diag: Vec<f64> = (0..d).map(|i| trid[(i, i)]).collect();
     let off: Vec<f64> = (0..d - 1).map(|i| trid[(i + 1, i)]).collect();
 
-    let values = [
-        kth_smallest(&diag, &off, d - 1),
-        kth_smallest(&diag, &off, d - 2),
-    ];
+    let values = [kth_smallest(&diag, &off, d - 1), kth_smallest(&diag, &off, d - 2)];
     let v1 = inverse_iteration(&diag, &off, values[0], None)?;
     let v2 = inverse_iteration(&diag, &off, values[1], Some(&v1))?;
 
@@ -79,10 +70,7 @@ fn tridiagonal_top2(c: &[f64], d: usize) -> Option<Top2> {
         MemStack::new(&mut mem),
     );
     let col = |j: usize| unit((0..d).map(|i| u[(i, j)]).collect());
-    Some(Top2 {
-        values,
-        vectors: [col(0)?, col(1)?],
-    })
+    Some(Top2 { values, vectors: [col(0)?, col(1)?] })
 }
 
 fn unit(mut v: Vec<f64>) -> Option<Vec<f64>> {
@@ -140,22 +128,11 @@ fn kth_smallest(diag: &[f64], off: &[f64], k: usize) -> f64 {
 /// Eigenvector of the tridiagonal matrix for the (accurate) eigenvalue
 /// `lambda`, orthogonal to `against` if given (which matters only when the
 /// two eigenvalues are (nearly) equal).
-fn inverse_iteration(
-    diag: &[f64],
-    off: &[f64],
-    lambda: f64,
-    against: Option<&[f64]>,
-) -> Option<Vec<f64>> {
+fn inverse_iteration(diag: &[f64], off: &[f64], lambda: f64, against: Option<&[f64]>) -> Option<Vec<f64>> {
     let n = diag.len();
-    let scale = diag
-        .iter()
-        .chain(off)
-        .fold(0.0f64, |m, v| m.max(v.abs()))
-        .max(f64::MIN_POSITIVE);
+    let scale = diag.iter().chain(off).fold(0.0f64, |m, v| m.max(v.abs())).max(f64::MIN_POSITIVE);
     // Deterministic start with no special alignment to any eigenvector.
-    let mut x: Vec<f64> = (0..n)
-        .map(|i| 1.0 + ((i * 7919) % 101) as f64 / 101.0)
-        .collect();
+    let mut x: Vec<f64> = (0..n).map(|i| 1.0 + ((i * 7919) % 101) as f64 / 101.0).collect();
     for _ in 0..3 {
         let y = solve_shifted(diag, off, lambda, scale * f64::EPSILON, &x)?;
         x = y;
@@ -171,13 +148,7 @@ fn inverse_iteration(
 /// Solves `(T - sigma I) y = rhs` by Gaussian elimination with partial
 /// pivoting (rows `i`, `i+1` swap when the subdiagonal entry is larger),
 /// replacing exactly singular pivots by `tiny` as inverse iteration wants.
-fn solve_shifted(
-    diag: &[f64],
-    off: &[f64],
-    sigma: f64,
-    tiny: f64,
-    rhs: &[f64],
-) -> Option<Vec<f64>> {
+fn solve_shifted(diag: &[f64], off: &[f64], sigma: f64, tiny: f64, rhs: &[f64]) -> Option<Vec<f64>> {
     let n = diag.len();
     let mut y = rhs.to_vec();
     // Upper factor: row i has entries at columns i, i+1, i+2.
@@ -231,18 +202,13 @@ fn residual_ok(c: &[f64], d: usize, t: &Top2, norm: f64) -> bool {
 
 fn dense(c: &[f64], d: usize) -> Result<Top2, AnalysisError> {
     let m = Mat::<f64>::from_fn(d, d, |i, j| c[i * d + j]);
-    let evd = m
-        .self_adjoint_eigen(Side::Lower)
-        .map_err(|_| AnalysisError::NoConvergence)?;
+    let evd = m.self_adjoint_eigen(Side::Lower).map_err(|_| AnalysisError::NoConvergence)?;
     let (s, u) = (evd.S(), evd.U());
     // faer sorts eigenvalues in nondecreasing order.
     let pick = |idx: usize| (s[idx], (0..d).map(|i| u[(i, idx)]).collect::<Vec<f64>>());
     let (v0, x0) = pick(d - 1);
     let (v1, x1) = pick(d - 2);
-    Ok(Top2 {
-        values: [v0, v1],
-        vectors: [x0, x1],
-    })
+    Ok(Top2 { values: [v0, v1], vectors: [x0, x1] })
 }
 
 #[cfg(test)]
@@ -255,10 +221,7 @@ mod tests {
         assert!(residual_ok(c, d, &fast, norm));
         let slow = dense(c, d).unwrap();
         for i in 0..2 {
-            assert!(
-                (fast.values[i] - slow.values[i]).abs() <= 1e-12 * norm,
-                "value {i}"
-            );
+            assert!((fast.values[i] - slow.values[i]).abs() <= 1e-12 * norm, "value {i}");
         }
     }
 
@@ -278,31 +241,13 @@ mod tests {
         let a: Vec<f64> = (0..d * d).map(|_| rnd()).collect();
         let sym: Vec<f64> = (0..d * d).map(|k| a[k] + a[(k % d) * d + k / d]).collect();
         check_against_dense(&sym, d);
-        let diag: Vec<f64> = (0..d * d)
-            .map(|k| {
-                if k % (d + 1) == 0 {
-                    [3.0, 1.0, 3.0, 2.0][(k / (d + 1)) % 4]
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let diag: Vec<f64> =
+            (0..d * d).map(|k| if k % (d + 1) == 0 { [3.0, 1.0, 3.0, 2.0][(k / (d + 1)) % 4] } else { 0.0 }).collect();
         check_against_dense(&diag, d);
         let t = tridiagonal_top2(&diag, d).unwrap();
-        assert!(
-            t.values.iter().all(|v| (v - 3.0).abs() < 1e-13),
-            "{:?}",
-            t.values
-        );
-        let dot: f64 = t.vectors[0]
-            .iter()
-            .zip(&t.vectors[1])
-            .map(|(x, y)| x * y)
-            .sum();
-        assert!(
-            dot.abs() < 1e-12,
-            "repeated eigenvalue: vectors must be orthogonal"
-        );
+        assert!(t.values.iter().all(|v| (v - 3.0).abs() < 1e-13), "{:?}", t.values);
+        let dot: f64 = t.vectors[0].iter().zip(&t.vectors[1]).map(|(x, y)| x * y).sum();
+        assert!(dot.abs() < 1e-12, "repeated eigenvalue: vectors must be orthogonal");
         let v: Vec<f64> = (0..d).map(|i| (i as f64 + 1.0).sin()).collect();
         let rank1: Vec<f64> = (0..d * d).map(|k| v[k / d] * v[k % d]).collect();
         let t = top2_symmetric(&rank1, d).unwrap();
@@ -323,23 +268,13 @@ mod tests {
                 (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
             })
             .collect();
-        let c: Vec<f64> = (0..d * d)
-            .map(|k| (0..n).map(|r| x[r * d + k / d] * x[r * d + k % d]).sum())
-            .collect();
+        let c: Vec<f64> = (0..d * d).map(|k| (0..n).map(|r| x[r * d + k / d] * x[r * d + k % d]).sum()).collect();
         let fast = tridiagonal_top2(&c, d).unwrap();
         let slow = dense(&c, d).unwrap();
         for i in 0..2 {
             assert!((fast.values[i] - slow.values[i]).abs() <= 1e-12 * slow.values[0]);
-            let dot: f64 = fast.vectors[i]
-                .iter()
-                .zip(&slow.vectors[i])
-                .map(|(a, b)| a * b)
-                .sum();
-            assert!(
-                (dot.abs() - 1.0).abs() < 1e-9,
-                "vector {i}: |dot| = {}",
-                dot.abs()
-            );
+            let dot: f64 = fast.vectors[i].iter().zip(&slow.vectors[i]).map(|(a, b)| a * b).sum();
+            assert!((dot.abs() - 1.0).abs() < 1e-9, "vector {i}: |dot| = {}", dot.abs());
         }
     }
 }

@@ -46,13 +46,7 @@ pub struct KMeansConfig {
 impl KMeansConfig {
     /// `k` clusters, 4 restarts, at most 300 iterations, tol 1e-4.
     pub fn new(k: usize, seed: u64) -> Self {
-        KMeansConfig {
-            k,
-            restarts: 4,
-            max_iter: 300,
-            tol: 1e-4,
-            seed,
-        }
+        KMeansConfig { k, restarts: 4, max_iter: 300, tol: 1e-4, seed }
     }
 }
 
@@ -104,11 +98,7 @@ pub(crate) struct Run {
 /// `k`, or any NaN/infinite coordinate. Identical points (or fewer distinct
 /// points than `k`) are fine: surplus centroids duplicate occupied ones and
 /// stay empty, and the inertia is 0.
-pub fn kmeans(
-    data: &[f32],
-    d: usize,
-    config: &KMeansConfig,
-) -> Result<KMeansResult, AnalysisError> {
+pub fn kmeans(data: &[f32], d: usize, config: &KMeansConfig) -> Result<KMeansResult, AnalysisError> {
     rows_of(data, d)?;
     check_finite(data, d)?;
     kmeans_valid(data, d, config, column_mean(data, d))
@@ -152,36 +142,17 @@ pub(crate) fn kmeans_valid(
     }
     if max_abs == 0.0 {
         // All points coincide: any assignment is optimal with inertia 0.
-        let centroids = (0..k)
-            .flat_map(|_| mean.iter().map(|&m| m as f32))
-            .collect();
-        return Ok(KMeansResult {
-            centroids,
-            k,
-            d,
-            assignments: vec![0; n],
-            inertia: 0.0,
-            iterations: 0,
-        });
+        let centroids = (0..k).flat_map(|_| mean.iter().map(|&m| m as f32)).collect();
+        return Ok(KMeansResult { centroids, k, d, assignments: vec![0; n], inertia: 0.0, iterations: 0 });
     }
     // Centred coordinates then lie in [1, 2) at most; the clamp keeps the
     // factor a finite f32 for subnormal spreads (which then land >= 2^-23).
-    let scale = (-max_abs.log2().floor())
-        .exp2()
-        .clamp(f64::from(2f32.powi(-126)), f64::from(2f32.powi(126)));
+    let scale = (-max_abs.log2().floor()).exp2().clamp(f64::from(2f32.powi(-126)), f64::from(2f32.powi(126)));
     let tiled = Tiled::new(data, n, d, &mean32, scale as f32);
     // The data is centred, so the mean squared norm over d is the mean
     // per-dimension variance that scikit-learn scales `tol` by.
     let mean_var = tiled.norms.iter().map(|&v| f64::from(v)).sum::<f64>() / (n * d) as f64;
-    let prepared = Prepared {
-        tol: config.tol.max(0.0) * mean_var,
-        tiled,
-        raw: data,
-        mean,
-        scale,
-        n,
-        d,
-    };
+    let prepared = Prepared { tol: config.tol.max(0.0) * mean_var, tiled, raw: data, mean, scale, n, d };
 
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut best: Option<Run> = None;
@@ -199,11 +170,7 @@ pub(crate) fn kmeans_valid(
     let centroids = best
         .centroids
         .chunks_exact(d)
-        .flat_map(|c| {
-            c.iter()
-                .zip(&prepared.mean)
-                .map(|(&v, &m)| (f64::from(v) / scale + m) as f32)
-        })
+        .flat_map(|c| c.iter().zip(&prepared.mean).map(|(&v, &m)| (f64::from(v) / scale + m) as f32))
         .collect();
     Ok(KMeansResult {
         centroids,
@@ -238,7 +205,5 @@ pub fn assign_nearest(centroids: &[f32], k: usize, d: usize, data: &[f32]) -> Ve
     if d == 0 {
         return Vec::new();
     }
-    data.chunks_exact(d)
-        .map(|row| nearest_centroid(centroids, k, d, row))
-        .collect()
+    data.chunks_exact(d).map(|row| nearest_centroid(centroids, k, d, row)).collect()
 }

@@ -43,11 +43,7 @@ impl TrueLabels {
             counts[c as usize] += 1;
         }
         let entropy = ami::entropy(&counts);
-        TrueLabels {
-            dense,
-            counts,
-            entropy,
-        }
+        TrueLabels { dense, counts, entropy }
     }
 
     /// Number of labelled points.
@@ -68,11 +64,7 @@ impl TrueLabels {
     /// Scores `pred` (one cluster id per point, any `usize` values).
     pub fn scores(&self, pred: &[usize]) -> Result<ClusterScores, AnalysisError> {
         let table = self.table(pred)?;
-        Ok(ClusterScores {
-            ari: table.ari(),
-            ami: ami::ami(&table, self.entropy),
-            f1: table.hungarian_f1(),
-        })
+        Ok(ClusterScores { ari: table.ari(), ami: ami::ami(&table, self.entropy), f1: table.hungarian_f1() })
     }
 
     fn table(&self, pred: &[usize]) -> Result<Contingency<'_>, AnalysisError> {
@@ -90,10 +82,7 @@ impl TrueLabels {
 /// Adjusted Rand index (Hubert & Arabie), as scikit-learn computes it: 1.0
 /// when no pair of points is split differently by the two labellings (this
 /// covers empty input, identical partitions, and both all-singletons).
-pub fn adjusted_rand_score(
-    labels_true: &[usize],
-    labels_pred: &[usize],
-) -> Result<f64, AnalysisError> {
+pub fn adjusted_rand_score(labels_true: &[usize], labels_pred: &[usize]) -> Result<f64, AnalysisError> {
     Ok(TrueLabels::new(labels_true).table(labels_pred)?.ari())
 }
 
@@ -102,10 +91,7 @@ pub fn adjusted_rand_score(
 /// scikit-learn's default. Special cases as in scikit-learn 1.9: 1.0 when
 /// both labellings have a single label (or are empty), 0.0 when exactly one
 /// does. Two labellings that are the same partition score exactly 1.0.
-pub fn adjusted_mutual_info_score(
-    labels_true: &[usize],
-    labels_pred: &[usize],
-) -> Result<f64, AnalysisError> {
+pub fn adjusted_mutual_info_score(labels_true: &[usize], labels_pred: &[usize]) -> Result<f64, AnalysisError> {
     let t = TrueLabels::new(labels_true);
     Ok(ami::ami(&t.table(labels_pred)?, t.entropy))
 }
@@ -126,17 +112,12 @@ pub fn adjusted_mutual_info_score(
 /// no classes to average over and scores 0.0. Among several matchings with
 /// the same total count, the one `kuhn_munkres` finds is used.
 pub fn hungarian_f1(labels_true: &[usize], labels_pred: &[usize]) -> Result<f64, AnalysisError> {
-    Ok(TrueLabels::new(labels_true)
-        .table(labels_pred)?
-        .hungarian_f1())
+    Ok(TrueLabels::new(labels_true).table(labels_pred)?.hungarian_f1())
 }
 
 /// ARI, AMI and F1 together; with many predictions against the same truth,
 /// build a [`TrueLabels`] once and call [`TrueLabels::scores`] instead.
-pub fn cluster_scores(
-    labels_true: &[usize],
-    labels_pred: &[usize],
-) -> Result<ClusterScores, AnalysisError> {
+pub fn cluster_scores(labels_true: &[usize], labels_pred: &[usize]) -> Result<ClusterScores, AnalysisError> {
     TrueLabels::new(labels_true).scores(labels_pred)
 }
 
@@ -155,19 +136,10 @@ pub struct TaskCentroids {
 /// Mean of the points of each task `0..k` (`data` is `labels.len() x d`).
 ///
 /// Errors on a shape mismatch, a label `>= k`, or non-finite data.
-pub fn task_centroids(
-    data: &[f32],
-    d: usize,
-    labels: &[usize],
-    k: usize,
-) -> Result<TaskCentroids, AnalysisError> {
+pub fn task_centroids(data: &[f32], d: usize, labels: &[usize], k: usize) -> Result<TaskCentroids, AnalysisError> {
     let n = rows_of(data, d)?;
     if n != labels.len() {
-        return Err(AnalysisError::LengthMismatch {
-            what: "labels",
-            got: labels.len(),
-            expected: n,
-        });
+        return Err(AnalysisError::LengthMismatch { what: "labels", got: labels.len(), expected: n });
     }
     if let Some(&label) = labels.iter().find(|&&l| l >= k) {
         return Err(AnalysisError::LabelOutOfRange { label, k });
@@ -178,12 +150,7 @@ pub fn task_centroids(
 
 /// [`task_centroids`] for inputs already checked (finite data, matching
 /// lengths, labels `< k`); labels out of range are skipped, not a panic.
-pub(crate) fn task_centroids_valid(
-    data: &[f32],
-    d: usize,
-    labels: &[usize],
-    k: usize,
-) -> TaskCentroids {
+pub(crate) fn task_centroids_valid(data: &[f32], d: usize, labels: &[usize], k: usize) -> TaskCentroids {
     let mut sums = vec![0.0f64; k * d];
     let mut counts = vec![0usize; k];
     for (row, &l) in data.chunks_exact(d.max(1)).zip(labels) {
@@ -198,44 +165,26 @@ pub(crate) fn task_centroids_valid(
     let centroids = sums
         .chunks_exact(d.max(1))
         .zip(&counts)
-        .flat_map(|(s, &c)| {
-            s.iter()
-                .map(move |&v| if c > 0 { (v / c as f64) as f32 } else { 0.0 })
-        })
+        .flat_map(|(s, &c)| s.iter().map(move |&v| if c > 0 { (v / c as f64) as f32 } else { 0.0 }))
         .collect();
-    TaskCentroids {
-        centroids,
-        counts,
-        k,
-        d,
-    }
+    TaskCentroids { centroids, counts, k, d }
 }
 
 /// Fraction of points whose nearest task centroid (among tasks that have
 /// points) is their own task. Empty `data` scores 0.0: nothing was
 /// classified correctly. Errors on shape mismatches.
-pub fn nearest_centroid_accuracy(
-    tc: &TaskCentroids,
-    data: &[f32],
-    labels: &[usize],
-) -> Result<f64, AnalysisError> {
+pub fn nearest_centroid_accuracy(tc: &TaskCentroids, data: &[f32], labels: &[usize]) -> Result<f64, AnalysisError> {
     let n = rows_of(data, tc.d)?;
     if n != labels.len() {
-        return Err(AnalysisError::LengthMismatch {
-            what: "labels",
-            got: labels.len(),
-            expected: n,
-        });
+        return Err(AnalysisError::LengthMismatch { what: "labels", got: labels.len(), expected: n });
     }
     if n == 0 {
         return Ok(0.0);
     }
     // Only occupied tasks are candidates; map compacted indices back.
     let occupied: Vec<usize> = (0..tc.k).filter(|&t| tc.counts[t] > 0).collect();
-    let cents: Vec<f32> = occupied
-        .iter()
-        .flat_map(|&t| tc.centroids[t * tc.d..(t + 1) * tc.d].iter().copied())
-        .collect();
+    let cents: Vec<f32> =
+        occupied.iter().flat_map(|&t| tc.centroids[t * tc.d..(t + 1) * tc.d].iter().copied()).collect();
     if occupied.is_empty() {
         return Ok(0.0);
     }

@@ -108,11 +108,7 @@ impl Pca2 {
             });
         }
         if d == 1 {
-            return Ok(Pca2 {
-                mean: mean32,
-                components: [vec![1.0], vec![0.0]],
-                explained_variance_ratio: [1.0, 0.0],
-            });
+            return Ok(Pca2 { mean: mean32, components: [vec![1.0], vec![0.0]], explained_variance_ratio: [1.0, 0.0] });
         }
         let top = eigen::top2_symmetric(&s, d)?;
         let ratio = |v: f64| (v / total).clamp(0.0, 1.0);
@@ -178,11 +174,7 @@ impl Pca2 {
             return;
         }
         for (comp, old) in self.components.iter_mut().zip(&prev.components) {
-            let dot: f64 = comp
-                .iter()
-                .zip(old)
-                .map(|(&a, &b)| f64::from(a) * f64::from(b))
-                .sum();
+            let dot: f64 = comp.iter().zip(old).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
             if dot < 0.0 {
                 comp.iter_mut().for_each(|v| *v = -*v);
             }
@@ -223,10 +215,7 @@ fn project_impl<const FMA: bool>(pca: &Pca2, x: &[f32]) -> [f32; 2] {
     let (x, m, c0, c1) = (&x[..len], &pca.mean[..len], &c0[..len], &c1[..len]);
     let mut a0 = [0.0f32; L];
     let mut a1 = [0.0f32; L];
-    let chunks = x
-        .chunks_exact(L)
-        .zip(m.chunks_exact(L))
-        .zip(c0.chunks_exact(L).zip(c1.chunks_exact(L)));
+    let chunks = x.chunks_exact(L).zip(m.chunks_exact(L)).zip(c0.chunks_exact(L).zip(c1.chunks_exact(L)));
     for ((xs, ms), (p, q)) in chunks {
         for l in 0..L {
             let v = xs[l] - ms[l];

@@ -39,7 +39,12 @@ impl ModelConfig {
     /// The spec's preset with its overrides, sized for `vocab` tokens and sequences of `needed`.
     pub fn from_spec(spec: &ModelSpec, vocab: usize, needed: usize) -> Result<Self, ConfigError> {
         let context = spec.context.unwrap_or(needed.max(32));
-        let cfg = Self::preset(&spec.preset, vocab, context)?.with_overrides(spec.d_model, spec.layers, spec.heads, spec.d_ff)?;
+        let cfg = Self::preset(&spec.preset, vocab, context)?.with_overrides(
+            spec.d_model,
+            spec.layers,
+            spec.heads,
+            spec.d_ff,
+        )?;
         if cfg.context < needed {
             return Err(ConfigError::Invalid {
                 field: "context",
@@ -52,7 +57,13 @@ impl ModelConfig {
 
     /// Overrides on top of a preset, validated; a new d_model brings d_ff = 4 x d_model unless
     /// d_ff is given too.
-    pub fn with_overrides(mut self, d_model: Option<usize>, layers: Option<usize>, heads: Option<usize>, d_ff: Option<usize>) -> Result<Self, ConfigError> {
+    pub fn with_overrides(
+        mut self,
+        d_model: Option<usize>,
+        layers: Option<usize>,
+        heads: Option<usize>,
+        d_ff: Option<usize>,
+    ) -> Result<Self, ConfigError> {
         if let Some(d) = d_model {
             self.d_model = d;
             self.d_ff = 4 * d;
@@ -94,7 +105,8 @@ impl ModelConfig {
 
     pub fn num_parameters(&self) -> usize {
         let d = self.d_model;
-        let per_layer = 2 * 2 * d + (3 * d * d + 3 * d) + (d * d + d) + (d * self.d_ff + self.d_ff) + (self.d_ff * d + d);
+        let per_layer =
+            2 * 2 * d + (3 * d * d + 3 * d) + (d * d + d) + (d * self.d_ff + self.d_ff) + (self.d_ff * d + d);
         self.vocab * d + self.context * d + self.layers * per_layer + 2 * d + (d * self.vocab + self.vocab)
     }
 }

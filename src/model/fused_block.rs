@@ -159,8 +159,15 @@ impl CustomOp2 for Block {
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
-    fn bwd(&self, x: &Tensor, params: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let packed = x.apply_op3_no_bwd(params, &grad.contiguous()?, &BlockGrad { dims: self.dims, saved: self.saved.clone() })?;
+    fn bwd(
+        &self,
+        x: &Tensor,
+        params: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let packed =
+            x.apply_op3_no_bwd(params, &grad.contiguous()?, &BlockGrad { dims: self.dims, saved: self.saved.clone() })?;
         let nx = x.elem_count();
         let dx = packed.narrow(0, 0, nx)?.reshape(x.shape())?;
         let dp = packed.narrow(0, nx, params.elem_count())?;
@@ -173,7 +180,15 @@ impl CustomOp3 for BlockGrad {
         "fused-block-grad"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s1, l1, self.name())?;
         let p = f32_slice(s2, l2, self.name())?;
         let dy = f32_slice(s3, l3, self.name())?;
@@ -261,7 +276,15 @@ fn backward(dims: &BlockDims, n: usize, x: &[f32], p: &[f32], dy: &[f32], saved:
 }
 
 #[allow(clippy::too_many_arguments)]
-fn backward_chunk(dims: &BlockDims, n: usize, x: &[f32], p: &[f32], dy: &[f32], s: &Saved, dx: &mut [f32]) -> Result<Vec<f32>> {
+fn backward_chunk(
+    dims: &BlockDims,
+    n: usize,
+    x: &[f32],
+    p: &[f32],
+    dy: &[f32],
+    s: &Saved,
+    dx: &mut [f32],
+) -> Result<Vec<f32>> {
     let BlockDims { d, d_ff: f, eps, .. } = *dims;
     let o = dims.offsets();
     let w = |at: usize, len: usize| &p[at..at + len];
@@ -276,7 +299,8 @@ fn backward_chunk(dims: &BlockDims, n: usize, x: &[f32], p: &[f32], dy: &[f32], 
         rest = tail;
     }
     let [d_ln1_w, d_ln1_b, d_qkv_w, d_qkv_b, d_proj_w, d_proj_b, d_ln2_w, d_ln2_b, d_fc_w, d_fc_b, d_out_w, d_out_b] =
-        <[&mut [f32]; 12]>::try_from(grads).map_err(|_| candle_core::Error::Msg("fused block: parameter split".into()))?;
+        <[&mut [f32]; 12]>::try_from(grads)
+            .map_err(|_| candle_core::Error::Msg("fused block: parameter split".into()))?;
 
     // MLP out: y = x1 + g W_out^T + b_out.
     let mut dg = vec![0f32; n * f];
@@ -303,11 +327,21 @@ fn backward_chunk(dims: &BlockDims, n: usize, x: &[f32], p: &[f32], dy: &[f32], 
 }
 
 /// `dst` (n, d_out) = `x` (n, d_in) W^T + b [+ residual], W (d_out, d_in) row-major.
-fn linear(dst: &mut [f32], x: &[f32], n: usize, d_in: usize, w: &[f32], b: &[f32], residual: Option<&[f32]>) -> Result<()> {
+fn linear(
+    dst: &mut [f32],
+    x: &[f32],
+    n: usize,
+    d_in: usize,
+    w: &[f32],
+    b: &[f32],
+    residual: Option<&[f32]>,
+) -> Result<()> {
     let d_out = b.len();
     for (r, row) in dst.chunks_exact_mut(d_out).enumerate() {
         match residual {
-            Some(res) => row.iter_mut().zip(&res[r * d_out..(r + 1) * d_out]).zip(b).for_each(|((o, &r), &b)| *o = r + b),
+            Some(res) => {
+                row.iter_mut().zip(&res[r * d_out..(r + 1) * d_out]).zip(b).for_each(|((o, &r), &b)| *o = r + b)
+            }
             None => row.copy_from_slice(b),
         }
     }
@@ -317,7 +351,17 @@ fn linear(dst: &mut [f32], x: &[f32], n: usize, d_in: usize, w: &[f32], b: &[f32
 /// Backward of [`linear`] given `dy` (n, d_out): dW = dy^T x and db = colsum(dy) into the
 /// parameter gradients, and dx = dy W.
 #[allow(clippy::too_many_arguments)]
-fn linear_backward(dy: &[f32], n: usize, d_out: usize, x: &[f32], d_in: usize, w: &[f32], dw: &mut [f32], db: &mut [f32], dx: &mut [f32]) -> Result<()> {
+fn linear_backward(
+    dy: &[f32],
+    n: usize,
+    d_out: usize,
+    x: &[f32],
+    d_in: usize,
+    w: &[f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+    dx: &mut [f32],
+) -> Result<()> {
     matmul(MatMut::rows(dw, d_out, d_in)?, Mat::rows(dy, n, d_out)?.t(), Mat::rows(x, n, d_in)?, false, 1.0)?;
     for row in dy.chunks_exact(d_out) {
         db.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
@@ -348,7 +392,15 @@ fn layer_norm_rows_kernel(x: &[f32], w: &[f32], b: &[f32], eps: f32, y: &mut [f3
 
 /// Backward of [`layer_norm`] given `dy`, in parallel: `dx = LN'(dy)` and the gain's and
 /// bias's gradients.
-pub(super) fn layer_norm_backward(dy: &[f32], x: &[f32], w: &[f32], eps: f32, dx: &mut [f32], dw: &mut [f32], db: &mut [f32]) {
+pub(super) fn layer_norm_backward(
+    dy: &[f32],
+    x: &[f32],
+    w: &[f32],
+    eps: f32,
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
     let d = w.len();
     let partial: Vec<(Vec<f32>, Vec<f32>)> = dx
         .par_chunks_mut(ROWS * d)
@@ -385,7 +437,16 @@ dispatch! {
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn layer_norm_backward_rows_kernel(dy: &[f32], x: &[f32], w: &[f32], eps: f32, residual: Option<&[f32]>, dx: &mut [f32], dw: &mut [f32], db: &mut [f32]) {
+fn layer_norm_backward_rows_kernel(
+    dy: &[f32],
+    x: &[f32],
+    w: &[f32],
+    eps: f32,
+    residual: Option<&[f32]>,
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
     let d = w.len();
     let (mut xhat, mut gw) = (vec![0f32; d], vec![0f32; d]);
     for (i, ((dxr, dyr), xr)) in dx.chunks_exact_mut(d).zip(dy.chunks_exact(d)).zip(x.chunks_exact(d)).enumerate() {
@@ -440,7 +501,13 @@ fn attention(dims: &BlockDims, n: usize, qkv: &[f32], out: &mut [f32]) -> Result
     for (u, p) in probs.chunks_exact_mut(t * t).enumerate() {
         let at = unit(dims, u);
         // S = scale * Q K^T, then a causal softmax of each row in place.
-        matmul(MatMut::rows(p, t, t)?, Mat::new(&qkv[at.q..], t, hd, 3 * d, 1)?, Mat::new(&qkv[at.k..], hd, t, 1, 3 * d)?, false, scale)?;
+        matmul(
+            MatMut::rows(p, t, t)?,
+            Mat::new(&qkv[at.q..], t, hd, 3 * d, 1)?,
+            Mat::new(&qkv[at.k..], hd, t, 1, 3 * d)?,
+            false,
+            scale,
+        )?;
         for (i, row) in p.chunks_exact_mut(t).enumerate() {
             let (seen, hidden) = row.split_at_mut(i + 1);
             let max = seen.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
@@ -460,7 +527,14 @@ fn attention(dims: &BlockDims, n: usize, qkv: &[f32], out: &mut [f32]) -> Result
 }
 
 /// Backward of [`attention`] given `datt` (n, d): writes `dqkv` (n, 3d).
-fn attention_backward(dims: &BlockDims, n: usize, qkv: &[f32], probs: &[f32], datt: &[f32], dqkv: &mut [f32]) -> Result<()> {
+fn attention_backward(
+    dims: &BlockDims,
+    n: usize,
+    qkv: &[f32],
+    probs: &[f32],
+    datt: &[f32],
+    dqkv: &mut [f32],
+) -> Result<()> {
     let (d, t, hd) = (dims.d, dims.t, dims.head_dim());
     let scale = 1.0 / (hd as f32).sqrt();
     let units = n / t * dims.heads;

@@ -28,7 +28,8 @@ pub struct ForwardOut {
 impl Gpt {
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
         let zero = Init::Const(0.0);
-        let blocks = (0..cfg.layers).map(|i| Block::new(cfg, vb.pp(format!("blocks.{i}")))).collect::<Result<Vec<_>>>()?;
+        let blocks =
+            (0..cfg.layers).map(|i| Block::new(cfg, vb.pp(format!("blocks.{i}")))).collect::<Result<Vec<_>>>()?;
         Ok(Gpt {
             cfg: cfg.clone(),
             tok_emb: vb.get_with_hints((cfg.vocab, cfg.d_model), "tok_emb.weight", zero)?,
@@ -54,7 +55,12 @@ impl Gpt {
     /// `tokens`: (B, T) u32. `logit_rows` and `hidden_rows`: optional (B,) u32 indices into the
     /// flattened B*T positions (`b * T + position`, see [`readout_rows`]) at which logits and
     /// hidden states are read; without `logit_rows`, logits come for every position.
-    pub fn forward(&self, tokens: &Tensor, logit_rows: Option<&Tensor>, hidden_rows: Option<&Tensor>) -> Result<ForwardOut> {
+    pub fn forward(
+        &self,
+        tokens: &Tensor,
+        logit_rows: Option<&Tensor>,
+        hidden_rows: Option<&Tensor>,
+    ) -> Result<ForwardOut> {
         let (b, t) = tokens.dims2()?;
         self.forward_embedded(&self.embed(tokens)?, b, t, logit_rows, hidden_rows)
     }
@@ -65,7 +71,14 @@ impl Gpt {
     }
 
     /// [`forward`](Self::forward) from token embeddings `tok` (B*T, d) of sequences of length `t`.
-    pub fn forward_embedded(&self, tok: &Tensor, b: usize, t: usize, logit_rows: Option<&Tensor>, hidden_rows: Option<&Tensor>) -> Result<ForwardOut> {
+    pub fn forward_embedded(
+        &self,
+        tok: &Tensor,
+        b: usize,
+        t: usize,
+        logit_rows: Option<&Tensor>,
+        hidden_rows: Option<&Tensor>,
+    ) -> Result<ForwardOut> {
         if t > self.cfg.context {
             candle_core::bail!("sequence of {t} tokens is longer than the model's context of {}", self.cfg.context);
         }

@@ -21,7 +21,11 @@ pub fn init_parameters(varmap: &VarMap, layers: usize, seed: u64) -> Result<()> 
         } else if is_ln {
             vec![1.0; n]
         } else {
-            let std = if name.ends_with("attn.proj.weight") || name.ends_with("mlp.proj.weight") { residual_std } else { 0.02 };
+            let std = if name.ends_with("attn.proj.weight") || name.ends_with("mlp.proj.weight") {
+                residual_std
+            } else {
+                0.02
+            };
             let normal = Normal::new(0.0f32, std as f32).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
             (0..n).map(|_| normal.sample(&mut rng)).collect()
         };

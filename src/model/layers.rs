@@ -18,7 +18,10 @@ pub struct Linear {
 
 impl Linear {
     pub fn new(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Linear { weight: vb.get_with_hints((d_out, d_in), "weight", ZERO)?, bias: vb.get_with_hints(d_out, "bias", ZERO)? })
+        Ok(Linear {
+            weight: vb.get_with_hints((d_out, d_in), "weight", ZERO)?,
+            bias: vb.get_with_hints(d_out, "bias", ZERO)?,
+        })
     }
 }
 
@@ -37,7 +40,11 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     pub fn new(d: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(LayerNorm { weight: vb.get_with_hints(d, "weight", ZERO)?, bias: vb.get_with_hints(d, "bias", ZERO)?, eps: 1e-5 })
+        Ok(LayerNorm {
+            weight: vb.get_with_hints(d, "weight", ZERO)?,
+            bias: vb.get_with_hints(d, "bias", ZERO)?,
+            eps: 1e-5,
+        })
     }
 }
 
@@ -108,7 +115,10 @@ pub struct Mlp {
 
 impl Mlp {
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
-        Ok(Mlp { fc: Linear::new(cfg.d_model, cfg.d_ff, vb.pp("fc"))?, proj: Linear::new(cfg.d_ff, cfg.d_model, vb.pp("proj"))? })
+        Ok(Mlp {
+            fc: Linear::new(cfg.d_model, cfg.d_ff, vb.pp("fc"))?,
+            proj: Linear::new(cfg.d_ff, cfg.d_model, vb.pp("proj"))?,
+        })
     }
 }
 

@@ -26,7 +26,10 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
     let layers = session.manifest.model.layers + 1;
     let chosen: Vec<usize> = match opts.layer {
         Some(l) if l >= layers => {
-            return Err(SessionError::corrupt(&session.dir, format!("no layer {l}: the model has layers 0..={}", layers - 1)))
+            return Err(SessionError::corrupt(
+                &session.dir,
+                format!("no layer {l}: the model has layers 0..={}", layers - 1),
+            ))
         }
         Some(l) => vec![l],
         None => (0..layers).collect(),
@@ -36,7 +39,10 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
     let set = exp.analysis_set();
     let examples: Vec<_> = set.seen.iter().chain(&set.unseen).cloned().collect();
     let consistent = examples.len() == session.points.len()
-        && examples.iter().zip(&session.points).all(|(e, p)| e.instruction.join(" ") == p.instruction && e.task == p.task);
+        && examples
+            .iter()
+            .zip(&session.points)
+            .all(|(e, p)| e.instruction.join(" ") == p.instruction && e.task == p.task);
     if !consistent {
         return Err(SessionError::corrupt(
             &session.dir.join(super::format::POINTS),
@@ -48,7 +54,9 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
         .ok_or_else(|| SessionError::corrupt(&session.dir, format!("no weights for step {}", snap.step)))?;
     let model = LoadedModel::load(&session.manifest.model, &weights, &device.device)
         .map_err(|e| SessionError::corrupt(&weights, format!("cannot load weights: {e}")))?;
-    let eval = model.evaluate(&exp, &examples, true).map_err(|e| SessionError::corrupt(&weights, format!("cannot run the model: {e}")))?;
+    let eval = model
+        .evaluate(&exp, &examples, true)
+        .map_err(|e| SessionError::corrupt(&weights, format!("cannot run the model: {e}")))?;
     let n = examples.len();
     let d = session.manifest.model.d_model;
     let out = &opts.out;
@@ -64,7 +72,8 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
         if la.error.is_none() {
             let proj: Vec<f32> = la.seen_proj.iter().chain(&la.unseen_proj).flat_map(|p| [p[0], p[1]]).collect();
             npy::write(&put(format!("proj_{l}.npy")), &[n, 2], &proj)?;
-            let clusters: Vec<i64> = la.seen_assignments.iter().chain(&la.unseen_assignments).map(|&c| c as i64).collect();
+            let clusters: Vec<i64> =
+                la.seen_assignments.iter().chain(&la.unseen_assignments).map(|&c| c as i64).collect();
             npy::write(&put(format!("clusters_{l}.npy")), &[n], &clusters)?;
         }
     }
@@ -74,7 +83,15 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
     for (i, p) in session.points.iter().enumerate() {
         let name = session.manifest.task_names.get(p.task).map(String::as_str).unwrap_or("");
         let set = if p.seen { "seen" } else { "unseen" };
-        let _ = writeln!(csv, "{i},{},{},{set},{},{},{}", p.task, quote(name), quote(&p.instruction), quote(&p.input), quote(&p.output));
+        let _ = writeln!(
+            csv,
+            "{i},{},{},{set},{},{},{}",
+            p.task,
+            quote(name),
+            quote(&p.instruction),
+            quote(&p.input),
+            quote(&p.output)
+        );
     }
     write_text(&put("points.csv".into()), &csv)?;
     let metrics = serde_json::json!({
@@ -87,7 +104,8 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
     });
     let text = serde_json::to_string_pretty(&metrics).map_err(|e| SessionError::Encode(e.to_string()))?;
     write_text(&put("metrics.json".into()), &text)?;
-    let header = "step,layer,seen_ari,seen_ami,seen_f1,unseen_ari,unseen_ami,unseen_f1,unseen_centroid_accuracy,evr1,evr2\n";
+    let header =
+        "step,layer,seen_ari,seen_ami,seen_f1,unseen_ari,unseen_ami,unseen_f1,unseen_centroid_accuracy,evr1,evr2\n";
     let row = |csv: &mut String, step: usize, l: &crate::analysis::LayerAnalysis| {
         let (s, u) = (l.scores.seen, l.scores.unseen);
         let e = l.pca.explained_variance_ratio;

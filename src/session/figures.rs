@@ -24,9 +24,18 @@ use crate::train::Snapshot;
 /// Paul Tol's muted wine, olive and indigo ahead of the faint-on-white yellow, then teal and
 /// black. Colour-blind safe as far as 12 hues can be; more tasks than this cycle.
 pub const TASK_PALETTE: [(u8, u8, u8); 12] = [
-    (0x00, 0x72, 0xB2), (0xE6, 0x9F, 0x00), (0x00, 0x9E, 0x73), (0xD5, 0x5E, 0x00), // blue orange green vermillion
-    (0xCC, 0x79, 0xA7), (0x56, 0xB4, 0xE9), (0x88, 0x22, 0x55), (0x99, 0x99, 0x33), // purple sky-blue wine olive
-    (0x33, 0x22, 0x88), (0xF0, 0xE4, 0x42), (0x44, 0xAA, 0x99), (0x00, 0x00, 0x00), // indigo yellow teal black
+    (0x00, 0x72, 0xB2),
+    (0xE6, 0x9F, 0x00),
+    (0x00, 0x9E, 0x73),
+    (0xD5, 0x5E, 0x00), // blue orange green vermillion
+    (0xCC, 0x79, 0xA7),
+    (0x56, 0xB4, 0xE9),
+    (0x88, 0x22, 0x55),
+    (0x99, 0x99, 0x33), // purple sky-blue wine olive
+    (0x33, 0x22, 0x88),
+    (0xF0, 0xE4, 0x42),
+    (0x44, 0xAA, 0x99),
+    (0x00, 0x00, 0x00), // indigo yellow teal black
 ];
 
 fn task_colour(task: usize) -> RGBColor {
@@ -144,7 +153,8 @@ impl<'a> Scores<'a> {
             Some(a) if a.error.is_none() => Some((s.step as f64, (metric.value)(&a.scores))),
             _ => None,
         };
-        let curves: Vec<Vec<_>> = (0..self.layers).map(|l| self.snapshots.iter().map(|s| score(s, l)).collect()).collect();
+        let curves: Vec<Vec<_>> =
+            (0..self.layers).map(|l| self.snapshots.iter().map(|s| score(s, l)).collect()).collect();
         let lowest = curves.iter().flatten().flatten().map(|p| p.1).fold(metric.floor, f64::min);
         let range = (self.x_range, (lowest, 1.02));
         let ticks: [&dyn Fn(&f64) -> String; 2] = [&|v| format!("{v:.0}"), &|v| format!("{v:.1}")];
@@ -226,7 +236,11 @@ fn axes<'a, DB: DrawingBackend>(
 }
 
 fn layer_name(layer: usize) -> String {
-    if layer == 0 { "layer 0 (embeddings)".to_string() } else { format!("layer {layer}") }
+    if layer == 0 {
+        "layer 0 (embeddings)".to_string()
+    } else {
+        format!("layer {layer}")
+    }
 }
 
 /// Depth as a sequential colour (viridis, cut before its yellow end, which vanishes on white):
@@ -286,9 +300,13 @@ impl<'a> Scatter<'a> {
 
     fn draw_panel<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, layer: &LayerAnalysis) -> Drawn<DB> {
         let bounds = |axis: usize| {
-            let (lo, hi) = layer.seen_proj.iter().chain(&layer.unseen_proj).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-                (lo.min(f64::from(p[axis])), hi.max(f64::from(p[axis])))
-            });
+            let (lo, hi) = layer
+                .seen_proj
+                .iter()
+                .chain(&layer.unseen_proj)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                    (lo.min(f64::from(p[axis])), hi.max(f64::from(p[axis])))
+                });
             padded(lo, hi, 0.05)
         };
         let ((x0, x1), (y0, y1)) = (bounds(0), bounds(1));
@@ -373,7 +391,11 @@ fn tick_label(v: f64, span: f64) -> String {
 
 fn percent(ratio: f64) -> String {
     let p = 100.0 * ratio;
-    if p < 9.95 { format!("{p:.1}%") } else { format!("{p:.0}%") }
+    if p < 9.95 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.0}%")
+    }
 }
 
 /// Each point with its task.
@@ -394,7 +416,11 @@ fn scrambled(n: usize) -> impl Iterator<Item = usize> {
 }
 
 fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max { s.to_string() } else { s.chars().take(max - 1).chain(['…']).collect() }
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max - 1).chain(['…']).collect()
+    }
 }
 
 /// Greedy word wrap at `width` characters; a word longer than that gets its own line.

@@ -74,12 +74,18 @@ pub fn read<T: NpyElement>(path: &Path) -> Result<(Vec<usize>, Vec<T>), SessionE
         return Err(bad("no NumPy magic"));
     }
     let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let header = std::str::from_utf8(bytes.get(10..10 + hlen).ok_or_else(|| bad("truncated header"))?).map_err(|_| bad("header"))?;
+    let header = std::str::from_utf8(bytes.get(10..10 + hlen).ok_or_else(|| bad("truncated header"))?)
+        .map_err(|_| bad("header"))?;
     if !header.contains(&format!("'descr': '{}'", T::DESCR)) {
         return Err(bad("element type"));
     }
     let dims = header.split("'shape': (").nth(1).and_then(|s| s.split(')').next()).ok_or_else(|| bad("shape"))?;
-    let shape: Vec<usize> = dims.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().map_err(|_| bad("shape"))).collect::<Result<_, _>>()?;
+    let shape: Vec<usize> = dims
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| bad("shape")))
+        .collect::<Result<_, _>>()?;
     let body = &bytes[10 + hlen..];
     let n: usize = shape.iter().product();
     if body.len() != n * T::SIZE {

@@ -61,15 +61,29 @@ pub fn report(exp: &Experiment, snap: &Snapshot, text: &str, a: &ProbeAnswer) ->
         nearest_task: deepest.as_ref().map(|p| name(p.nearest_task)),
         distances: deepest
             .as_ref()
-            .map(|p| p.distances.iter().enumerate().map(|(t, &d)| TaskDistance { task: name(t), distance: d }).collect())
+            .map(|p| {
+                p.distances.iter().enumerate().map(|(t, &d)| TaskDistance { task: name(t), distance: d }).collect()
+            })
             .unwrap_or_default(),
         answer: a.answer.clone(),
         answer_probability: a.answer_probability,
         correct,
-        attribution: a.words.iter().zip(&a.attribution).map(|(w, &v)| WordAttribution { word: w.clone(), value: v }).collect(),
+        attribution: a
+            .words
+            .iter()
+            .zip(&a.attribution)
+            .map(|(w, &v)| WordAttribution { word: w.clone(), value: v })
+            .collect(),
         points: placements
             .iter()
-            .filter_map(|(l, p)| p.as_ref().map(|p| LayerPoint { layer: *l, x: p.point[0], y: p.point[1], nearest_task: name(p.nearest_task) }))
+            .filter_map(|(l, p)| {
+                p.as_ref().map(|p| LayerPoint {
+                    layer: *l,
+                    x: p.point[0],
+                    y: p.point[1],
+                    nearest_task: name(p.nearest_task),
+                })
+            })
             .collect(),
     }
 }

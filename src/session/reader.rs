@@ -31,7 +31,10 @@ impl Session {
             let path = dir.join(CHECKPOINTS).join(&entry.dir).join(SNAPSHOT);
             let snap: Snapshot = parse_json(&path, &read(&path)?)?;
             if snap.step != entry.step {
-                return Err(SessionError::corrupt(&path, format!("holds step {}, the manifest says {}", snap.step, entry.step)));
+                return Err(SessionError::corrupt(
+                    &path,
+                    format!("holds step {}, the manifest says {}", snap.step, entry.step),
+                ));
             }
             snap.check_shape(layers, seen, unseen).map_err(|reason| SessionError::corrupt(&path, reason))?;
             snapshots.push(snap);
@@ -104,9 +107,5 @@ fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Resu
 
 /// The log is advisory: a line cut short by a crash is skipped, not fatal.
 fn read_log(path: &Path) -> Vec<LogEntry> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }

@@ -65,12 +65,7 @@ pub fn summary_json(s: &Session) -> Value {
         .snapshots
         .iter()
         .map(|snap| {
-            let layers: Vec<Value> = snap
-                .analysis
-                .layers
-                .iter()
-                .map(layer_json)
-                .collect();
+            let layers: Vec<Value> = snap.analysis.layers.iter().map(layer_json).collect();
             json!({
                 "step": snap.step,
                 "loss": snap.loss,

@@ -118,7 +118,9 @@ impl SessionWriter {
 
     pub fn log(&mut self, entry: &LogEntry) -> Result<(), SessionError> {
         let line = serde_json::to_string(entry).map_err(|e| SessionError::io(&self.dir.join(LOG), e.into()))?;
-        writeln!(self.log, "{line}").and_then(|_| self.log.flush()).map_err(|e| SessionError::io(&self.dir.join(LOG), e))
+        writeln!(self.log, "{line}")
+            .and_then(|_| self.log.flush())
+            .map_err(|e| SessionError::io(&self.dir.join(LOG), e))
     }
 
     pub fn finish(&mut self, status: RunStatus, train_seconds: f64) -> Result<(), SessionError> {

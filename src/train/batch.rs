@@ -23,10 +23,18 @@ pub struct Batch {
     pub seq_targets: Option<(Tensor, Tensor)>,
 }
 
-pub fn encode_batch(exp: &Experiment, examples: &[Example], with_answer: bool, loss: LossOn, device: &Device) -> Result<Batch> {
+pub fn encode_batch(
+    exp: &Experiment,
+    examples: &[Example],
+    with_answer: bool,
+    loss: LossOn,
+    device: &Device,
+) -> Result<Batch> {
     let encoded = examples
         .iter()
-        .map(|e| exp.encode(e, with_answer).ok_or_else(|| candle_core::Error::Msg("example outside the vocabulary".into())))
+        .map(|e| {
+            exp.encode(e, with_answer).ok_or_else(|| candle_core::Error::Msg("example outside the vocabulary".into()))
+        })
         .collect::<Result<Vec<_>>>()?;
     let len = encoded.iter().map(|e| e.ids.len()).max().unwrap_or(1);
     let b = encoded.len();

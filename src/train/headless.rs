@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 
 use super::protocol::{Command, Event, Summary};
-use crate::analysis::score_table;
 use super::worker::{spawn, RunConfig};
+use crate::analysis::score_table;
 
 pub fn train(run: &RunConfig, json: bool) -> Result<ExitCode> {
     let (tx, rx) = mpsc::channel();

@@ -24,7 +24,13 @@ pub struct Evaluation {
 }
 
 /// Answer accuracy, greedy predictions and, with `capture`, hidden states of every layer.
-pub fn evaluate(model: &Gpt, exp: &Experiment, device: &Device, examples: &[Example], capture: bool) -> Result<Evaluation> {
+pub fn evaluate(
+    model: &Gpt,
+    exp: &Experiment,
+    device: &Device,
+    examples: &[Example],
+    capture: bool,
+) -> Result<Evaluation> {
     let layers = model.config().layers + 1;
     let mut hidden: Vec<Vec<f32>> = vec![Vec::new(); if capture { layers } else { 0 }];
     let mut predictions = Vec::with_capacity(examples.len());

@@ -92,7 +92,8 @@ impl AdamW {
                 sq.push(g.sqr()?.sum_all()?);
             }
         }
-        let norm = if sq.is_empty() { 0.0 } else { f64::from(Tensor::stack(&sq, 0)?.sum_all()?.to_scalar::<f32>()?).sqrt() };
+        let norm =
+            if sq.is_empty() { 0.0 } else { f64::from(Tensor::stack(&sq, 0)?.sum_all()?.to_scalar::<f32>()?).sqrt() };
         let scale = if self.cfg.grad_clip > 0.0 && norm > self.cfg.grad_clip { self.cfg.grad_clip / norm } else { 1.0 };
         self.step += 1;
         let t = self.step as i32;
@@ -106,7 +107,13 @@ impl AdamW {
                 let g = g.contiguous()?;
                 s.m.inplace_op2(&g, &Moment { beta: b1 as f32, scale: scale as f32, square: false })?;
                 s.v.inplace_op2(&g, &Moment { beta: b2 as f32, scale: scale as f32, square: true })?;
-                let step = Step { lr: lr as f32, bc1: (1.0 / bc1) as f32, bc2: (1.0 / bc2) as f32, eps: self.cfg.eps as f32, decay: (1.0 - lr * decay) as f32 };
+                let step = Step {
+                    lr: lr as f32,
+                    bc1: (1.0 / bc1) as f32,
+                    bc2: (1.0 / bc2) as f32,
+                    eps: self.cfg.eps as f32,
+                    decay: (1.0 - lr * decay) as f32,
+                };
                 s.var.as_tensor().inplace_op3(&s.m, &s.v, &step)?;
                 continue;
             }
@@ -114,7 +121,8 @@ impl AdamW {
             s.m = ((&s.m * b1)? + (&g * (1.0 - b1))?)?;
             s.v = ((&s.v * b2)? + (g.sqr()? * (1.0 - b2))?)?;
             let update = ((&s.m * (1.0 / bc1))? / ((&s.v * (1.0 / bc2))?.sqrt()? + self.cfg.eps)?)?;
-            let decayed = if decay > 0.0 { (s.var.as_tensor() * (1.0 - lr * decay))? } else { s.var.as_tensor().clone() };
+            let decayed =
+                if decay > 0.0 { (s.var.as_tensor() * (1.0 - lr * decay))? } else { s.var.as_tensor().clone() };
             s.var.set(&(decayed - (update * lr)?)?)?;
         }
         Ok((lr, norm))
@@ -136,7 +144,8 @@ impl AdamW {
         for s in &mut self.slots {
             for (suffix, dst) in [("m", &mut s.m), ("v", &mut s.v)] {
                 let key = format!("{}.{suffix}", s.name);
-                let t = state.get(&key).ok_or_else(|| candle_core::Error::Msg(format!("optimizer state lacks {key}")))?;
+                let t =
+                    state.get(&key).ok_or_else(|| candle_core::Error::Msg(format!("optimizer state lacks {key}")))?;
                 if t.shape() != dst.shape() {
                     candle_core::bail!("optimizer state {key} has shape {:?}, expected {:?}", t.shape(), dst.shape());
                 }
@@ -212,7 +221,15 @@ impl candle_core::InplaceOp3 for Step {
         "adamw-step"
     }
 
-    fn cpu_fwd(&self, s1: &mut CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<()> {
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<()> {
         let w = cpu_f32_mut(s1, l1, self.name())?;
         let (m, v) = (cpu_f32(s2, l2, self.name())?, cpu_f32(s3, l3, self.name())?);
         if m.len() != w.len() || v.len() != w.len() {

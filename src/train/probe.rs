@@ -11,12 +11,12 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 
 use super::inference::LoadedModel;
-use crate::model::layers::softmax_last;
 use super::protocol::{Event, ProbeAnswer, ProbeRequest, ProbeResult};
 use crate::experiment::probe::parse;
 use crate::experiment::spec::HiddenPosition;
 use crate::experiment::Experiment;
 use crate::model::gpt::readout_rows;
+use crate::model::layers::softmax_last;
 use crate::model::{DeviceChoice, ModelConfig};
 use crate::session::format::{checkpoint_dir_name, CHECKPOINTS, PROBES, WEIGHTS};
 
@@ -39,7 +39,12 @@ pub struct ProbeEngine {
 impl ProbeEngine {
     /// Probes `session`'s checkpoints on `device` (opened here, so callers such as the UI need
     /// no candle types).
-    pub fn new(experiment: Arc<Experiment>, config: ModelConfig, session: &Path, device: DeviceChoice) -> Result<Self, String> {
+    pub fn new(
+        experiment: Arc<Experiment>,
+        config: ModelConfig,
+        session: &Path,
+        device: DeviceChoice,
+    ) -> Result<Self, String> {
         let device = device.open().map_err(|e| e.to_string())?.device;
         Ok(ProbeEngine { experiment, config, session: session.to_path_buf(), device, loaded: None })
     }
@@ -71,12 +76,18 @@ impl ProbeEngine {
             let answer_id = probs.argmax(D::Minus1)?.to_scalar::<u32>()?;
             let p = probs.narrow(0, answer_id as usize, 1)?;
             let grads = p.sum_all()?.backward()?;
-            let g = grads.get(emb.as_tensor()).ok_or_else(|| candle_core::Error::Msg("no gradient reached the embeddings".into()))?;
+            let g = grads
+                .get(emb.as_tensor())
+                .ok_or_else(|| candle_core::Error::Msg("no gradient reached the embeddings".into()))?;
             // Gradient x input, summed over the embedding: one number per instruction word
             // (positions 1..=n, after <bos>).
             let gxi: Vec<f32> = (g * emb.as_tensor())?.sum(D::Minus1)?.to_vec1()?;
             let attribution = gxi[1..=probe.words.len()].to_vec();
-            let hidden = out.hidden.iter().map(|h| h.flatten_all()?.to_vec1::<f32>()).collect::<candle_core::Result<Vec<_>>>()?;
+            let hidden = out
+                .hidden
+                .iter()
+                .map(|h| h.flatten_all()?.to_vec1::<f32>())
+                .collect::<candle_core::Result<Vec<_>>>()?;
             Ok(ProbeAnswer {
                 words: probe.words.clone(),
                 input: exp.symbols[probe.input].clone(),
@@ -95,7 +106,8 @@ impl ProbeEngine {
             if !path.exists() {
                 return Err(format!("no checkpoint at step {step} in {}", self.session.display()));
             }
-            let m = LoadedModel::load(&self.config, &path, &self.device).map_err(|e| format!("{}: cannot load weights: {e}", path.display()))?;
+            let m = LoadedModel::load(&self.config, &path, &self.device)
+                .map_err(|e| format!("{}: cannot load weights: {e}", path.display()))?;
             self.loaded = Some((step, m));
         }
         match &self.loaded {

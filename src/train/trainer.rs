@@ -28,9 +28,15 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    pub fn new(experiment: Arc<Experiment>, config: ModelConfig, device: SelectedDevice, total_steps: usize) -> Result<Self> {
+    pub fn new(
+        experiment: Arc<Experiment>,
+        config: ModelConfig,
+        device: SelectedDevice,
+        total_steps: usize,
+    ) -> Result<Self> {
         let (model, varmap) = Gpt::initialized(&config, &device.device, experiment.seed)?;
-        let optimizer = AdamW::new(named_parameters(&varmap)?, AdamWConfig::from_spec(&experiment.spec.train, total_steps))?;
+        let optimizer =
+            AdamW::new(named_parameters(&varmap)?, AdamWConfig::from_spec(&experiment.spec.train, total_steps))?;
         let sampler = BatchSampler::new(experiment.seed);
         Ok(Trainer { experiment, config, device, total_steps, varmap, model, optimizer, sampler, step: 0 })
     }
@@ -116,14 +122,18 @@ impl Trainer {
     }
 
     /// Restores the optimizer moments, the step and the data stream of an interrupted run.
-    pub fn restore(&mut self, optimizer: &std::collections::HashMap<String, Tensor>, step: usize, sampler: SamplerState) -> Result<()> {
+    pub fn restore(
+        &mut self,
+        optimizer: &std::collections::HashMap<String, Tensor>,
+        step: usize,
+        sampler: SamplerState,
+    ) -> Result<()> {
         self.optimizer.restore(optimizer, step)?;
         self.sampler = BatchSampler::from_state(sampler);
         self.step = step;
         Ok(())
     }
 }
-
 
 impl Trainer {
     /// Saves the optimizer moments (for `--resume`).

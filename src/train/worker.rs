@@ -112,12 +112,17 @@ impl Worker {
         let device = self.run.device.open().map_err(|e| e.to_string())?;
         let device_name = device.name.clone();
         let analysis = exp.analysis_set();
-        let mut trainer = Trainer::new(exp.clone(), self.run.model.clone(), device, self.run.steps).map_err(|e| e.to_string())?;
+        let mut trainer =
+            Trainer::new(exp.clone(), self.run.model.clone(), device, self.run.steps).map_err(|e| e.to_string())?;
         let (writer, prev_seconds) = if self.run.resume {
             self.open_for_resume(&mut trainer)?
         } else {
             let manifest = new_manifest(&self.run, &device_name).map_err(|e| e.to_string())?;
-            (SessionWriter::create(&self.run.out_dir, manifest, &points(&exp, &analysis)).map_err(|e| e.to_string())?, 0.0)
+            (
+                SessionWriter::create(&self.run.out_dir, manifest, &points(&exp, &analysis))
+                    .map_err(|e| e.to_string())?,
+                0.0,
+            )
         };
         let writer = Arc::new(Mutex::new(writer));
         let info = RunInfo {
@@ -134,8 +139,9 @@ impl Worker {
             return Ok(());
         }
         let (jobs, job_rx) = mpsc::channel::<Job>();
-        let analyser = spawn_analyser(exp.clone(), &analysis, writer.clone(), self.sink.clone(), self.failed.clone(), job_rx)
-            .map_err(|e| format!("cannot start the analysis thread: {e}"))?;
+        let analyser =
+            spawn_analyser(exp.clone(), &analysis, writer.clone(), self.sink.clone(), self.failed.clone(), job_rx)
+                .map_err(|e| format!("cannot start the analysis thread: {e}"))?;
         let started = Instant::now();
         let mut state = LoopState::default();
         let result = self.train_loop(&mut trainer, &analysis, &writer, &jobs, started, &mut state);
@@ -175,7 +181,9 @@ impl Worker {
     fn open_for_resume(&self, trainer: &mut Trainer) -> Result<(SessionWriter, f64), String> {
         let dir = &self.run.out_dir;
         let manifest = crate::session::reader::read_manifest(dir).map_err(|e| e.to_string())?;
-        let resume = manifest.resume.ok_or_else(|| format!("{}: the session has no checkpoint to resume from", dir.display()))?;
+        let resume = manifest
+            .resume
+            .ok_or_else(|| format!("{}: the session has no checkpoint to resume from", dir.display()))?;
         let ckpt = dir.join(format::CHECKPOINTS).join(format::checkpoint_dir_name(resume.step));
         trainer
             .resume_from(&ckpt.join(format::WEIGHTS), &ckpt.join(format::OPTIMIZER), resume.step, resume.sampler)
@@ -243,7 +251,8 @@ impl Worker {
             }
             let loss = trainer.train_step().map_err(|e| e.to_string())?;
             state.push_loss(loss);
-            let entry = LogEntry { step: trainer.step(), loss, lr: trainer.lr(), elapsed_s: started.elapsed().as_secs_f64() };
+            let entry =
+                LogEntry { step: trainer.step(), loss, lr: trainer.lr(), elapsed_s: started.elapsed().as_secs_f64() };
             if let Ok(mut w) = writer.lock() {
                 w.log(&entry).map_err(|e| e.to_string())?;
             }
@@ -290,7 +299,8 @@ impl Worker {
     ) -> Result<(), String> {
         let seen = trainer.evaluate(&analysis.seen, true).map_err(|e| e.to_string())?;
         let unseen = trainer.evaluate(&analysis.unseen, true).map_err(|e| e.to_string())?;
-        let dir = writer.lock().map_err(|_| "session writer lock poisoned".to_string())?.begin_checkpoint(trainer.step());
+        let dir =
+            writer.lock().map_err(|_| "session writer lock poisoned".to_string())?.begin_checkpoint(trainer.step());
         let dir = dir.map_err(|e| e.to_string())?;
         trainer.save_weights(&dir.join(format::WEIGHTS)).map_err(|e| format!("{}: {e}", dir.display()))?;
         trainer.save_optimizer(&dir.join(format::OPTIMIZER)).map_err(|e| format!("{}: {e}", dir.display()))?;

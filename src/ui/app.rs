@@ -5,9 +5,9 @@ mod input;
 mod probe;
 mod probe_line;
 
+pub(crate) use probe::{verdict, Probes};
 pub use probe::{Probe, ProbeLine};
 pub use probe_line::Completion;
-pub(crate) use probe::{verdict, Probes};
 
 use std::cell::Cell;
 use std::path::PathBuf;

@@ -7,14 +7,16 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyEvent, KeyEventKind, MouseEvent};
+use ratatui::crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyEvent, KeyEventKind, MouseEvent,
+};
 use ratatui::crossterm::execute;
 use ratatui::DefaultTerminal;
 
 use super::app::{Action, App};
 use super::theme::ThemeSet;
-use crate::session::Session;
 use crate::model::DeviceChoice;
+use crate::session::Session;
 use crate::train::probe::{saved_probes, spawn_prober, ProbeEngine};
 use crate::train::protocol::ProbeRequest;
 use crate::train::{spawn, Command, Event, RunConfig, WorkerHandle};
@@ -44,7 +46,9 @@ pub struct UiOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum UiError {
-    #[error("stdout is not a terminal: the app needs one (for training without it, use `clusterscope train --headless`)")]
+    #[error(
+        "stdout is not a terminal: the app needs one (for training without it, use `clusterscope train --headless`)"
+    )]
     NotATerminal,
     #[error("terminal error: {0}")]
     Terminal(#[from] std::io::Error),
@@ -71,7 +75,8 @@ pub fn run_live(run: RunConfig, opts: &UiOptions) -> Result<(), UiError> {
     require_terminal()?;
     let (tx, rx) = mpsc::channel();
     let worker_tx = tx.clone();
-    let (experiment, model, out_dir, device) = (run.experiment.clone(), run.model.clone(), run.out_dir.clone(), run.device);
+    let (experiment, model, out_dir, device) =
+        (run.experiment.clone(), run.model.clone(), run.out_dir.clone(), run.device);
     let worker = spawn(run, move |e| worker_tx.send(UiEvent::Worker(e)).is_ok())?;
     // The worker validates and opens the session before it starts; fail before taking over the
     // terminal if it cannot.
@@ -108,7 +113,8 @@ pub fn run_replay(session: &Session, opts: &UiOptions) -> Result<(), UiError> {
         let experiment = Arc::new(experiment);
         app.set_probe_support(experiment.clone(), session.manifest.model.context);
         app.add_saved_probes(saved_probes(&session.dir).into_iter().map(|p| p.text).collect());
-        let engine = ProbeEngine::new(experiment, session.manifest.model.clone(), &session.dir, DeviceChoice::Cpu).map_err(UiError::Worker)?;
+        let engine = ProbeEngine::new(experiment, session.manifest.model.clone(), &session.dir, DeviceChoice::Cpu)
+            .map_err(UiError::Worker)?;
         let prober = start_prober(engine, &tx)?;
         return with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, None, &prober, opts));
     }
@@ -160,7 +166,8 @@ fn event_loop(
     prober: &Sender<ProbeRequest>,
     opts: &UiOptions,
 ) -> Result<(), UiError> {
-    let mut latency = opts.latency_log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+    let mut latency =
+        opts.latency_log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
     let mut quitting: Option<Instant> = None;
     let mut worker_done = worker.is_none();
     // Probe requests in flight, for the latency log: (id, step) -> when sent.
@@ -227,7 +234,9 @@ fn event_loop(
             let _ = prober.send(req);
         }
         if quitting.is_some_and(|t| t.elapsed() > SAVE_TIMEOUT) {
-            return Err(UiError::Worker("the worker did not finish saving in time; the last complete checkpoint is on disk".into()));
+            return Err(UiError::Worker(
+                "the worker did not finish saving in time; the last complete checkpoint is on disk".into(),
+            ));
         }
         terminal.draw(|f| f.render_widget(&*app, f.area()))?;
         if let Some(log) = latency.as_mut() {

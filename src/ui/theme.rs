@@ -177,9 +177,7 @@ impl Theme {
     /// Task `i` as a background, with a readable foreground (task centroid labels).
     pub fn task_badge(&self, i: usize) -> Style {
         match self.colors.palette.get(i % self.palette_len()) {
-            Some(&c) if !self.no_color => {
-                Style::new().bg(c).fg(self.colors.selected_fg).add_modifier(Modifier::BOLD)
-            }
+            Some(&c) if !self.no_color => Style::new().bg(c).fg(self.colors.selected_fg).add_modifier(Modifier::BOLD),
             _ => Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD),
         }
     }
@@ -315,4 +313,3 @@ impl ThemeSet {
         }
     }
 }
-

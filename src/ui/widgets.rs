@@ -51,8 +51,8 @@ impl Widget for &App {
                     // The probe shares the column with the curves where both fit, else takes it.
                     let want = probe_panel::height(self);
                     let panel_h = if curves_area.height >= want + 12 { want } else { curves_area.height };
-                    let [curves_rest, panel_area] = curves_area
-                        .layout(&Layout::vertical([Constraint::Min(0), Constraint::Length(panel_h)]));
+                    let [curves_rest, panel_area] =
+                        curves_area.layout(&Layout::vertical([Constraint::Min(0), Constraint::Length(panel_h)]));
                     if !curves_rest.is_empty() {
                         curves::render(self, curves_rest, buf);
                     }

@@ -34,14 +34,7 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-pub fn synthetic(
-    layers: usize,
-    n_seen: usize,
-    n_unseen: usize,
-    d: usize,
-    k: usize,
-    seed: u64,
-) -> Synthetic {
+pub fn synthetic(layers: usize, n_seen: usize, n_unseen: usize, d: usize, k: usize, seed: u64) -> Synthetic {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let seen_labels: Vec<usize> = (0..n_seen).map(|i| i % k).collect();
     let unseen_labels: Vec<usize> = (0..n_unseen).map(|i| (i * 7 + 3) % k).collect();
@@ -56,9 +49,7 @@ pub fn synthetic(
             let mut out = Vec::with_capacity(labels.len() * d);
             for &t in labels {
                 for j in 0..d {
-                    out.push(
-                        (offset[j] + centres[t * d + j] + noise_scale[j] * normal(&mut rng)) as f32,
-                    );
+                    out.push((offset[j] + centres[t * d + j] + noise_scale[j] * normal(&mut rng)) as f32);
                 }
             }
             out
@@ -66,16 +57,7 @@ pub fn synthetic(
         seen.push(gen(&seen_labels));
         unseen.push(gen(&unseen_labels));
     }
-    Synthetic {
-        d,
-        k,
-        n_seen,
-        n_unseen,
-        seen,
-        unseen,
-        seen_labels,
-        unseen_labels,
-    }
+    Synthetic { d, k, n_seen, n_unseen, seen, unseen, seen_labels, unseen_labels }
 }
 
 impl Synthetic {

@@ -35,7 +35,15 @@ pub fn make_tiny_session(dir: &std::path::Path, steps: usize) -> clusterscope::t
     use clusterscope::train::{spawn, Event, RunConfig};
     let exp = tiny_experiment(None);
     let model = model_for(&exp);
-    let run = RunConfig { experiment: exp, model, device: DeviceChoice::Cpu, steps, out_dir: dir.to_path_buf(), resume: false, stop_at: None };
+    let run = RunConfig {
+        experiment: exp,
+        model,
+        device: DeviceChoice::Cpu,
+        steps,
+        out_dir: dir.to_path_buf(),
+        resume: false,
+        stop_at: None,
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     let h = spawn(run, move |e| tx.send(e).is_ok()).unwrap();
     let mut summary = None;

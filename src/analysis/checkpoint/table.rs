@@ -15,10 +15,7 @@ use super::CheckpointAnalysis;
 pub fn score_table(analysis: &CheckpointAnalysis) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail; the results are ignored for that reason.
-    let _ = writeln!(
-        out,
-        "layer | seen   ARI    AMI     F1 | unseen ARI    AMI     F1 | cent acc"
-    );
+    let _ = writeln!(out, "layer | seen   ARI    AMI     F1 | unseen ARI    AMI     F1 | cent acc");
     for a in &analysis.layers {
         match &a.error {
             Some(e) => {
@@ -29,14 +26,7 @@ pub fn score_table(analysis: &CheckpointAnalysis) -> String {
                 let _ = writeln!(
                     out,
                     "{:>5} | {:>10.3} {:>6.3} {:>6.3} | {:>10.3} {:>6.3} {:>6.3} | {:>8.3}",
-                    a.layer,
-                    s.ari,
-                    s.ami,
-                    s.f1,
-                    u.ari,
-                    u.ami,
-                    u.f1,
-                    a.scores.unseen_centroid_accuracy
+                    a.layer, s.ari, s.ami, s.f1, u.ari, u.ami, u.f1, a.scores.unseen_centroid_accuracy
                 );
             }
         }

@@ -44,12 +44,7 @@ pub(crate) fn lloyd(p: &Prepared, k: usize, seeds: Seeds, max_iter: usize) -> Ru
         st.counts[a as usize] += 1;
     }
     for (i, &a) in st.assign.iter().enumerate() {
-        add_point(
-            &mut st.sums[a as usize * d..(a as usize + 1) * d],
-            p,
-            i,
-            1.0,
-        );
+        add_point(&mut st.sums[a as usize * d..(a as usize + 1) * d], p, i, 1.0);
     }
 
     let mut iterations = 0;
@@ -72,12 +67,7 @@ pub(crate) fn lloyd(p: &Prepared, k: usize, seeds: Seeds, max_iter: usize) -> Ru
         st.reassign(p);
     }
     let inertia = st.inertia(p);
-    Run {
-        centroids: st.centroids,
-        assignments: st.assign,
-        inertia,
-        iterations,
-    }
+    Run { centroids: st.centroids, assignments: st.assign, inertia, iterations }
 }
 
 impl State {
@@ -107,15 +97,8 @@ impl State {
             let sums = &self.sums[c * d..(c + 1) * d];
             let n_c = self.counts[c] as f64;
             // Sum of the cluster's points in the centred, scaled frame.
-            let scaled = sums
-                .iter()
-                .zip(&p.mean)
-                .map(|(&s, &m)| (s - n_c * m) * p.scale);
-            let cs: f64 = cent
-                .iter()
-                .zip(scaled)
-                .map(|(&x, s)| f64::from(x) * s)
-                .sum();
+            let scaled = sums.iter().zip(&p.mean).map(|(&s, &m)| (s - n_c * m) * p.scale);
+            let cs: f64 = cent.iter().zip(scaled).map(|(&x, s)| f64::from(x) * s).sum();
             let cc: f64 = cent.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
             total += (sq_c - 2.0 * cs + n_c * cc).max(0.0);
         }
@@ -181,12 +164,7 @@ impl State {
                     continue;
                 }
                 let cent = &self.centroids[a * d..(a + 1) * d];
-                let dist: f32 = p
-                    .tiled
-                    .point(i)
-                    .zip(cent)
-                    .map(|(x, &c)| (x - c) * (x - c))
-                    .sum();
+                let dist: f32 = p.tiled.point(i).zip(cent).map(|(x, &c)| (x - c) * (x - c)).sum();
                 if dist > far.1 {
                     far = (i, dist);
                 }
@@ -218,12 +196,7 @@ impl State {
         let mut half = vec![f32::INFINITY; k];
         for a in 0..k {
             for b in a + 1..k {
-                let h = 0.5
-                    * sq_dist(
-                        &self.centroids[a * d..(a + 1) * d],
-                        &self.centroids[b * d..(b + 1) * d],
-                    )
-                    .sqrt();
+                let h = 0.5 * sq_dist(&self.centroids[a * d..(a + 1) * d], &self.centroids[b * d..(b + 1) * d]).sqrt();
                 half[a] = half[a].min(h);
                 half[b] = half[b].min(h);
             }
@@ -235,24 +208,13 @@ impl State {
                 .iter()
                 .zip(&self.upper[span.clone()])
                 .zip(&self.lower[span])
-                .fold(false, |any, ((&a, &u), &l)| {
-                    any | (u > half[a as usize].max(l))
-                });
+                .fold(false, |any, ((&a, &u), &l)| any | (u > half[a as usize].max(l)));
             if busy {
                 self.busy_tiles.push(t);
             }
         }
         let mut changed = 0;
-        let State {
-            assign,
-            upper,
-            lower,
-            sums,
-            counts,
-            packed,
-            busy_tiles,
-            ..
-        } = self;
+        let State { assign, upper, lower, sums, counts, packed, busy_tiles, .. } = self;
         for_each_tile(&p.tiled, busy_tiles.iter().copied(), packed, |t, out| {
             let (idx, b1, b2) = nearest_two(out, k);
             let (s1, s2) = (b1.map(f32::sqrt), b2.map(f32::sqrt));

@@ -35,16 +35,11 @@ pub(crate) fn kmeans_plus_plus(p: &Prepared, k: usize, rng: &mut ChaCha8Rng) -> 
     let first = rng.random_range(0..n);
     centroids.extend(row(first));
     let mut best = vec![0.0f32; n];
-    for_each_tile(
-        &p.tiled,
-        0..tiles,
-        &PackedCentroids::new(&row(first), 1, d),
-        |t, out| {
-            for q in 0..p.tiled.tile_len(t) {
-                best[t * TILE + q] = out[0][q];
-            }
-        },
-    );
+    for_each_tile(&p.tiled, 0..tiles, &PackedCentroids::new(&row(first), 1, d), |t, out| {
+        for q in 0..p.tiled.tile_len(t) {
+            best[t * TILE + q] = out[0][q];
+        }
+    });
     let mut second = vec![f32::INFINITY; n];
     let mut nearest = vec![0u32; n];
     let mut cand_dists = vec![0.0f32; n * trials];
@@ -76,23 +71,18 @@ pub(crate) fn kmeans_plus_plus(p: &Prepared, k: usize, rng: &mut ChaCha8Rng) -> 
         // How much each candidate would lower the potential, and its
         // distances, in one pass.
         let mut gains = vec![0.0f64; trials];
-        for_each_tile(
-            &p.tiled,
-            0..tiles,
-            &PackedCentroids::new(&cand_rows, trials, d),
-            |t, out| {
-                let len = p.tiled.tile_len(t);
-                for (tr, gain) in gains.iter_mut().enumerate() {
-                    let mut g = 0.0f32;
-                    for (q, &v) in out[tr][..len].iter().enumerate() {
-                        let i = t * TILE + q;
-                        cand_dists[i * trials + tr] = v;
-                        g += (best[i] - v).max(0.0);
-                    }
-                    *gain += f64::from(g);
+        for_each_tile(&p.tiled, 0..tiles, &PackedCentroids::new(&cand_rows, trials, d), |t, out| {
+            let len = p.tiled.tile_len(t);
+            for (tr, gain) in gains.iter_mut().enumerate() {
+                let mut g = 0.0f32;
+                for (q, &v) in out[tr][..len].iter().enumerate() {
+                    let i = t * TILE + q;
+                    cand_dists[i * trials + tr] = v;
+                    g += (best[i] - v).max(0.0);
                 }
-            },
-        );
+                *gain += f64::from(g);
+            }
+        });
         // Largest gain = lowest potential; the first wins ties.
         let mut pick = (0usize, f64::NEG_INFINITY);
         for (tr, &g) in gains.iter().enumerate() {
@@ -111,21 +101,14 @@ pub(crate) fn kmeans_plus_plus(p: &Prepared, k: usize, rng: &mut ChaCha8Rng) -> 
             best[i] = if closer { v } else { best[i] };
         }
     }
-    Seeds {
-        centroids,
-        nearest,
-        best,
-        second,
-    }
+    Seeds { centroids, nearest, best, second }
 }
 
 /// The first point whose cumulative weight exceeds `r`, so point `i` is
 /// picked with probability `weight[i] / total` and a point with weight 0
 /// (one already on a centre) never is.
 fn sample(tile_cum: &[f64], weight: &[f32], r: f64) -> usize {
-    let t = tile_cum
-        .partition_point(|&cs| cs <= r)
-        .min(tile_cum.len().saturating_sub(1));
+    let t = tile_cum.partition_point(|&cs| cs <= r).min(tile_cum.len().saturating_sub(1));
     let mut cum = if t == 0 { 0.0 } else { tile_cum[t - 1] };
     let start = t * TILE;
     let end = (start + TILE).min(weight.len());

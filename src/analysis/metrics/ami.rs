@@ -20,11 +20,7 @@ pub(super) fn entropy(counts: &[u64]) -> f64 {
         return 0.0;
     }
     let (t, log_t) = (total as f64, (total as f64).ln());
-    -counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| (c as f64 / t) * ((c as f64).ln() - log_t))
-        .sum::<f64>()
+    -counts.iter().filter(|&&c| c > 0).map(|&c| (c as f64 / t) * ((c as f64).ln() - log_t)).sum::<f64>()
 }
 
 pub(super) fn ami(t: &Contingency, h_true: f64) -> f64 {
@@ -100,8 +96,7 @@ fn expected_mutual_info(t: &Contingency) -> f64 {
             }
             let mut p = p_mode;
             for x in mode..hi {
-                p *= ((a - x) as f64 * (b - x) as f64)
-                    / ((x + 1) as f64 * (n + x + 1 - a - b) as f64);
+                p *= ((a - x) as f64 * (b - x) as f64) / ((x + 1) as f64 * (n + x + 1 - a - b) as f64);
                 if p == 0.0 {
                     break; // Unimodal: everything further out underflows too.
                 }
@@ -110,8 +105,7 @@ fn expected_mutual_info(t: &Contingency) -> f64 {
             let mut p = p_mode;
             for x in (lo.max(1)..mode).rev() {
                 // P(x) = P(x+1) (x+1)(n-a-b+x+1) / ((a-x)(b-x))
-                p *= ((x + 1) as f64 * (n + x + 1 - a - b) as f64)
-                    / ((a - x) as f64 * (b - x) as f64);
+                p *= ((x + 1) as f64 * (n + x + 1 - a - b) as f64) / ((a - x) as f64 * (b - x) as f64);
                 if p == 0.0 {
                     break;
                 }
@@ -140,7 +134,6 @@ pub(super) fn ln_factorial(m: u64) -> f64 {
     }
     let x = (m + 1) as f64;
     let (x2, inv) = (x * x, 1.0 / x);
-    let series =
-        inv * (1.0 / 12.0 - (1.0 / 360.0 - (1.0 / 1260.0 - 1.0 / (1680.0 * x2)) / x2) / x2);
+    let series = inv * (1.0 / 12.0 - (1.0 / 360.0 - (1.0 / 1260.0 - 1.0 / (1680.0 * x2)) / x2) / x2);
     (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln() + series
 }

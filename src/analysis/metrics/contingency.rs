@@ -26,10 +26,7 @@ pub(super) fn densify(labels: &[usize]) -> (Vec<u32>, usize) {
         uniq.dedup();
         // Every label is in `uniq` by construction, so the search succeeds;
         // `unwrap_or_else` keeps that from being a panic site anyway.
-        let dense = labels
-            .iter()
-            .map(|l| uniq.binary_search(l).unwrap_or_else(|i| i) as u32)
-            .collect();
+        let dense = labels.iter().map(|l| uniq.binary_search(l).unwrap_or_else(|i| i) as u32).collect();
         (dense, uniq.len())
     }
 }
@@ -64,11 +61,8 @@ impl<'a> Contingency<'a> {
                 }
             }
         } else {
-            let mut keys: Vec<u64> = true_dense
-                .iter()
-                .zip(&pred_dense)
-                .map(|(&i, &j)| (u64::from(i) << 32) | u64::from(j))
-                .collect();
+            let mut keys: Vec<u64> =
+                true_dense.iter().zip(&pred_dense).map(|(&i, &j)| (u64::from(i) << 32) | u64::from(j)).collect();
             keys.sort_unstable();
             for key in keys {
                 let (i, j) = ((key >> 32) as u32, key as u32);
@@ -78,12 +72,7 @@ impl<'a> Contingency<'a> {
                 }
             }
         }
-        Contingency {
-            n: true_dense.len() as u64,
-            a: class_counts,
-            b,
-            nz,
-        }
+        Contingency { n: true_dense.len() as u64, a: class_counts, b, nz }
     }
 
     /// True when the two labellings are the same partition up to renaming.
@@ -126,10 +115,7 @@ impl<'a> Contingency<'a> {
         // kuhn_munkres needs rows <= columns: put the smaller side on rows.
         let transpose = r > c;
         let (rows, all_cols) = if transpose { (c, r) } else { (r, c) };
-        let cells = self
-            .nz
-            .iter()
-            .map(|&(i, j, v)| if transpose { (j, i, v) } else { (i, j, v) });
+        let cells = self.nz.iter().map(|&(i, j, v)| if transpose { (j, i, v) } else { (i, j, v) });
         // An optimal matching only ever uses, for each row, one of its
         // `rows` largest cells (otherwise one of those columns is free and
         // swapping to it cannot lose), so with many columns (e.g. singleton
@@ -146,11 +132,7 @@ impl<'a> Contingency<'a> {
                 .iter_mut()
                 .flat_map(|cands| {
                     cands.sort_unstable_by(|x, y| y.cmp(x));
-                    cands
-                        .iter()
-                        .take(rows)
-                        .map(|&(_, col)| col)
-                        .collect::<Vec<_>>()
+                    cands.iter().take(rows).map(|&(_, col)| col).collect::<Vec<_>>()
                 })
                 .collect()
         };
@@ -179,11 +161,7 @@ impl<'a> Contingency<'a> {
             let Some(&col) = keep.get(k).filter(|_| shared > 0) else {
                 continue;
             };
-            let (i, j) = if transpose {
-                (col as usize, row)
-            } else {
-                (row, col as usize)
-            };
+            let (i, j) = if transpose { (col as usize, row) } else { (row, col as usize) };
             total += 2.0 * shared as f64 / (self.a[i] + self.b[j]) as f64;
         }
         total / r as f64

@@ -17,7 +17,11 @@ impl App {
         let intent = intent(key)?;
         // While the help is open the arrows scroll it (short screens cannot show it whole).
         if self.help && matches!(intent, Intent::Up | Intent::Down) {
-            self.help_scroll = if intent == Intent::Up { self.help_scroll.saturating_sub(1) } else { self.help_scroll.saturating_add(1).min(64) };
+            self.help_scroll = if intent == Intent::Up {
+                self.help_scroll.saturating_sub(1)
+            } else {
+                self.help_scroll.saturating_add(1).min(64)
+            };
             return None;
         }
         let last = self.snapshots.len().saturating_sub(1);

@@ -282,7 +282,8 @@ impl App {
             self.set_status_message("no probes yet: p opens the probe line".into());
             return;
         }
-        self.probes.selected = if forward { (self.probes.selected + 1) % n } else { (self.probes.selected + n - 1) % n };
+        self.probes.selected =
+            if forward { (self.probes.selected + 1) % n } else { (self.probes.selected + n - 1) % n };
     }
 
     pub(crate) fn delete_probe(&mut self) {
@@ -300,7 +301,11 @@ impl App {
 
     pub(crate) fn toggle_trail(&mut self) {
         self.probes.trail = !self.probes.trail;
-        let msg = if self.probes.trail { "probe trail on: each probe's path up to this checkpoint" } else { "probe trail off" };
+        let msg = if self.probes.trail {
+            "probe trail on: each probe's path up to this checkpoint"
+        } else {
+            "probe trail off"
+        };
         self.set_status_message(msg.into());
     }
 }

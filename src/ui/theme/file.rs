@@ -51,9 +51,33 @@ pub(super) struct Colors {
 
 /// The TOML keys that hold a single colour, in the order of [`Colors`].
 pub const COLOR_FIELDS: [&str; 28] = [
-    "text", "dim", "faint", "border", "border_focus", "title", "selected_fg", "selected_bg",
-    "accent", "ok", "paused", "warning", "error", "axis", "loss", "seen", "unseen", "ari", "ami",
-    "f1", "centroid", "status_fg", "status_bg", "help_key", "probe", "attr_pos", "attr_neg",
+    "text",
+    "dim",
+    "faint",
+    "border",
+    "border_focus",
+    "title",
+    "selected_fg",
+    "selected_bg",
+    "accent",
+    "ok",
+    "paused",
+    "warning",
+    "error",
+    "axis",
+    "loss",
+    "seen",
+    "unseen",
+    "ari",
+    "ami",
+    "f1",
+    "centroid",
+    "status_fg",
+    "status_bg",
+    "help_key",
+    "probe",
+    "attr_pos",
+    "attr_neg",
     "attr_base",
 ];
 
@@ -62,10 +86,34 @@ impl Colors {
     pub(super) fn terminal_default() -> Colors {
         let r = Color::Reset;
         Colors {
-            text: r, dim: r, faint: r, border: r, border_focus: r, title: r, selected_fg: r,
-            selected_bg: r, accent: r, ok: r, paused: r, warning: r, error: r, axis: r, loss: r,
-            seen: r, unseen: r, ari: r, ami: r, f1: r, centroid: r, status_fg: r, status_bg: r,
-            help_key: r, probe: r, attr_pos: r, attr_neg: r, attr_base: r,
+            text: r,
+            dim: r,
+            faint: r,
+            border: r,
+            border_focus: r,
+            title: r,
+            selected_fg: r,
+            selected_bg: r,
+            accent: r,
+            ok: r,
+            paused: r,
+            warning: r,
+            error: r,
+            axis: r,
+            loss: r,
+            seen: r,
+            unseen: r,
+            ari: r,
+            ami: r,
+            f1: r,
+            centroid: r,
+            status_fg: r,
+            status_bg: r,
+            help_key: r,
+            probe: r,
+            attr_pos: r,
+            attr_neg: r,
+            attr_base: r,
             palette: vec![Color::Reset; MIN_PALETTE],
         }
     }
@@ -106,11 +154,34 @@ impl Colors {
 
     pub(super) fn all(&self) -> impl Iterator<Item = Color> + '_ {
         let single = [
-            self.text, self.dim, self.faint, self.border, self.border_focus, self.title,
-            self.selected_fg, self.selected_bg, self.accent, self.ok, self.paused, self.warning,
-            self.error, self.axis, self.loss, self.seen, self.unseen, self.ari, self.ami, self.f1,
-            self.centroid, self.status_fg, self.status_bg, self.help_key, self.probe, self.attr_pos,
-            self.attr_neg, self.attr_base,
+            self.text,
+            self.dim,
+            self.faint,
+            self.border,
+            self.border_focus,
+            self.title,
+            self.selected_fg,
+            self.selected_bg,
+            self.accent,
+            self.ok,
+            self.paused,
+            self.warning,
+            self.error,
+            self.axis,
+            self.loss,
+            self.seen,
+            self.unseen,
+            self.ari,
+            self.ami,
+            self.f1,
+            self.centroid,
+            self.status_fg,
+            self.status_bg,
+            self.help_key,
+            self.probe,
+            self.attr_pos,
+            self.attr_neg,
+            self.attr_base,
         ];
         single.into_iter().chain(self.palette.iter().copied())
     }
@@ -130,7 +201,12 @@ impl fmt::Display for ThemeError {
 }
 
 /// Parses one theme file over `base`; `fallback_name` names it when it has no `name`.
-pub(super) fn parse_theme(file: &str, text: &str, base: &Colors, fallback_name: &str) -> Result<(String, Colors), ThemeError> {
+pub(super) fn parse_theme(
+    file: &str,
+    text: &str,
+    base: &Colors,
+    fallback_name: &str,
+) -> Result<(String, Colors), ThemeError> {
     let fail = |problems: Vec<String>| ThemeError { file: file.to_string(), problems };
     let table: toml::Table = toml::from_str(text).map_err(|e| {
         // toml's message spans several lines (with a caret); the status bar has one.

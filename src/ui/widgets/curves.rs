@@ -93,7 +93,8 @@ fn series(app: &App, layer: usize, f: impl Fn(&crate::analysis::LayerScores) -> 
 
 /// Min and max of `values`, padded; a flat or empty series gets a unit-wide range.
 fn span(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
-    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
         (0.0, 1.0)
     } else if hi - lo < 1e-9 {
@@ -141,9 +142,9 @@ impl Charter<'_> {
             .marker(self.marker)
             .style(self.theme.marker_selected())];
         datasets.extend(
-            curves
-                .into_iter()
-                .map(|c| Dataset::default().data(c.data).graph_type(GraphType::Line).marker(self.marker).style(c.style)),
+            curves.into_iter().map(|c| {
+                Dataset::default().data(c.data).graph_type(GraphType::Line).marker(self.marker).style(c.style)
+            }),
         );
         let mut x_axis = Axis::default().bounds([0.0, self.x_max]).style(self.theme.axis());
         // Axis labels cost two rows; a short chart keeps them for its curve.

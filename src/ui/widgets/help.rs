@@ -30,7 +30,8 @@ pub fn render(theme: &Theme, scroll: u16, area: Rect, buf: &mut Buffer) {
     let max_scroll = rows.saturating_sub(inner_h);
     let scroll = usize::from(scroll).min(max_scroll);
     let more = if max_scroll > 0 { "↑↓ scroll · " } else { "" };
-    let title = Line::from(vec![title_span("help", theme), Span::styled(format!("{more}Esc or ? closes "), theme.dim())]);
+    let title =
+        Line::from(vec![title_span("help", theme), Span::styled(format!("{more}Esc or ? closes "), theme.dim())]);
     let block = panel(theme, title, true);
     let mut lines: Vec<Line> = HELP
         .iter()

@@ -40,7 +40,10 @@ pub fn render(app: &App, line: &ProbeLine, area: Rect, buf: &mut Buffer) {
 
     let w = usize::from(area.width);
     let second = if let Some(e) = line.error() {
-        Line::from(Span::styled(format!(" ✖ {}", truncate(e, w.saturating_sub(4))), theme.status_bar().patch(theme.error())))
+        Line::from(Span::styled(
+            format!(" ✖ {}", truncate(e, w.saturating_sub(4))),
+            theme.status_bar().patch(theme.error()),
+        ))
     } else if let Some((candidates, current)) = line.candidates().filter(|(c, _)| !c.is_empty()) {
         let current = current.min(candidates.len() - 1);
         let mut spans = vec![Span::styled(" Tab: ", theme.status_bar().patch(theme.dim()))];

@@ -147,7 +147,8 @@ fn answer_lines<'a>(app: &App, theme: &Theme, p: &Probe, a: &ProbeAnswer, w: usi
             Span::styled(name(pl.nearest_task), theme.text().add_modifier(Modifier::BOLD)),
         ]),
     ];
-    let counts = app.selected_snapshot().and_then(|s| s.layer(app.layer)).map(|l| l.task_counts.clone()).unwrap_or_default();
+    let counts =
+        app.selected_snapshot().and_then(|s| s.layer(app.layer)).map(|l| l.task_counts.clone()).unwrap_or_default();
     let max = pl.distances.iter().filter(|d| d.is_finite()).fold(0.0f32, |m, &d| m.max(d));
     let name_w = app.task_names.iter().map(|n| n.chars().count()).max().unwrap_or(4).min(w / 3).max(1);
     let bar_w = w.saturating_sub(name_w + 4 + 7);
@@ -168,7 +169,10 @@ fn answer_lines<'a>(app: &App, theme: &Theme, p: &Probe, a: &ProbeAnswer, w: usi
             let style: Style = if closest { theme.task(t).add_modifier(Modifier::BOLD) } else { theme.task(t) };
             row.push(Span::styled(bar, style));
             row.push(Span::raw(" ".repeat(pad)));
-            row.push(Span::styled(format!(" {}", fmt_num(f64::from(d))), if closest { theme.text() } else { theme.dim() }));
+            row.push(Span::styled(
+                format!(" {}", fmt_num(f64::from(d))),
+                if closest { theme.text() } else { theme.dim() },
+            ));
         }
         lines.push(Line::from(row));
     }

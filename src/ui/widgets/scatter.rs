@@ -33,7 +33,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Span::styled(format!(" F1 {:.2} ", sc.seen.f1), theme.metric(crate::ui::theme::Metric::F1)),
         ];
         if !app.unseen_tasks.is_empty() {
-            spans.push(Span::styled(format!("unseen→task {:.0}% ", sc.unseen_centroid_accuracy * 100.0), theme.unseen()));
+            spans.push(Span::styled(
+                format!("unseen→task {:.0}% ", sc.unseen_centroid_accuracy * 100.0),
+                theme.unseen(),
+            ));
         }
         block = block.title_bottom(Line::from(spans).right_aligned());
     }
@@ -52,8 +55,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let legend_w = if inner.width >= 56 { legend_width(app).min(inner.width / 3) } else { 0 };
-    let [plot_col, legend] =
-        inner.layout(&Layout::horizontal([Constraint::Min(0), Constraint::Length(legend_w)]));
+    let [plot_col, legend] = inner.layout(&Layout::horizontal([Constraint::Min(0), Constraint::Length(legend_w)]));
     // Too narrow for a legend column: one compact row instead, never no legend at all.
     let legend_row_h = u16::from(legend_w == 0 && inner.height >= 8);
     let [y_title, plot_area, x_title, legend_row] = plot_col.layout(&Layout::vertical([
@@ -65,7 +67,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let half = app.ranges.get(app.selected).and_then(|r| r.get(app.layer)).copied().unwrap_or([1.0, 1.0]);
     let off = plot(app, theme, layer, half, plot_area, buf);
     let ev = layer.pca.explained_variance_ratio;
-    let mut y = vec![Span::styled(format!("▲ PC2 {:.1}% var  ±{}", ev[1] * 100.0, fmt_num(f64::from(half[1]))), theme.axis())];
+    let mut y =
+        vec![Span::styled(format!("▲ PC2 {:.1}% var  ±{}", ev[1] * 100.0, fmt_num(f64::from(half[1]))), theme.axis())];
     if off > 0 {
         y.push(Span::styled(format!("  {off} off-scale"), theme.dim()));
     }
@@ -218,15 +221,22 @@ fn render_legend(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let mut lines = vec![Line::styled(" tasks", theme.dim())];
     let mut extra = vec![];
     if app.show_unseen && !app.unseen_tasks.is_empty() {
-        extra.push(Line::from(vec![Span::styled(format!(" {UNSEEN_MARK} "), theme.text()), Span::styled("unseen", theme.dim())]));
+        extra.push(Line::from(vec![
+            Span::styled(format!(" {UNSEEN_MARK} "), theme.text()),
+            Span::styled("unseen", theme.dim()),
+        ]));
     }
     match app.centroids {
         Centroids::Off => {}
-        Centroids::KMeans => extra.push(Line::from(vec![Span::styled(" + ", theme.centroid()), Span::styled("k-means", theme.dim())])),
-        Centroids::Task => extra.push(Line::from(vec![Span::styled(" 1 ", theme.task_badge(0)), Span::styled(" task mean", theme.dim())])),
+        Centroids::KMeans => {
+            extra.push(Line::from(vec![Span::styled(" + ", theme.centroid()), Span::styled("k-means", theme.dim())]))
+        }
+        Centroids::Task => extra
+            .push(Line::from(vec![Span::styled(" 1 ", theme.task_badge(0)), Span::styled(" task mean", theme.dim())])),
     }
     if !app.probes.list.is_empty() {
-        extra.push(Line::from(vec![Span::styled(" ◆ ", theme.probe_marker(false)), Span::styled("probe", theme.dim())]));
+        extra
+            .push(Line::from(vec![Span::styled(" ◆ ", theme.probe_marker(false)), Span::styled("probe", theme.dim())]));
     }
     extra.push(Line::styled(format!(" {}", marker_name(app.marker)), theme.faint()));
     let room = usize::from(area.height).saturating_sub(1 + extra.len());
@@ -252,14 +262,8 @@ fn placeholder(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let lines = match app.source {
         Source::Live => vec![
             Line::styled("training…", theme.title()),
-            Line::styled(
-                format!("first checkpoint at step {}", fmt_step(app.first_checkpoint)),
-                theme.text(),
-            ),
-            Line::styled(
-                format!("now at step {} of {}", fmt_step(app.step), fmt_step(app.total_steps)),
-                theme.dim(),
-            ),
+            Line::styled(format!("first checkpoint at step {}", fmt_step(app.first_checkpoint)), theme.text()),
+            Line::styled(format!("now at step {} of {}", fmt_step(app.step), fmt_step(app.total_steps)), theme.dim()),
         ],
         Source::Replay(_) => vec![Line::styled("this session has no checkpoints", theme.dim())],
     };

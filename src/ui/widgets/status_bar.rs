@@ -40,7 +40,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         info.push(Span::raw(format!(" · {:.1} steps/s · ETA {}", app.steps_per_s, fmt_duration(left))));
     }
     info.push(Span::raw(format!(" · {} · theme {}", app.session_dir.display(), theme.name())));
-    let [top, bottom] = [Rect { height: 1, ..area }, Rect { y: area.y.saturating_add(1), height: area.height.saturating_sub(1).min(1), ..area }];
+    let [top, bottom] = [
+        Rect { height: 1, ..area },
+        Rect { y: area.y.saturating_add(1), height: area.height.saturating_sub(1).min(1), ..area },
+    ];
     Line::from(info).style(theme.status_bar()).render(top, buf);
 
     let mut used = 0;

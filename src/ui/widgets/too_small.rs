@@ -13,10 +13,7 @@ pub fn render(theme: &Theme, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
-    let text = format!(
-        "terminal too small ({}x{}, need at least {MIN_WIDTH}x{MIN_HEIGHT})",
-        area.width, area.height
-    );
+    let text = format!("terminal too small ({}x{}, need at least {MIN_WIDTH}x{MIN_HEIGHT})", area.width, area.height);
     // On a single row there is no room to centre vertically or wrap: show what fits.
     if area.height < 3 {
         Line::styled(text, theme.warning()).render(area, buf);
