@@ -4,7 +4,7 @@
 #[path = "../tests/ui_support/mod.rs"]
 mod ui_support;
 
-use clusterscope::train::protocol::Event;
+use clusterscope::train::protocol::AnalyserEvent;
 use clusterscope::ui::app::App;
 use clusterscope::ui::theme::ThemeSet;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -17,7 +17,7 @@ fn frame(c: &mut Criterion) {
     let f = ui_support::fixture(2000, 200, 6, 21);
     let mut app = App::live(&f.info, ThemeSet::default());
     for s in &f.snapshots {
-        app.on_worker(Event::Checkpoint(Box::new(s.clone())));
+        app.on_analyser(AnalyserEvent::Checkpoint(Box::new(s.clone())));
     }
     let n: usize = f.info.points.len();
     assert!(n >= 9_900, "{n} points");

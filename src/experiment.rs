@@ -23,6 +23,12 @@ pub enum SpecError {
     Invalid { field: String, value: String, reason: String },
 }
 
+impl crate::error::Kind for SpecError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::BadData
+    }
+}
+
 fn invalid(field: impl Into<String>, value: impl std::fmt::Display, reason: impl Into<String>) -> SpecError {
     SpecError::Invalid { field: field.into(), value: value.to_string(), reason: reason.into() }
 }
@@ -241,6 +247,14 @@ impl Experiment {
         seen: bool,
     ) -> Example {
         Example { task, distribution, instruction, input, output: self.tasks[task].table[input], seen }
+    }
+
+    /// What task `task`'s table gives for the input symbol named `input`: the answer a probe is
+    /// judged against. `None` for a task or symbol the experiment does not have.
+    pub fn expected_output(&self, task: usize, input: &str) -> Option<&str> {
+        let input = self.symbols.iter().position(|s| s == input)?;
+        let out = *self.tasks.get(task)?.table.get(input)?;
+        self.symbols.get(out).map(String::as_str)
     }
 
     pub fn num_tasks(&self) -> usize {

@@ -1,21 +1,22 @@
 //! The `clusterscope` command line: the app, headless training, benchmarks.
 
-use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clusterscope::cli::bench::{bench_train, BenchConfig};
+use clusterscope::cli::{headless, CliError};
+use clusterscope::error::{ErrorKind, Kind};
 use clusterscope::experiment::{Experiment, SpecError};
 use clusterscope::model::config::ModelConfig;
+use clusterscope::model::device::DeviceError;
 use clusterscope::model::DeviceChoice;
-use clusterscope::train::bench::{bench_train, BenchConfig};
-
+use clusterscope::report::{export, figures, probe_report, summary, ReportError};
 use clusterscope::session::reader::read_manifest;
-use clusterscope::session::{export, figures, probe_report, summary, Session, SessionError};
-use clusterscope::train::headless;
-use clusterscope::train::probe::ProbeEngine;
-use clusterscope::train::RunConfig;
+use clusterscope::session::{Session, SessionDir, SessionError};
+use clusterscope::train::prober::ProbeEngine;
+use clusterscope::train::{ProbeFault, RunConfig};
 use clusterscope::ui::terminal::{self, UiError, UiOptions};
 
 #[derive(Parser, Debug)]
@@ -124,9 +125,9 @@ struct RunArgs {
     /// Overrides the spec's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
-    device: String,
+    /// auto, cpu, cuda or cuda:N [default: auto].
+    #[arg(long)]
+    device: Option<String>,
     /// Overrides the spec's train.steps.
     #[arg(long)]
     steps: Option<usize>,
@@ -178,10 +179,64 @@ struct BenchArgs {
     export: Option<PathBuf>,
 }
 
-/// Errors in what the user gave us (exit code 2), as opposed to failures while running (1).
+/// Everything that can end a command, each with the kind that picks the exit code.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(String);
+enum AppError {
+    /// A flag or value the user gave that cannot be used as given.
+    #[error("{0}")]
+    Usage(String),
+    /// An experiment spec file that is missing or invalid.
+    #[error("{}: {source}", file.display())]
+    SpecFile { file: PathBuf, source: SpecError },
+    #[error("cannot read experiment {}: {source}", file.display())]
+    SpecRead { file: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Probe(#[from] ProbeFault),
+    #[error(transparent)]
+    Ui(#[from] UiError),
+    #[error(transparent)]
+    Cli(#[from] CliError),
+    #[error("benchmark failed: {0}")]
+    Bench(candle_core::Error),
+    #[error("cannot print the result: {0}")]
+    Print(String),
+}
+
+impl Kind for AppError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            AppError::Usage(_) | AppError::SpecRead { .. } => ErrorKind::Usage,
+            AppError::SpecFile { .. } | AppError::Spec(_) => ErrorKind::BadData,
+            AppError::Device(e) => e.kind(),
+            AppError::Session(e) => e.kind(),
+            AppError::Report(e) => e.kind(),
+            AppError::Probe(e) => e.kind(),
+            AppError::Ui(e) => e.kind(),
+            AppError::Cli(e) => e.kind(),
+            AppError::Bench(_) | AppError::Print(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<serde_json::Error> for AppError {
+    fn from(e: serde_json::Error) -> Self {
+        AppError::Print(e.to_string())
+    }
+}
+
+type Result<T> = std::result::Result<T, AppError>;
+
+fn usage<T>(msg: impl Into<String>) -> Result<T> {
+    Err(AppError::Usage(msg.into()))
+}
 
 fn main() -> ExitCode {
     clusterscope::alloc::keep_freed_memory();
@@ -191,96 +246,166 @@ fn main() -> ExitCode {
         std::env::set_var("RAYON_NUM_THREADS", n.max(1).to_string());
     }
     match run(cli) {
-        Ok(code) => code,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let msg = e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ");
-            eprintln!("error: {msg}");
-            if e.downcast_ref::<UsageError>().is_some()
-                || e.downcast_ref::<SpecError>().is_some()
-                || e.downcast_ref::<SessionError>().is_some()
-            {
-                ExitCode::from(2)
-            } else {
-                ExitCode::from(1)
-            }
+            eprintln!("error: {e}");
+            ExitCode::from(e.kind().exit_code())
         }
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli) -> Result<()> {
     let ui = UiOptions { theme: cli.theme.clone(), themes_dir: None, latency_log: cli.latency_log.clone() };
-    match cli.command {
-        None => app(terminal::run_live(prepare(&cli.run)?, &ui)),
-        Some(Cmd::Train { headless: false, json: _, run }) => app(terminal::run_live(prepare(&run)?, &ui)),
-        Some(Cmd::Train { headless: true, json, run }) => headless::train(&prepare(&run)?, json),
-        Some(Cmd::Replay { dir }) => {
-            let session = Session::open(&dir).map_err(|e| UsageError(e.to_string()))?;
-            app(terminal::run_replay(&session, &ui))
+    let top = cli.run;
+    if let (Some(cmd), Some(flag)) = (&cli.command, top.first_given()) {
+        if !matches!(cmd, Cmd::Train { .. }) {
+            return usage(format!(
+                "{flag} is a training option: give it after `train` (it does nothing for `{}`)",
+                cmd.name()
+            ));
         }
+    }
+    match cli.command {
+        None => Ok(terminal::run_live(prepare(&top)?, &ui)?),
+        Some(Cmd::Train { headless, json, run }) => {
+            let run = merge_run_args(top, run)?;
+            match (headless, json) {
+                (true, _) => Ok(headless::train(&prepare(&run)?, json)?),
+                (false, true) => usage("--json needs --headless: the app draws on the terminal, it prints no JSON"),
+                (false, false) => Ok(terminal::run_live(prepare(&run)?, &ui)?),
+            }
+        }
+        Some(Cmd::Replay { dir }) => Ok(terminal::run_replay(&Session::open(&dir)?, &ui)?),
         Some(Cmd::Bench { what: BenchCmd::Train(args) }) => bench(&args),
         Some(Cmd::Show { dir, json }) => {
-            let session = Session::open(&dir).map_err(|e| UsageError(e.to_string()))?;
+            let session = Session::open(&dir)?;
             if json {
                 println!("{}", serde_json::to_string(&summary::summary_json(&session))?);
             } else {
                 print!("{}", summary::summary_text(&session));
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
         Some(Cmd::Export { dir, checkpoint, layer, out, figures: fig_dir, device }) => {
-            let session = Session::open(&dir).map_err(|e| UsageError(e.to_string()))?;
+            let session = Session::open(&dir)?;
             let checkpoint = pick_checkpoint(&session, &checkpoint)?;
             let step = session.snapshots[checkpoint].step;
             if let Some(fig_dir) = fig_dir {
                 let files = figures::render_figures(&session, checkpoint, &fig_dir)?;
                 eprintln!("wrote {} figures to {} (checkpoint step {step})", files.len(), fig_dir.display());
             }
-            let Some(out) = out else { return Ok(ExitCode::SUCCESS) };
+            let Some(out) = out else { return Ok(()) };
             let layer = match layer.as_str() {
                 "all" => None,
-                l => Some(
-                    l.parse::<usize>()
-                        .map_err(|_| UsageError(format!("--layer {l:?}: expected a layer number or `all`")))?,
-                ),
+                l => match l.parse::<usize>() {
+                    Ok(n) => Some(n),
+                    Err(_) => return usage(format!("--layer {l:?}: expected a layer number or `all`")),
+                },
             };
-            let device = parse_device(&device)?;
-            let device = device.open().map_err(|e| UsageError(e.to_string()))?;
+            let device = parse_device(&device)?.open()?;
             let files =
                 export::export(&session, &export::ExportOptions { checkpoint, layer, out: out.clone() }, &device)?;
             eprintln!("wrote {} files to {} (checkpoint step {step})", files.len(), out.display());
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
         Some(Cmd::Probe { dir, instruction, input, checkpoint, json, device }) => {
-            let session = Session::open(&dir).map_err(|e| UsageError(e.to_string()))?;
+            let session = Session::open(&dir)?;
             let index = pick_checkpoint(&session, &checkpoint)?;
             let exp = Arc::new(session.experiment()?);
             let device = parse_device(&device)?;
             let snap = &session.snapshots[index];
             let text = format!("{instruction} | {input}");
-            let mut engine =
-                ProbeEngine::new(exp.clone(), session.manifest.model.clone(), &dir, device).map_err(UsageError)?;
-            let answer = engine.run(&text, snap.step).map_err(UsageError)?;
+            let mut engine = ProbeEngine::new(exp.clone(), session.manifest.model.clone(), &dir, device)?;
+            let answer = engine.run(&text, snap.step)?;
             let report = probe_report::report(&exp, snap, &text, &answer);
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 print!("{}", report.to_text());
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
         Some(Cmd::Spec { experiment }) => {
             let exp = load_experiment(experiment.as_deref(), None)?;
             for w in &exp.warnings {
                 eprintln!("warning: {w}");
             }
-            print!("{}", exp.spec.to_toml().context("cannot print the spec")?);
-            Ok(ExitCode::SUCCESS)
+            print!("{}", exp.spec.to_toml().map_err(|e| AppError::Print(format!("cannot print the spec: {e}")))?);
+            Ok(())
         }
     }
 }
 
+impl Cmd {
+    fn name(&self) -> &'static str {
+        match self {
+            Cmd::Train { .. } => "train",
+            Cmd::Bench { .. } => "bench",
+            Cmd::Replay { .. } => "replay",
+            Cmd::Show { .. } => "show",
+            Cmd::Export { .. } => "export",
+            Cmd::Probe { .. } => "probe",
+            Cmd::Spec { .. } => "spec",
+        }
+    }
+}
+
+impl RunArgs {
+    /// The first training flag given, as the user typed it.
+    fn first_given(&self) -> Option<&'static str> {
+        [
+            (self.experiment.is_some(), "--experiment"),
+            (self.seed.is_some(), "--seed"),
+            (self.device.is_some(), "--device"),
+            (self.steps.is_some(), "--steps"),
+            (self.out.is_some(), "--out"),
+            (self.name.is_some(), "--name"),
+            (self.resume.is_some(), "--resume"),
+            (self.stop_at.is_some(), "--stop-at"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+}
+
+/// Training flags may come before `train` or after it (`clusterscope --steps 10 train`): both
+/// count. The same flag given twice with different values is refused rather than one winning.
+fn merge_run_args(top: RunArgs, sub: RunArgs) -> Result<RunArgs> {
+    fn pick<T: PartialEq + std::fmt::Debug>(flag: &str, a: Option<T>, b: Option<T>) -> Result<Option<T>> {
+        match (a, b) {
+            (Some(a), Some(b)) if a != b => {
+                usage(format!("{flag} given twice, as {a:?} before `train` and {b:?} after it"))
+            }
+            (a, b) => Ok(b.or(a)),
+        }
+    }
+    let merged = RunArgs {
+        experiment: pick("--experiment", top.experiment, sub.experiment)?,
+        seed: pick("--seed", top.seed, sub.seed)?,
+        device: pick("--device", top.device, sub.device)?,
+        steps: pick("--steps", top.steps, sub.steps)?,
+        out: pick("--out", top.out, sub.out)?,
+        name: pick("--name", top.name, sub.name)?,
+        resume: pick("--resume", top.resume, sub.resume)?,
+        stop_at: pick("--stop-at", top.stop_at, sub.stop_at)?,
+    };
+    // clap checks these conflicts within one level only.
+    if merged.resume.is_some() {
+        let others = [
+            (merged.experiment.is_some(), "--experiment"),
+            (merged.seed.is_some(), "--seed"),
+            (merged.out.is_some(), "--out"),
+            (merged.name.is_some(), "--name"),
+        ];
+        if let Some((_, flag)) = others.iter().find(|(given, _)| *given) {
+            return usage(format!("--resume cannot be used with {flag}: a resumed run keeps its session's settings"));
+        }
+    }
+    Ok(merged)
+}
+
 fn parse_device(s: &str) -> Result<DeviceChoice> {
-    s.parse().map_err(|e: clusterscope::model::device::DeviceError| UsageError(e.to_string()).into())
+    Ok(s.parse::<DeviceChoice>()?)
 }
 
 /// Validates everything a training run needs up front, so bad input fails before any work.
@@ -289,12 +414,12 @@ fn prepare(args: &RunArgs) -> Result<RunConfig> {
         return prepare_resume(args, dir);
     }
     let experiment = load_experiment(args.experiment.as_deref(), args.seed)?;
-    let device = parse_device(&args.device)?;
+    let device = parse_device(args.device.as_deref().unwrap_or("auto"))?;
     let model = ModelConfig::from_spec(&experiment.spec.model, experiment.tokenizer.len(), experiment.max_sequence_len)
-        .map_err(|e| UsageError(e.to_string()))?;
+        .map_err(|e| AppError::Usage(e.to_string()))?;
     let steps = args.steps.unwrap_or(experiment.spec.train.steps);
     if steps == 0 {
-        bail!(UsageError("--steps 0: need at least 1 step".into()));
+        return usage("--steps 0: need at least 1 step");
     }
     let out_dir = match (&args.out, &args.name) {
         (Some(dir), _) => dir.clone(),
@@ -302,8 +427,8 @@ fn prepare(args: &RunArgs) -> Result<RunConfig> {
         (None, None) => Path::new("sessions").join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string()),
     };
     // Checked here so every way of training refuses alike; the writer refuses again at creation.
-    if out_dir.join(clusterscope::session::format::MANIFEST).exists() {
-        bail!(UsageError(SessionError::Exists(out_dir).to_string()));
+    if SessionDir::new(&out_dir).manifest().exists() {
+        return Err(SessionError::Exists(out_dir).into());
     }
     Ok(RunConfig {
         experiment: Arc::new(experiment),
@@ -317,17 +442,18 @@ fn prepare(args: &RunArgs) -> Result<RunConfig> {
 }
 
 fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
-    let manifest = read_manifest(dir).map_err(|e| UsageError(e.to_string()))?;
-    let experiment = Experiment::from_toml(&manifest.experiment, None)
-        .map_err(|e| UsageError(format!("{}: stored experiment is invalid: {e}", dir.display())))?;
-    let device = parse_device(&args.device)?;
+    let manifest = read_manifest(dir)?;
+    let experiment = Experiment::from_toml(&manifest.experiment, None).map_err(|e| {
+        SessionError::corrupt(&SessionDir::new(dir).manifest(), format!("stored experiment is invalid: {e}"))
+    })?;
+    let device = parse_device(args.device.as_deref().unwrap_or("auto"))?;
     let steps = args.steps.unwrap_or(manifest.total_steps);
     let done = manifest.resume.map_or(0, |r| r.step);
     if steps <= done {
-        bail!(UsageError(format!(
+        return usage(format!(
             "{}: already trained {done} of {steps} steps (pass --steps to train further)",
             dir.display()
-        )));
+        ));
     }
     Ok(RunConfig {
         experiment: Arc::new(experiment),
@@ -340,29 +466,19 @@ fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
     })
 }
 
-/// The app's result as an exit code: no terminal is the user's mistake (2), the rest failures.
-fn app(result: Result<(), UiError>) -> Result<ExitCode> {
-    match result {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e @ UiError::NotATerminal) => Err(UsageError(e.to_string()).into()),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// A checkpoint given as a step number or `last`, as an index into the session's snapshots.
 fn pick_checkpoint(session: &Session, which: &str) -> Result<usize> {
     let found = match which {
         "last" => session.checkpoint_index(None),
-        s => {
-            let step: usize =
-                s.parse().map_err(|_| UsageError(format!("--checkpoint {s:?}: expected a step number or `last`")))?;
-            session.checkpoint_index(Some(step))
-        }
+        s => match s.parse::<usize>() {
+            Ok(step) => session.checkpoint_index(Some(step)),
+            Err(_) => return usage(format!("--checkpoint {s:?}: expected a step number or `last`")),
+        },
     };
     found.ok_or_else(|| {
         let steps: Vec<String> = session.snapshots.iter().map(|s| s.step.to_string()).collect();
         let have = if steps.is_empty() { "none".to_string() } else { steps.join(", ") };
-        UsageError(format!("{}: no checkpoint {which:?} (checkpoints at steps: {have})", session.dir.display())).into()
+        AppError::Usage(format!("{}: no checkpoint {which:?} (checkpoints at steps: {have})", session.dir.display()))
     })
 }
 
@@ -370,22 +486,21 @@ fn load_experiment(path: Option<&Path>, seed: Option<u64>) -> Result<Experiment>
     match path {
         None => Ok(Experiment::default_experiment(seed)?),
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| UsageError(format!("cannot read experiment {}: {e}", p.display())))?;
-            Experiment::from_toml(&text, seed).map_err(|e| UsageError(format!("{}: {e}", p.display())).into())
+            let text =
+                std::fs::read_to_string(p).map_err(|source| AppError::SpecRead { file: p.to_path_buf(), source })?;
+            Experiment::from_toml(&text, seed).map_err(|source| AppError::SpecFile { file: p.to_path_buf(), source })
         }
     }
 }
 
-fn bench(args: &BenchArgs) -> Result<ExitCode> {
+fn bench(args: &BenchArgs) -> Result<()> {
     let model = ModelConfig::preset(&args.preset, args.vocab, args.ctx)
         .and_then(|m| m.with_overrides(args.d_model, args.layers, args.heads, None))
-        .map_err(|e| UsageError(e.to_string()))?;
+        .map_err(|e| AppError::Usage(e.to_string()))?;
     if args.steps == 0 || args.batch == 0 {
-        bail!(UsageError("--steps and --batch must be at least 1".into()));
+        return usage("--steps and --batch must be at least 1");
     }
-    let device = parse_device(&args.device)?;
-    let device = device.open().map_err(|e| UsageError(e.to_string()))?;
+    let device = parse_device(&args.device)?.open()?;
     let cfg = BenchConfig {
         model,
         batch: args.batch,
@@ -394,15 +509,23 @@ fn bench(args: &BenchArgs) -> Result<ExitCode> {
         seed: args.seed,
         export: args.export.clone(),
     };
-    let result = bench_train(&cfg, &device).context("benchmark failed")?;
+    let result = bench_train(&cfg, &device).map_err(AppError::Bench)?;
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {
         println!(
             "{:.2} steps/s, {:.0} tokens/s ({:.1} ms/step) on {}: d_model {}, {} layers, {} heads, vocab {}, ctx {}, batch {}",
-            result.steps_per_s, result.tokens_per_s, result.step_ms, result.device, result.d_model, result.layers,
-            result.heads, result.vocab, result.ctx, result.batch
+            result.steps_per_s,
+            result.tokens_per_s,
+            result.step_ms,
+            result.device,
+            result.d_model,
+            result.layers,
+            result.heads,
+            result.vocab,
+            result.ctx,
+            result.batch
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,17 +1,21 @@
-//! Sessions on disk: every run saved as it goes, replayable, resumable, exportable.
+//! Sessions on disk, and nothing else: the format, the layout of a session directory, reading,
+//! writing (atomically, as training goes), the manifest and the probes file. What is shown or
+//! exported from a session lives in `report`.
 
-pub mod export;
-pub mod figures;
 pub mod format;
-pub mod npy;
-pub mod probe_report;
+pub mod layout;
+pub mod manifest;
+pub mod probes;
 pub mod reader;
-pub mod summary;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
 
-pub use format::{Manifest, PointInfo, RunStatus};
+use crate::error::{ErrorKind, Kind};
+
+pub use format::{Manifest, RunStatus};
+pub use layout::SessionDir;
+pub use probes::SavedProbe;
 pub use reader::Session;
 pub use writer::SessionWriter;
 
@@ -32,18 +36,41 @@ pub enum SessionError {
     NewerVersion { file: PathBuf, found: u32, supported: u32 },
     #[error("{file}: not a clusterscope session file (format {found:?})")]
     Foreign { file: PathBuf, found: String },
+    /// A session file that should be there could not be read.
     #[error("{file}: {source}")]
-    Io { file: PathBuf, source: std::io::Error },
+    Read { file: PathBuf, source: std::io::Error },
+    /// Writing the session failed (a full disk, permissions).
+    #[error("{file}: {source}")]
+    Write { file: PathBuf, source: std::io::Error },
     #[error("cannot encode session data: {0}")]
-    Encode(String),
+    Encode(#[from] serde_json::Error),
+    #[error("cannot encode the experiment spec: {0}")]
+    Spec(#[from] toml::ser::Error),
 }
 
 impl SessionError {
-    pub fn io(file: &Path, source: std::io::Error) -> Self {
-        SessionError::Io { file: file.to_path_buf(), source }
+    pub fn read(file: &Path, source: std::io::Error) -> Self {
+        SessionError::Read { file: file.to_path_buf(), source }
+    }
+
+    pub fn write(file: &Path, source: std::io::Error) -> Self {
+        SessionError::Write { file: file.to_path_buf(), source }
     }
 
     pub fn corrupt(file: &Path, reason: impl Into<String>) -> Self {
         SessionError::Corrupt { file: file.to_path_buf(), reason: reason.into() }
+    }
+}
+
+impl Kind for SessionError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SessionError::Missing(_) | SessionError::NoManifest(_) | SessionError::Exists(_) => ErrorKind::Usage,
+            SessionError::Corrupt { .. }
+            | SessionError::NewerVersion { .. }
+            | SessionError::Foreign { .. }
+            | SessionError::Read { .. } => ErrorKind::BadData,
+            SessionError::Write { .. } | SessionError::Encode(_) | SessionError::Spec(_) => ErrorKind::Internal,
+        }
     }
 }

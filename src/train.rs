@@ -1,16 +1,20 @@
-//! Training: the loop, its optimizer, checkpoints, and the worker thread with its protocol.
+//! Producers of checkpoints and answers: the training run (trainer, optimizer, loop) with its
+//! analysis thread, and the prober. They own the model and the device; what leaves them is plain
+//! data ([`crate::record`]) through the messages in [`protocol`].
 
+pub mod analyser;
 pub mod batch;
-pub mod bench;
-pub mod headless;
+pub mod error;
 pub mod inference;
 pub mod loss;
 pub mod optimizer;
-pub mod probe;
+pub mod prober;
 pub mod protocol;
+pub mod run;
+pub mod tally;
 pub mod trainer;
-pub mod worker;
 
-pub use protocol::{Command, Event, Progress, RunInfo, Snapshot, Summary};
+pub use error::{ProbeFault, TrainError};
+pub use protocol::{AnalyserEvent, Failure, TrainerCommand, TrainerEvent};
+pub use run::{spawn, RunConfig, RunHandle};
 pub use trainer::Trainer;
-pub use worker::{spawn, RunConfig, WorkerHandle};

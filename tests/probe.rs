@@ -6,10 +6,10 @@ mod common;
 use assert_cmd::Command;
 use clusterscope::experiment::probe::{parse, ProbeError};
 use clusterscope::model::DeviceChoice;
-use clusterscope::session::probe_report::report;
-use clusterscope::session::Session;
-use clusterscope::train::probe::{saved_probes, spawn_prober, ProbeEngine};
-use clusterscope::train::protocol::{Event, ProbeRequest};
+use clusterscope::record::ProbeRequest;
+use clusterscope::report::probe_report::report;
+use clusterscope::session::{probes as saved, Session, SessionDir};
+use clusterscope::train::prober::{spawn_prober, ProbeEngine};
 use predicates::prelude::*;
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -121,14 +121,11 @@ fn probes_made_in_the_app_are_saved_in_the_session() {
     probes.send(ProbeRequest { id: 2, text: "bogus | A".into(), step: 30, save: true }).unwrap();
     let mut results = Vec::new();
     while results.len() < 3 {
-        match rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap() {
-            Event::Probe(r) => results.push(*r),
-            other => panic!("unexpected {other:?}"),
-        }
+        results.push(rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap());
     }
     assert!(results.iter().any(|r| r.id == 2 && r.outcome.as_ref().is_err_and(|e| e.contains("\"bogus\""))));
     assert!(results.iter().filter(|r| r.id == 1).all(|r| r.outcome.is_ok()));
-    let saved = saved_probes(&s);
+    let saved = saved::read(&SessionDir::new(&s));
     assert_eq!(saved.len(), 1, "only the first, valid probe is recorded: {saved:?}");
     assert_eq!(saved[0].text, "do first | A");
 }

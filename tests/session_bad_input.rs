@@ -159,7 +159,7 @@ proptest! {
         std::fs::write(&snap, mutate(&good, &ops)).unwrap();
         if let Ok(s) = Session::open(&dir) {
             // Whatever was accepted is still well-formed.
-            prop_assert!(s.snapshots[0].check_shape(3, 96, 48).is_ok());
+            prop_assert!(clusterscope::session::reader::check_shape(&snap, &s.snapshots[0], 3, 96, 48).is_ok());
         }
     }
 }

@@ -33,7 +33,7 @@ fn the_demo_session_opens_and_shows_clustering_by_task() {
     let (first, last) = (&s.snapshots[0], s.snapshots.last().unwrap());
     assert!(last.seen_accuracy >= 0.99 && last.unseen_accuracy >= 0.9);
     let deepest = s.manifest.model.layers;
-    let ari = |snap: &clusterscope::train::Snapshot, l: usize| snap.analysis.layers[l].scores.seen.ari;
+    let ari = |snap: &clusterscope::record::Snapshot, l: usize| snap.analysis.layers[l].scores.seen.ari;
     // Layer 0 (embeddings of the last instruction word) carries no task; trained blocks do.
     assert!(ari(last, 0) < 0.1, "layer 0 ARI {}", ari(last, 0));
     assert!(ari(last, deepest) > 0.8, "deepest layer ARI {}", ari(last, deepest));

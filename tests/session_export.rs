@@ -3,7 +3,8 @@
 mod common;
 
 use assert_cmd::Command;
-use clusterscope::session::{npy, Session};
+use clusterscope::report::npy;
+use clusterscope::session::Session;
 use common::*;
 use predicates::prelude::*;
 

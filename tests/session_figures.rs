@@ -3,8 +3,10 @@
 
 mod common;
 
-use clusterscope::session::figures::{render_figures, SCORES_SIZE};
-use clusterscope::session::{PointInfo, Session, SessionError};
+use clusterscope::record::PointInfo;
+use clusterscope::report::figures::{render_figures, SCORES_SIZE};
+use clusterscope::report::ReportError;
+use clusterscope::session::Session;
 use common::*;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -98,7 +100,7 @@ fn a_checkpoint_that_is_not_there_is_an_error() {
     let s = session();
     let out = tempfile::tempdir().unwrap();
     let err = render_figures(s, s.snapshots.len(), out.path()).unwrap_err();
-    assert!(matches!(err, SessionError::Corrupt { .. }), "{err:?}");
+    assert!(matches!(err, ReportError::NotInSession { .. }), "{err:?}");
     assert!(err.to_string().contains(&format!("#{}", s.snapshots.len())), "{err}");
 
     let mut empty = s.clone();

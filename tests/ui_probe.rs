@@ -4,7 +4,8 @@
 
 mod ui_support;
 
-use clusterscope::train::protocol::{Event, ProbeRequest, ProbeResult};
+use clusterscope::record::{ProbeRequest, ProbeResult};
+use clusterscope::train::protocol::AnalyserEvent;
 use clusterscope::ui::app::{App, Level};
 use clusterscope::ui::theme::ThemeSet;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -17,7 +18,7 @@ fn small() -> Fixture {
 fn live(f: &Fixture) -> App {
     let mut app = App::live(&f.info, ThemeSet::default());
     for s in &f.snapshots {
-        app.on_worker(Event::Checkpoint(Box::new(s.clone())));
+        app.on_analyser(AnalyserEvent::Checkpoint(Box::new(s.clone())));
     }
     app.set_probe_support(experiment(), 32);
     app
@@ -163,7 +164,7 @@ fn probes_follow_the_selection_once() {
     submit(&mut app, "copy the symbol | A");
     let first = app.take_probe_requests();
     assert_eq!(first.len(), 1);
-    app.on_worker(Event::Probe(Box::new(probe_at_centroid(&f, &exp, 1, last, 0, &["copy", "the", "symbol"], "A"))));
+    app.on_probe_result(probe_at_centroid(&f, &exp, 1, last, 0, &["copy", "the", "symbol"], "A"));
     assert!(app.take_probe_requests().is_empty(), "cached at this step");
     app.on_key(key(KeyCode::Left));
     let reqs = app.take_probe_requests();
@@ -179,7 +180,7 @@ fn probes_follow_the_selection_once() {
     assert!(app.take_probe_requests().is_empty());
     app.on_key(key(KeyCode::Left));
     assert!(app.take_probe_requests().is_empty());
-    app.on_worker(Event::Probe(Box::new(probe_at_centroid(&f, &exp, 1, last - 1, 0, &["copy", "the", "symbol"], "A"))));
+    app.on_probe_result(probe_at_centroid(&f, &exp, 1, last - 1, 0, &["copy", "the", "symbol"], "A"));
     app.on_key(key(KeyCode::Right));
     app.on_key(key(KeyCode::Left));
     assert!(app.take_probe_requests().is_empty(), "cached at both steps");
@@ -187,7 +188,7 @@ fn probes_follow_the_selection_once() {
     app.on_key(key(KeyCode::Char('f')));
     let mut more = fixture(40, 8, 4, 7).snapshots.pop().unwrap();
     more.step = 10_000;
-    app.on_worker(Event::Checkpoint(Box::new(more)));
+    app.on_analyser(AnalyserEvent::Checkpoint(Box::new(more)));
     let reqs = app.take_probe_requests();
     assert_eq!(reqs.len(), 1);
     assert_eq!((reqs[0].step, reqs[0].save), (10_000, false));
@@ -202,8 +203,8 @@ fn results_are_cached_and_placed_near_their_task() {
     submit(&mut app, "reverse the symbol | B");
     app.take_probe_requests();
     // A result for a probe that does not exist is ignored.
-    app.on_worker(Event::Probe(Box::new(probe_at_centroid(&f, &exp, 99, last, 0, &["copy"], "A"))));
-    app.on_worker(Event::Probe(Box::new(probe_at_centroid(&f, &exp, 1, last, 1, &["reverse", "the", "symbol"], "B"))));
+    app.on_probe_result(probe_at_centroid(&f, &exp, 99, last, 0, &["copy"], "A"));
+    app.on_probe_result(probe_at_centroid(&f, &exp, 1, last, 1, &["reverse", "the", "symbol"], "B"));
     let p = &app.probes()[0];
     assert!(p.result(f.snapshots[last].step).is_some_and(|r| r.is_ok()));
     for layer in 1..4 {
@@ -216,18 +217,18 @@ fn results_are_cached_and_placed_near_their_task() {
     if let Ok(a) = bad.outcome.as_mut() {
         a.hidden = vec![vec![1.0; 3]; 2];
     }
-    app.on_worker(Event::Probe(Box::new(bad)));
+    app.on_probe_result(bad);
     assert!(app.probe_placement(0, last, 3).is_none());
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
     term.draw(|fr| fr.render_widget(&app, fr.area())).unwrap();
     assert!(term.backend().to_string().contains("not placed on layer 3"));
     // An error outcome is shown, not retried.
-    app.on_worker(Event::Probe(Box::new(ProbeResult {
+    app.on_probe_result(ProbeResult {
         id: 1,
         step: f.snapshots[last].step,
         text: String::new(),
         outcome: Err("weights missing".into()),
-    })));
+    });
     assert!(app.take_probe_requests().is_empty());
     term.draw(|fr| fr.render_widget(&app, fr.area())).unwrap();
     assert!(term.backend().to_string().contains("weights missing"));
@@ -256,7 +257,7 @@ fn trail_asks_for_every_checkpoint_one_at_a_time() {
     let last = f.snapshots.len() - 1;
     submit(&mut app, "copy the symbol | A");
     app.take_probe_requests();
-    app.on_worker(Event::Probe(Box::new(probe_at_centroid(&f, &exp, 1, last, 0, &["copy", "the", "symbol"], "A"))));
+    app.on_probe_result(probe_at_centroid(&f, &exp, 1, last, 0, &["copy", "the", "symbol"], "A"));
     app.on_key(key(KeyCode::Char('r')));
     let mut asked = Vec::new();
     for _ in 0..20 {
@@ -265,7 +266,7 @@ fn trail_asks_for_every_checkpoint_one_at_a_time() {
         let Some(r) = reqs.first() else { break };
         asked.push(r.step);
         let i = f.snapshots.iter().position(|s| s.step == r.step).unwrap();
-        app.on_worker(Event::Probe(Box::new(probe_at_centroid(&f, &exp, 1, i, 0, &["copy", "the", "symbol"], "A"))));
+        app.on_probe_result(probe_at_centroid(&f, &exp, 1, i, 0, &["copy", "the", "symbol"], "A"));
     }
     assert_eq!(asked, f.snapshots[..last].iter().map(|s| s.step).collect::<Vec<_>>());
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).unwrap();
@@ -295,7 +296,7 @@ fn deleting_and_switching_probes_never_panics() {
     app.on_key(key(KeyCode::Char('x')));
     assert_eq!(app.probes().len(), 1);
     // The deleted probe's late result is ignored.
-    app.on_worker(Event::Probe(Box::new(probe_at_centroid(&f, &exp, 1, 5, 0, &["copy"], "A"))));
+    app.on_probe_result(probe_at_centroid(&f, &exp, 1, 5, 0, &["copy"], "A"));
     assert!(app.probes()[0].result(f.snapshots[5].step).is_none());
     for (w, h) in [(40, 12), (80, 24), (100, 30), (160, 48), (1, 1)] {
         let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();

@@ -3,7 +3,8 @@
 
 mod ui_support;
 
-use clusterscope::train::protocol::{Command, Event, Progress, Summary};
+use clusterscope::record::{Progress, Summary};
+use clusterscope::train::protocol::{AnalyserEvent, Failure, TrainerCommand, TrainerEvent};
 use clusterscope::ui::app::{Action, App, Level, Panel, Phase, View};
 use clusterscope::ui::theme::ThemeSet;
 use ratatui::backend::TestBackend;
@@ -20,8 +21,8 @@ fn small() -> Fixture {
 fn live(f: &Fixture) -> App {
     let mut app = App::live(&f.info, ThemeSet::default());
     for s in &f.snapshots {
-        app.on_worker(Event::Progress(progress(s.step, f.info.total_steps)));
-        app.on_worker(Event::Checkpoint(Box::new(s.clone())));
+        app.on_trainer(TrainerEvent::Progress(progress(s.step, f.info.total_steps)));
+        app.on_analyser(AnalyserEvent::Checkpoint(Box::new(s.clone())));
     }
     app
 }
@@ -114,14 +115,14 @@ fn replay_status_bar() {
 fn before_first_checkpoint() {
     let f = small();
     let mut app = App::live(&f.info, ThemeSet::default());
-    app.on_worker(Event::Progress(progress(12, f.info.total_steps)));
+    app.on_trainer(TrainerEvent::Progress(progress(12, f.info.total_steps)));
     both_sizes("waiting", &app);
 }
 
 #[test]
 fn paused_with_error_message() {
     let mut app = live(&small());
-    assert_eq!(app.on_key(key(KeyCode::Char(' '))), Some(Action::Worker(Command::Pause)));
+    assert_eq!(app.on_key(key(KeyCode::Char(' '))), Some(Action::Trainer(TrainerCommand::Pause)));
     app.set_status_error("session write failed: disk full".into());
     insta::assert_snapshot!("paused_error_80x24", draw(&app, 80, 24));
 }
@@ -139,7 +140,7 @@ fn with_probe(f: &Fixture) -> App {
     app.on_key(key(KeyCode::Enter));
     assert_eq!(app.take_probe_requests().len(), 1);
     let last = f.snapshots.len() - 1;
-    app.on_worker(Event::Probe(Box::new(probe_at_centroid(f, &exp, 1, last, 1, &["flip", "this", "symbol"], "C"))));
+    app.on_probe_result(probe_at_centroid(f, &exp, 1, last, 1, &["flip", "this", "symbol"], "C"));
     app
 }
 
@@ -227,23 +228,23 @@ fn follow_tracks_new_checkpoints_until_the_user_moves_back() {
     let mut app = App::live(&f.info, ThemeSet::default());
     let (first, rest) = f.snapshots.split_at(3);
     for s in first {
-        app.on_worker(Event::Checkpoint(Box::new(s.clone())));
+        app.on_analyser(AnalyserEvent::Checkpoint(Box::new(s.clone())));
     }
     assert!(app.following());
     assert_eq!(app.selected(), 2);
     press(&mut app, &[KeyCode::Left]);
     assert!(!app.following());
-    app.on_worker(Event::Checkpoint(Box::new(rest[0].clone())));
+    app.on_analyser(AnalyserEvent::Checkpoint(Box::new(rest[0].clone())));
     assert_eq!(app.selected(), 1, "moving back pins the selection");
     press(&mut app, &[KeyCode::Char('f')]);
     assert!(app.following());
     assert_eq!(app.selected(), 3);
-    app.on_worker(Event::Checkpoint(Box::new(rest[1].clone())));
+    app.on_analyser(AnalyserEvent::Checkpoint(Box::new(rest[1].clone())));
     assert_eq!(app.selected(), 4);
     // Walking back to the newest resumes following.
     press(&mut app, &[KeyCode::Left, KeyCode::Right]);
     assert!(app.following());
-    app.on_worker(Event::Checkpoint(Box::new(rest[2].clone())));
+    app.on_analyser(AnalyserEvent::Checkpoint(Box::new(rest[2].clone())));
     assert_eq!(app.selected(), 5);
 }
 
@@ -251,11 +252,11 @@ fn follow_tracks_new_checkpoints_until_the_user_moves_back() {
 fn space_pauses_and_resumes_live_only() {
     let f = small();
     let mut app = live(&f);
-    assert_eq!(app.on_key(key(KeyCode::Char(' '))), Some(Action::Worker(Command::Pause)));
+    assert_eq!(app.on_key(key(KeyCode::Char(' '))), Some(Action::Trainer(TrainerCommand::Pause)));
     assert_eq!(app.phase(), Phase::Paused);
-    assert_eq!(app.on_key(key(KeyCode::Char(' '))), Some(Action::Worker(Command::Resume)));
+    assert_eq!(app.on_key(key(KeyCode::Char(' '))), Some(Action::Trainer(TrainerCommand::Resume)));
     assert_eq!(app.phase(), Phase::Running);
-    app.on_worker(Event::Finished(Summary {
+    app.on_trainer(TrainerEvent::Finished(Summary {
         steps: 500,
         seconds: 10.0,
         loss: 0.1,
@@ -323,7 +324,7 @@ fn clicking_the_timeline_selects_a_checkpoint() {
 #[test]
 fn worker_error_is_shown_as_error() {
     let mut app = live(&small());
-    app.on_worker(Event::Error("out of memory".into()));
+    app.on_trainer(TrainerEvent::Failed(Failure::internal("out of memory")));
     assert_eq!(app.phase(), Phase::Failed);
     assert!(app.notice().is_some_and(|n| n.level == Level::Error && n.text.contains("out of memory")));
     let screen = draw(&app, 100, 30).to_string();
@@ -423,7 +424,7 @@ fn no_color_makes_every_style_colourless() {
     let f = small();
     let mut app = App::live(&f.info, ThemeSet::load(None, None, true).0);
     for s in &f.snapshots {
-        app.on_worker(Event::Checkpoint(Box::new(s.clone())));
+        app.on_analyser(AnalyserEvent::Checkpoint(Box::new(s.clone())));
     }
     press(&mut app, &[KeyCode::Char('m'), KeyCode::Char('c'), KeyCode::Char('c')]);
     let backend = draw(&app, 120, 40);

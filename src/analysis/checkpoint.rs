@@ -171,24 +171,43 @@ pub fn analyze_checkpoint_with(
     CheckpointAnalysis { layers }
 }
 
+/// Why one layer could not be analysed; stored in [`LayerAnalysis::error`] as its message.
+#[derive(Debug, Clone, thiserror::Error)]
+enum LayerError {
+    #[error("no tasks (num_tasks = 0)")]
+    NoTasks,
+    /// A label problem (`set` is "seen" or "unseen"), or non-finite hidden states.
+    #[error("{set} {source}")]
+    Data { set: &'static str, source: AnalysisError },
+    #[error("{set} hidden states: {source}")]
+    Shape { set: &'static str, source: AnalysisError },
+    #[error("{set} hidden states have {points} points but {labels} labels")]
+    Count { set: &'static str, points: usize, labels: usize },
+    /// A step of the analysis itself failed on the `set` points.
+    #[error("{set} points: {source}")]
+    Points { set: &'static str, source: AnalysisError },
+    #[error("values overflow f32")]
+    Overflow,
+}
+
 /// Label work shared by all layers.
 struct Shared {
     seen_truth: TrueLabels,
     unseen_truth: TrueLabels,
-    label_error: Option<String>,
+    label_error: Option<LayerError>,
 }
 
 impl Shared {
     fn new(input: &AnalysisInput) -> Self {
         let k = input.num_tasks;
-        let bad = |labels: &[usize], set: &str| {
+        let bad = |labels: &[usize], set: &'static str| {
             labels
                 .iter()
                 .find(|&&l| l >= k)
-                .map(|&label| format!("{set} {}", AnalysisError::LabelOutOfRange { label, k }))
+                .map(|&label| LayerError::Data { set, source: AnalysisError::LabelOutOfRange { label, k } })
         };
         let label_error = if k == 0 {
-            Some("no tasks (num_tasks = 0)".to_string())
+            Some(LayerError::NoTasks)
         } else {
             bad(input.seen_labels, "seen").or_else(|| bad(input.unseen_labels, "unseen"))
         };
@@ -205,7 +224,7 @@ fn analyze_layer(input: &AnalysisInput, shared: &Shared, layer: usize, prev: Opt
         Some(e) => Err(e.clone()),
         None => try_layer(input, shared, layer, prev),
     };
-    match result.and_then(|a| if a.is_finite() { Ok(a) } else { Err("values overflow f32".into()) }) {
+    match result.and_then(|a| if a.is_finite() { Ok(a) } else { Err(LayerError::Overflow) }) {
         Ok(a) => a,
         Err(e) => failed(layer, format!("layer {layer}: {e}")),
     }
@@ -216,19 +235,19 @@ fn try_layer(
     shared: &Shared,
     layer: usize,
     prev: Option<&LayerAnalysis>,
-) -> Result<LayerAnalysis, String> {
+) -> Result<LayerAnalysis, LayerError> {
     let (d, k) = (input.d, input.num_tasks);
     let h = input.layers[layer];
-    let check = |data: &[f32], labels: &[usize], set: &str| -> Result<(), String> {
-        let n = rows_of(data, d).map_err(|e| format!("{set} hidden states: {e}"))?;
+    let check = |data: &[f32], labels: &[usize], set: &'static str| -> Result<(), LayerError> {
+        let n = rows_of(data, d).map_err(|source| LayerError::Shape { set, source })?;
         if n != labels.len() {
-            return Err(format!("{set} hidden states have {n} points but {} labels", labels.len()));
+            return Err(LayerError::Count { set, points: n, labels: labels.len() });
         }
-        check_finite(data, d).map_err(|e| format!("{set} {e}"))
+        check_finite(data, d).map_err(|source| LayerError::Data { set, source })
     };
     check(h.seen, input.seen_labels, "seen")?;
     check(h.unseen, input.unseen_labels, "unseen")?;
-    let seen_err = |e: AnalysisError| format!("seen points: {e}");
+    let seen_err = |source: AnalysisError| LayerError::Points { set: "seen", source };
 
     // Validated above; the mean is shared by PCA and k-means.
     let mean = column_mean(h.seen, d);
@@ -246,7 +265,7 @@ fn try_layer(
     let (unseen_scores, accuracy) = if shared.unseen_truth.is_empty() {
         (ClusterScores::default(), 0.0)
     } else {
-        let unseen_err = |e: AnalysisError| format!("unseen points: {e}");
+        let unseen_err = |source: AnalysisError| LayerError::Points { set: "unseen", source };
         (
             shared.unseen_truth.scores(&unseen_assignments).map_err(unseen_err)?,
             nearest_centroid_accuracy(&tc, h.unseen, input.unseen_labels).map_err(unseen_err)?,

@@ -27,6 +27,12 @@ pub enum ProbeError {
     TooLong { tokens: usize, context: usize },
 }
 
+impl crate::error::Kind for ProbeError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Usage
+    }
+}
+
 fn unknown_words_message(words: &[(String, Vec<String>)]) -> String {
     let parts: Vec<String> = words
         .iter()

@@ -23,6 +23,17 @@ pub enum DeviceError {
     Cuda { ordinal: usize, reason: String },
 }
 
+impl crate::error::Kind for DeviceError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            // A device that is not there is the user's to change, like a bad flag.
+            DeviceError::Unknown(_) | DeviceError::NoCudaSupport(_) | DeviceError::Cuda { .. } => {
+                crate::error::ErrorKind::Usage
+            }
+        }
+    }
+}
+
 impl FromStr for DeviceChoice {
     type Err = DeviceError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -5,7 +5,7 @@
 //!   manifest.json                 written last, atomically: the list of complete checkpoints
 //!   points.json                   the analysis set: task, seen/unseen, instruction, input
 //!   log.jsonl                     training log, one JSON object per logging interval
-//!   probes.jsonl                  probes made (later)
+//!   probes.jsonl                  probes made, one JSON object per line
 //!   checkpoints/step-000100/
 //!     weights.safetensors         model weights at that step
 //!     snapshot.json               the Snapshot: scores, PCA bases, projections, clusters
@@ -79,16 +79,6 @@ pub struct ResumeState {
     pub sampler: SamplerState,
 }
 
-/// One point of the analysis set, for export and display.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PointInfo {
-    pub task: usize,
-    pub seen: bool,
-    pub instruction: String,
-    pub input: String,
-    pub output: String,
-}
-
 /// One line of `log.jsonl`: one per training step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogEntry {
@@ -96,8 +86,4 @@ pub struct LogEntry {
     pub loss: f32,
     pub lr: f64,
     pub elapsed_s: f64,
-}
-
-pub fn checkpoint_dir_name(step: usize) -> String {
-    format!("step-{step:06}")
 }

@@ -4,9 +4,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::format::*;
-use super::SessionError;
+use super::{SessionDir, SessionError};
 use crate::experiment::Experiment;
-use crate::train::Snapshot;
+use crate::record::{PointInfo, Snapshot};
 
 /// A session read from disk.
 #[derive(Debug, Clone)]
@@ -21,7 +21,8 @@ pub struct Session {
 impl Session {
     pub fn open(dir: &Path) -> Result<Session, SessionError> {
         let manifest = read_manifest(dir)?;
-        let points_path = dir.join(POINTS);
+        let layout = SessionDir::new(dir);
+        let points_path = layout.points();
         let points: Vec<PointInfo> = parse_json(&points_path, &read(&points_path)?)?;
         let layers = manifest.model.layers + 1;
         let seen = points.iter().filter(|p| p.seen).count();
@@ -36,16 +37,21 @@ impl Session {
                     format!("holds step {}, the manifest says {}", snap.step, entry.step),
                 ));
             }
-            snap.check_shape(layers, seen, unseen).map_err(|reason| SessionError::corrupt(&path, reason))?;
+            check_shape(&path, &snap, layers, seen, unseen)?;
             snapshots.push(snap);
         }
-        let log = read_log(&dir.join(LOG));
+        let log = read_log(&layout.log());
         Ok(Session { dir: dir.to_path_buf(), manifest, points, snapshots, log })
+    }
+
+    /// Where each of the session's files lives.
+    pub fn layout(&self) -> SessionDir {
+        SessionDir::new(&self.dir)
     }
 
     /// The experiment the session was trained on, rebuilt from its stored spec.
     pub fn experiment(&self) -> Result<Experiment, SessionError> {
-        let file = self.dir.join(MANIFEST);
+        let file = self.layout().manifest();
         Experiment::from_toml(&self.manifest.experiment, None)
             .map_err(|e| SessionError::corrupt(&file, format!("stored experiment spec is invalid: {e}")))
     }
@@ -68,7 +74,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
     if !dir.is_dir() {
         return Err(SessionError::Missing(dir.to_path_buf()));
     }
-    let path = dir.join(MANIFEST);
+    let path = SessionDir::new(dir).manifest();
     if !path.exists() {
         return Err(SessionError::NoManifest(dir.to_path_buf()));
     }
@@ -91,7 +97,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, SessionError> {
-    let bytes = fs::read(path).map_err(|e| SessionError::io(path, e))?;
+    let bytes = fs::read(path).map_err(|e| SessionError::read(path, e))?;
     if bytes.is_empty() {
         return Err(SessionError::corrupt(path, "file is empty"));
     }
@@ -103,6 +109,34 @@ fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Resu
         let what = if e.is_eof() { "truncated JSON" } else { "invalid JSON" };
         SessionError::corrupt(path, format!("{what} ({e})"))
     })
+}
+
+/// Checks that a stored snapshot fits a model with `layers` hidden layers (embeddings included)
+/// and an analysis set of `seen` + `unseen` points; says what does not.
+pub fn check_shape(
+    path: &Path,
+    snap: &Snapshot,
+    layers: usize,
+    seen: usize,
+    unseen: usize,
+) -> Result<(), SessionError> {
+    let bad = |reason: String| Err(SessionError::corrupt(path, reason));
+    if snap.analysis.layers.len() != layers {
+        return bad(format!("{} analysed layers, the model has {layers}", snap.analysis.layers.len()));
+    }
+    for (i, l) in snap.analysis.layers.iter().enumerate() {
+        if l.layer != i {
+            return bad(format!("layer {i} is labelled {}", l.layer));
+        }
+        if l.error.is_none() && (l.seen_proj.len() != seen || l.unseen_proj.len() != unseen) {
+            return bad(format!(
+                "layer {i}: {} seen and {} unseen points, the session has {seen} and {unseen}",
+                l.seen_proj.len(),
+                l.unseen_proj.len()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The log is advisory: a line cut short by a crash is skipped, not fatal.

@@ -5,11 +5,12 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::format::*;
-use super::SessionError;
-use crate::train::Snapshot;
+use super::layout::checkpoint_dir_name;
+use super::{SessionDir, SessionError};
+use crate::record::{PointInfo, Snapshot};
 
 pub struct SessionWriter {
-    dir: PathBuf,
+    dir: SessionDir,
     manifest: Manifest,
     log: BufWriter<File>,
 }
@@ -17,23 +18,25 @@ pub struct SessionWriter {
 impl SessionWriter {
     /// Starts a new session in `dir`, which must not already hold one: a saved session is never
     /// overwritten.
-    pub fn create(dir: &Path, manifest: Manifest, points: &[PointInfo]) -> Result<Self, SessionError> {
-        if dir.join(MANIFEST).exists() {
-            return Err(SessionError::Exists(dir.to_path_buf()));
+    pub fn create(root: &Path, manifest: Manifest, points: &[PointInfo]) -> Result<Self, SessionError> {
+        let dir = SessionDir::new(root);
+        if dir.manifest().exists() {
+            return Err(SessionError::Exists(root.to_path_buf()));
         }
-        let ckpts = dir.join(CHECKPOINTS);
-        fs::create_dir_all(&ckpts).map_err(|e| SessionError::io(&ckpts, e))?;
-        write_atomic(&dir.join(POINTS), &to_json(points)?)?;
-        write_atomic(&dir.join(MANIFEST), &to_json(&manifest)?)?;
-        let log = open_log(dir, true)?;
-        Ok(SessionWriter { dir: dir.to_path_buf(), manifest, log })
+        let ckpts = dir.checkpoints();
+        fs::create_dir_all(&ckpts).map_err(|e| SessionError::write(&ckpts, e))?;
+        write_atomic(&dir.points(), &serde_json::to_vec(points)?)?;
+        write_atomic(&dir.manifest(), &serde_json::to_vec(&manifest)?)?;
+        let log = open_log(&dir, true)?;
+        Ok(SessionWriter { dir, manifest, log })
     }
 
     /// Reopens a session to continue it from its last checkpoint. Log lines past that checkpoint
     /// describe steps that will be trained again, so they are dropped.
-    pub fn resume(dir: &Path, manifest: Manifest) -> Result<Self, SessionError> {
+    pub fn resume(root: &Path, manifest: Manifest) -> Result<Self, SessionError> {
+        let dir = SessionDir::new(root);
         let resume_step = manifest.resume.map(|r| r.step).unwrap_or(0);
-        let log_path = dir.join(LOG);
+        let log_path = dir.log();
         let kept: String = fs::read_to_string(&log_path)
             .unwrap_or_default()
             .lines()
@@ -42,35 +45,29 @@ impl SessionWriter {
             .collect();
         write_atomic(&log_path, kept.as_bytes())?;
         // Half-written checkpoints of the interrupted run.
-        if let Ok(entries) = fs::read_dir(dir.join(CHECKPOINTS)) {
+        if let Ok(entries) = fs::read_dir(dir.checkpoints()) {
             for e in entries.flatten() {
                 if e.file_name().to_string_lossy().ends_with(".tmp") {
                     let _ = fs::remove_dir_all(e.path());
                 }
             }
         }
-        let mut w = SessionWriter { dir: dir.to_path_buf(), manifest, log: open_log(dir, false)? };
+        let log = open_log(&dir, false)?;
+        let mut w = SessionWriter { dir, manifest, log };
         w.manifest.status = RunStatus::Running;
         w.write_manifest()?;
         Ok(w)
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
-    }
-
-    /// A fresh directory to write checkpoint `step` into before it is committed.
-    pub fn begin_checkpoint(&self, step: usize) -> Result<PathBuf, SessionError> {
-        let tmp = self.dir.join(CHECKPOINTS).join(format!("{}.tmp", checkpoint_dir_name(step)));
+    /// A fresh directory to write checkpoint `step`'s weights and optimizer state into before
+    /// [`commit_checkpoint`](Self::commit_checkpoint) completes it.
+    pub fn begin_checkpoint(&self, step: usize) -> Result<PendingCheckpoint, SessionError> {
+        let tmp = self.dir.pending_checkpoint(step);
         if tmp.exists() {
-            fs::remove_dir_all(&tmp).map_err(|e| SessionError::io(&tmp, e))?;
+            fs::remove_dir_all(&tmp).map_err(|e| SessionError::write(&tmp, e))?;
         }
-        fs::create_dir_all(&tmp).map_err(|e| SessionError::io(&tmp, e))?;
-        Ok(tmp)
+        fs::create_dir_all(&tmp).map_err(|e| SessionError::write(&tmp, e))?;
+        Ok(PendingCheckpoint { dir: tmp })
     }
 
     /// Completes a checkpoint begun with [`begin_checkpoint`](Self::begin_checkpoint) (weights,
@@ -78,21 +75,21 @@ impl SessionWriter {
     /// the directory into place, then records it in the manifest.
     pub fn commit_checkpoint(&mut self, snapshot: &Snapshot, resume: Option<ResumeState>) -> Result<(), SessionError> {
         let name = checkpoint_dir_name(snapshot.step);
-        let ckpts = self.dir.join(CHECKPOINTS);
-        let tmp = ckpts.join(format!("{name}.tmp"));
-        let fin = ckpts.join(&name);
+        let ckpts = self.dir.checkpoints();
+        let tmp = self.dir.pending_checkpoint(snapshot.step);
+        let fin = self.dir.checkpoint(snapshot.step);
         for f in [WEIGHTS, OPTIMIZER] {
             let p = tmp.join(f);
             if p.exists() {
-                File::open(&p).and_then(|f| f.sync_all()).map_err(|e| SessionError::io(&p, e))?;
+                File::open(&p).and_then(|f| f.sync_all()).map_err(|e| SessionError::write(&p, e))?;
             }
         }
-        write_atomic(&tmp.join(SNAPSHOT), &to_json(snapshot)?)?;
+        write_atomic(&tmp.join(SNAPSHOT), &serde_json::to_vec(snapshot)?)?;
         if fin.exists() {
             // The same step again (a stop right on a checkpoint): the newer one wins.
-            fs::remove_dir_all(&fin).map_err(|e| SessionError::io(&fin, e))?;
+            fs::remove_dir_all(&fin).map_err(|e| SessionError::write(&fin, e))?;
         }
-        fs::rename(&tmp, &fin).map_err(|e| SessionError::io(&fin, e))?;
+        fs::rename(&tmp, &fin).map_err(|e| SessionError::write(&fin, e))?;
         sync_dir(&ckpts);
         let previous_resume = self.manifest.resume.map(|r| r.step);
         self.manifest.checkpoints.retain(|c| c.step != snapshot.step);
@@ -110,17 +107,15 @@ impl SessionWriter {
         // Optimizer moments are twice the weights' size: only the newest is worth keeping.
         if let (Some(old), Some(new)) = (previous_resume, resume.map(|r| r.step)) {
             if old != new {
-                let _ = fs::remove_file(ckpts.join(checkpoint_dir_name(old)).join(OPTIMIZER));
+                let _ = fs::remove_file(self.dir.optimizer(old));
             }
         }
         Ok(())
     }
 
     pub fn log(&mut self, entry: &LogEntry) -> Result<(), SessionError> {
-        let line = serde_json::to_string(entry).map_err(|e| SessionError::io(&self.dir.join(LOG), e.into()))?;
-        writeln!(self.log, "{line}")
-            .and_then(|_| self.log.flush())
-            .map_err(|e| SessionError::io(&self.dir.join(LOG), e))
+        let line = serde_json::to_string(entry)?;
+        writeln!(self.log, "{line}").and_then(|_| self.log.flush()).map_err(|e| SessionError::write(&self.dir.log(), e))
     }
 
     pub fn finish(&mut self, status: RunStatus, train_seconds: f64) -> Result<(), SessionError> {
@@ -129,17 +124,33 @@ impl SessionWriter {
         self.write_manifest()
     }
 
-    pub fn set_device(&mut self, device: &str) {
-        self.manifest.device = device.to_string();
-    }
-
     fn write_manifest(&self) -> Result<(), SessionError> {
-        write_atomic(&self.dir.join(MANIFEST), &to_json(&self.manifest)?)
+        write_atomic(&self.dir.manifest(), &serde_json::to_vec(&self.manifest)?)
     }
 }
 
-fn open_log(dir: &Path, truncate: bool) -> Result<BufWriter<File>, SessionError> {
-    let p = dir.join(LOG);
+/// A checkpoint directory being written: readers never see it until it is committed.
+#[derive(Debug, Clone)]
+pub struct PendingCheckpoint {
+    dir: PathBuf,
+}
+
+impl PendingCheckpoint {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn weights(&self) -> PathBuf {
+        self.dir.join(WEIGHTS)
+    }
+
+    pub fn optimizer(&self) -> PathBuf {
+        self.dir.join(OPTIMIZER)
+    }
+}
+
+fn open_log(dir: &SessionDir, truncate: bool) -> Result<BufWriter<File>, SessionError> {
+    let p = dir.log();
     let mut o = OpenOptions::new();
     o.create(true);
     if truncate {
@@ -147,11 +158,7 @@ fn open_log(dir: &Path, truncate: bool) -> Result<BufWriter<File>, SessionError>
     } else {
         o.append(true);
     }
-    o.open(&p).map(BufWriter::new).map_err(|e| SessionError::io(&p, e))
-}
-
-fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, SessionError> {
-    serde_json::to_vec(v).map_err(|e| SessionError::Encode(e.to_string()))
+    o.open(&p).map(BufWriter::new).map_err(|e| SessionError::write(&p, e))
 }
 
 /// Write to a temporary sibling, flush it to disk, rename over the target: readers see the old
@@ -166,7 +173,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SessionError> {
         f.sync_all()?;
         fs::rename(&tmp, path)
     };
-    write().map_err(|e| SessionError::io(path, e))?;
+    write().map_err(|e| SessionError::write(path, e))?;
     if let Some(parent) = path.parent() {
         sync_dir(parent);
     }

@@ -19,11 +19,9 @@ pub struct Evaluation {
     pub accuracy: f64,
     /// Per layer 0..=L, row-major (examples x d_model).
     pub hidden: Vec<Vec<f32>>,
-    /// The model's greedy answer token per example.
-    pub predictions: Vec<u32>,
 }
 
-/// Answer accuracy, greedy predictions and, with `capture`, hidden states of every layer.
+/// Answer accuracy and, with `capture`, hidden states of every layer.
 pub fn evaluate(
     model: &Gpt,
     exp: &Experiment,
@@ -33,20 +31,18 @@ pub fn evaluate(
 ) -> Result<Evaluation> {
     let layers = model.config().layers + 1;
     let mut hidden: Vec<Vec<f32>> = vec![Vec::new(); if capture { layers } else { 0 }];
-    let mut predictions = Vec::with_capacity(examples.len());
     let mut correct = 0usize;
     for chunk in examples.chunks(EVAL_CHUNK) {
         let batch = encode_batch(exp, chunk, false, LossOn::Answer, device)?;
         let out = model.forward(&batch.tokens, Some(&batch.answer_rows), capture.then_some(&batch.hidden_rows))?;
         let pred: Vec<u32> = out.logits.argmax(D::Minus1)?.to_vec1()?;
         correct += pred.iter().zip(&batch.answer_ids).filter(|(p, a)| p == a).count();
-        predictions.extend(pred);
         for (dst, h) in hidden.iter_mut().zip(&out.hidden) {
             dst.extend(h.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?);
         }
     }
     let accuracy = if examples.is_empty() { 0.0 } else { correct as f64 / examples.len() as f64 };
-    Ok(Evaluation { accuracy, hidden, predictions })
+    Ok(Evaluation { accuracy, hidden })
 }
 
 /// A model loaded from a checkpoint's weights, for inference only.

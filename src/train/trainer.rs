@@ -45,20 +45,8 @@ impl Trainer {
         self.step
     }
 
-    pub fn model(&self) -> &Gpt {
-        &self.model
-    }
-
-    pub fn varmap(&self) -> &VarMap {
-        &self.varmap
-    }
-
     pub fn sampler_state(&self) -> SamplerState {
         self.sampler.state()
-    }
-
-    pub fn optimizer(&self) -> &AdamW {
-        &self.optimizer
     }
 
     pub fn lr(&self) -> f64 {
@@ -107,7 +95,7 @@ impl Trainer {
         Ok((grads, named_parameters(&self.varmap)?))
     }
 
-    /// Answer accuracy, greedy predictions and, with `capture`, hidden states of every layer.
+    /// Answer accuracy and, with `capture`, hidden states of every layer.
     pub fn evaluate(&self, examples: &[Example], capture: bool) -> Result<Evaluation> {
         evaluate(&self.model, &self.experiment, &self.device.device, examples, capture)
     }
@@ -116,26 +104,6 @@ impl Trainer {
         self.varmap.save(path)
     }
 
-    /// Loads weights saved by [`Trainer::save_weights`] into this model.
-    pub fn load_weights(&mut self, path: &Path) -> Result<()> {
-        self.varmap.load(path)
-    }
-
-    /// Restores the optimizer moments, the step and the data stream of an interrupted run.
-    pub fn restore(
-        &mut self,
-        optimizer: &std::collections::HashMap<String, Tensor>,
-        step: usize,
-        sampler: SamplerState,
-    ) -> Result<()> {
-        self.optimizer.restore(optimizer, step)?;
-        self.sampler = BatchSampler::from_state(sampler);
-        self.step = step;
-        Ok(())
-    }
-}
-
-impl Trainer {
     /// Saves the optimizer moments (for `--resume`).
     pub fn save_optimizer(&self, path: &Path) -> Result<()> {
         candle_core::safetensors::save(&self.optimizer.state()?, path)
@@ -145,6 +113,9 @@ impl Trainer {
     pub fn resume_from(&mut self, weights: &Path, optimizer: &Path, step: usize, sampler: SamplerState) -> Result<()> {
         self.varmap.load(weights)?;
         let state = candle_core::safetensors::load(optimizer, &self.device.device)?;
-        self.restore(&state, step, sampler)
+        self.optimizer.restore(&state, step)?;
+        self.sampler = BatchSampler::from_state(sampler);
+        self.step = step;
+        Ok(())
     }
 }

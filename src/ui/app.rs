@@ -16,14 +16,15 @@ use ratatui::layout::Rect;
 
 use super::theme::ThemeSet;
 use super::widgets::raster;
+use crate::record::{RunInfo, Snapshot};
 use crate::session::{RunStatus, Session};
-use crate::train::protocol::{Command, Event, RunInfo, Snapshot};
+use crate::train::protocol::{AnalyserEvent, TrainerCommand, TrainerEvent};
 
 /// What the event loop must do after a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Quit,
-    Worker(Command),
+    Trainer(TrainerCommand),
 }
 
 /// Where the snapshots come from.
@@ -165,7 +166,7 @@ impl App {
         }
     }
 
-    /// Live: a run has started (the worker's `Event::Started`).
+    /// Live: a run has started (the trainer's `TrainerEvent::Started`).
     pub fn live(info: &RunInfo, themes: ThemeSet) -> App {
         let mut app = App::blank(themes, Source::Live);
         app.device = match &info.device_note {
@@ -224,14 +225,13 @@ impl App {
         self.first_checkpoint = step;
     }
 
-    pub fn on_worker(&mut self, event: Event) {
+    pub fn on_trainer(&mut self, event: TrainerEvent) {
         match event {
-            Event::Probe(r) => self.on_probe_result(*r),
-            Event::Started(info) => {
+            TrainerEvent::Started(info) => {
                 self.total_steps = info.total_steps;
                 self.device = info.device.clone();
             }
-            Event::Progress(p) => {
+            TrainerEvent::Progress(p) => {
                 self.step = p.step;
                 self.total_steps = p.total_steps;
                 self.steps_per_s = p.steps_per_s;
@@ -240,17 +240,8 @@ impl App {
                 }
                 self.push_loss(p.step, p.loss);
             }
-            Event::Checkpoint(s) => {
-                self.step = self.step.max(s.step);
-                self.add_snapshot(*s);
-                // Following, the selection moved: probes follow it.
-                self.sync_probes();
-            }
-            Event::Error(e) => {
-                self.phase = Phase::Failed;
-                self.notice = Some(Notice { text: format!("training failed: {e}"), level: Level::Error });
-            }
-            Event::Finished(summary) => {
+            TrainerEvent::Failed(e) => self.on_failure(&e.message),
+            TrainerEvent::Finished(summary) => {
                 self.step = summary.steps;
                 self.phase = if summary.stopped { Phase::Stopped } else { Phase::Finished };
                 let how = if summary.stopped { "stopped" } else { "finished" };
@@ -264,6 +255,23 @@ impl App {
                 ));
             }
         }
+    }
+
+    pub fn on_analyser(&mut self, event: AnalyserEvent) {
+        match event {
+            AnalyserEvent::Checkpoint(s) => {
+                self.step = self.step.max(s.step);
+                self.add_snapshot(*s);
+                // Following, the selection moved: probes follow it.
+                self.sync_probes();
+            }
+            AnalyserEvent::Failed(e) => self.on_failure(&e.message),
+        }
+    }
+
+    fn on_failure(&mut self, message: &str) {
+        self.phase = Phase::Failed;
+        self.notice = Some(Notice { text: format!("training failed: {message}"), level: Level::Error });
     }
 
     fn add_snapshot(&mut self, s: Snapshot) {

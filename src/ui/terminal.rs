@@ -15,11 +15,12 @@ use ratatui::DefaultTerminal;
 
 use super::app::{Action, App};
 use super::theme::ThemeSet;
+use crate::error::{ErrorKind, Kind};
 use crate::model::DeviceChoice;
-use crate::session::Session;
-use crate::train::probe::{saved_probes, spawn_prober, ProbeEngine};
-use crate::train::protocol::ProbeRequest;
-use crate::train::{spawn, Command, Event, RunConfig, WorkerHandle};
+use crate::record::{ProbeRequest, ProbeResult};
+use crate::session::{probes, Session};
+use crate::train::prober::{spawn_prober, ProbeEngine};
+use crate::train::{spawn, AnalyserEvent, ProbeFault, RunConfig, RunHandle, TrainerCommand, TrainerEvent};
 use std::sync::Arc;
 
 /// Redraw at least this often, so ETA and steps/s stay fresh while nothing else happens.
@@ -32,12 +33,16 @@ pub enum UiEvent {
     Key(KeyEvent, Instant),
     Mouse(MouseEvent),
     Resize,
-    Worker(Event),
+    Trainer(TrainerEvent),
+    Analyser(AnalyserEvent),
+    Probe(ProbeResult),
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct UiOptions {
+    /// A theme's name, or the path of a theme file (`.toml`).
     pub theme: Option<String>,
+    /// Read after the user's config directory and `./themes`, so its themes win.
     pub themes_dir: Option<PathBuf>,
     /// Append one line per key press: milliseconds from reading the key to the frame showing it;
     /// and `probe MS` per probe, from its request to the frame showing its result.
@@ -54,6 +59,22 @@ pub enum UiError {
     Terminal(#[from] std::io::Error),
     #[error("{0}")]
     Worker(String),
+    /// The run failed: shown after the terminal is restored, with the failure's kind.
+    #[error("training failed: {message}")]
+    Run { kind: ErrorKind, message: String },
+    #[error(transparent)]
+    Probe(#[from] ProbeFault),
+}
+
+impl Kind for UiError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            UiError::NotATerminal => ErrorKind::Usage,
+            UiError::Terminal(_) | UiError::Worker(_) => ErrorKind::Internal,
+            UiError::Run { kind, .. } => *kind,
+            UiError::Probe(e) => e.kind(),
+        }
+    }
 }
 
 fn require_terminal() -> Result<(), UiError> {
@@ -64,37 +85,67 @@ fn require_terminal() -> Result<(), UiError> {
     }
 }
 
+/// Themes from, in order (later wins): the embedded ones, the user's config directory
+/// (`$XDG_CONFIG_HOME/clusterscope/themes`, else `~/.config/clusterscope/themes`), `./themes`,
+/// `themes_dir`, and a theme file given as `--theme PATH.toml`.
 fn themes(opts: &UiOptions) -> (ThemeSet, Vec<String>) {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let dir = opts.themes_dir.clone().or_else(|| Some(PathBuf::from("themes")).filter(|p| p.is_dir()));
-    ThemeSet::load(dir.as_deref(), opts.theme.as_deref(), no_color)
+    let (dirs, files, initial) = theme_sources(opts);
+    ThemeSet::load_from(&dirs, &files, initial.as_deref(), no_color)
+}
+
+/// Where themes come from: directories, single files, and the theme to start with.
+pub fn theme_sources(opts: &UiOptions) -> (Vec<PathBuf>, Vec<PathBuf>, Option<String>) {
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".config")))
+        .map(|c| c.join("clusterscope").join("themes"));
+    let mut dirs: Vec<PathBuf> =
+        [config, Some(PathBuf::from("themes"))].into_iter().flatten().filter(|d| d.is_dir()).collect();
+    dirs.extend(opts.themes_dir.clone());
+    match opts.theme.as_deref() {
+        Some(t) if t.ends_with(".toml") || t.contains(std::path::MAIN_SEPARATOR) => {
+            let path = PathBuf::from(t);
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+            (dirs, vec![path], stem)
+        }
+        other => (dirs, Vec::new(), other.map(str::to_string)),
+    }
 }
 
 /// Trains `run` with the app on screen.
 pub fn run_live(run: RunConfig, opts: &UiOptions) -> Result<(), UiError> {
     require_terminal()?;
     let (tx, rx) = mpsc::channel();
-    let worker_tx = tx.clone();
+    let (trainer_tx, analyser_tx) = (tx.clone(), tx.clone());
     let (experiment, model, out_dir, device) =
         (run.experiment.clone(), run.model.clone(), run.out_dir.clone(), run.device);
-    let worker = spawn(run, move |e| worker_tx.send(UiEvent::Worker(e)).is_ok())?;
-    // The worker validates and opens the session before it starts; fail before taking over the
+    let worker = spawn(
+        run,
+        move |e| trainer_tx.send(UiEvent::Trainer(e)).is_ok(),
+        move |e| analyser_tx.send(UiEvent::Analyser(e)).is_ok(),
+    )?;
+    // The run validates and opens the session before it starts; fail before taking over the
     // terminal if it cannot.
     let info = loop {
         match rx.recv() {
-            Ok(UiEvent::Worker(Event::Started(info))) => break info,
-            Ok(UiEvent::Worker(Event::Error(e))) => return Err(UiError::Worker(e)),
+            Ok(UiEvent::Trainer(TrainerEvent::Started(info))) => break info,
+            Ok(UiEvent::Trainer(TrainerEvent::Failed(e))) => {
+                return Err(UiError::Run { kind: e.kind, message: e.message })
+            }
             Ok(_) => continue,
-            Err(_) => return Err(UiError::Worker("the training worker stopped before starting".into())),
+            Err(_) => return Err(UiError::Worker("the training run stopped before starting".into())),
         }
     };
     let (themes, warnings) = themes(opts);
     let mut app = App::live(&info, themes);
     app.set_warnings(info.warnings.iter().chain(&warnings).cloned().collect());
     app.set_probe_support(experiment.clone(), model.context);
-    let engine = ProbeEngine::new(experiment, model, &out_dir, device).map_err(UiError::Worker)?;
+    let engine = ProbeEngine::new(experiment, model, &out_dir, device)?;
     let prober = start_prober(engine, &tx)?;
-    let result = with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, Some(&worker), &prober, opts));
+    let result =
+        with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, Some(&worker), Some(&prober), opts));
     drop(app);
     let _ = worker.thread.join();
     result
@@ -109,22 +160,22 @@ pub fn run_replay(session: &Session, opts: &UiOptions) -> Result<(), UiError> {
     app.set_warnings(warnings);
     // Probing a replay needs only the stored spec and weights; a session whose spec no longer
     // validates still replays, without probes.
-    if let Ok(experiment) = session.experiment() {
-        let experiment = Arc::new(experiment);
-        app.set_probe_support(experiment.clone(), session.manifest.model.context);
-        app.add_saved_probes(saved_probes(&session.dir).into_iter().map(|p| p.text).collect());
-        let engine = ProbeEngine::new(experiment, session.manifest.model.clone(), &session.dir, DeviceChoice::Cpu)
-            .map_err(UiError::Worker)?;
-        let prober = start_prober(engine, &tx)?;
-        return with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, None, &prober, opts));
-    }
-    let (dead, _) = mpsc::channel();
-    with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, None, &dead, opts))
+    let prober = match session.experiment() {
+        Ok(experiment) => {
+            let experiment = Arc::new(experiment);
+            app.set_probe_support(experiment.clone(), session.manifest.model.context);
+            app.add_saved_probes(probes::read(&session.layout()).into_iter().map(|p| p.text).collect());
+            let engine = ProbeEngine::new(experiment, session.manifest.model.clone(), &session.dir, DeviceChoice::Cpu)?;
+            Some(start_prober(engine, &tx)?)
+        }
+        Err(_) => None,
+    };
+    with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, None, prober.as_ref(), opts))
 }
 
 fn start_prober(engine: ProbeEngine, tx: &Sender<UiEvent>) -> Result<Sender<ProbeRequest>, UiError> {
     let tx = tx.clone();
-    Ok(spawn_prober(engine, move |e| tx.send(UiEvent::Worker(e)).is_ok())?)
+    Ok(spawn_prober(engine, move |r| tx.send(UiEvent::Probe(r)).is_ok())?)
 }
 
 /// Takes over the terminal, runs `body`, and gives the terminal back whatever happens (ratatui's
@@ -162,8 +213,8 @@ fn event_loop(
     terminal: &mut DefaultTerminal,
     app: &mut App,
     rx: Receiver<UiEvent>,
-    worker: Option<&WorkerHandle>,
-    prober: &Sender<ProbeRequest>,
+    worker: Option<&RunHandle>,
+    prober: Option<&Sender<ProbeRequest>>,
     opts: &UiOptions,
 ) -> Result<(), UiError> {
     let mut latency =
@@ -196,13 +247,10 @@ fn event_loop(
                             quitting = Some(Instant::now());
                             app.set_status_message("stopping: saving the session…".into());
                             if let Some(w) = worker {
-                                let _ = w.commands.send(Command::Stop);
+                                let _ = w.commands.send(TrainerCommand::Stop);
                             }
                         }
-                        Some(Action::Worker(Command::Probe(req))) => {
-                            let _ = prober.send(req);
-                        }
-                        Some(Action::Worker(cmd)) => {
+                        Some(Action::Trainer(cmd)) => {
                             if let Some(w) = worker {
                                 let _ = w.commands.send(cmd);
                             }
@@ -212,12 +260,23 @@ fn event_loop(
                 }
                 UiEvent::Mouse(m) => app.on_mouse(m),
                 UiEvent::Resize => {}
-                UiEvent::Worker(e) => {
-                    if let Event::Probe(r) = &e {
-                        probes_back.extend(probes_sent.remove(&(r.id, r.step)));
+                UiEvent::Probe(r) => {
+                    probes_back.extend(probes_sent.remove(&(r.id, r.step)));
+                    app.on_probe_result(r);
+                }
+                UiEvent::Analyser(e) => {
+                    let failed = matches!(e, AnalyserEvent::Failed(_));
+                    app.on_analyser(e);
+                    if failed {
+                        worker_done = true;
+                        if quitting.is_some() {
+                            return Ok(());
+                        }
                     }
-                    let done = matches!(e, Event::Finished(_) | Event::Error(_));
-                    app.on_worker(e);
+                }
+                UiEvent::Trainer(e) => {
+                    let done = matches!(e, TrainerEvent::Finished(_) | TrainerEvent::Failed(_));
+                    app.on_trainer(e);
                     if done {
                         worker_done = true;
                         if quitting.is_some() {
@@ -231,7 +290,9 @@ fn event_loop(
             if latency.is_some() {
                 probes_sent.insert((req.id, req.step), Instant::now());
             }
-            let _ = prober.send(req);
+            if let Some(p) = prober {
+                let _ = p.send(req);
+            }
         }
         if quitting.is_some_and(|t| t.elapsed() > SAVE_TIMEOUT) {
             return Err(UiError::Worker(

@@ -9,7 +9,7 @@
 mod file;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ratatui::style::{Color, Modifier, Style};
 
@@ -220,6 +220,18 @@ impl ThemeSet {
     /// unknown `initial` is a warning and the default is kept. `no_color` (NO_COLOR) makes every
     /// style colourless.
     pub fn load(dir: Option<&Path>, initial: Option<&str>, no_color: bool) -> (ThemeSet, Vec<String>) {
+        let dirs: Vec<PathBuf> = dir.map(Path::to_path_buf).into_iter().collect();
+        ThemeSet::load_from(&dirs, &[], initial, no_color)
+    }
+
+    /// Like [`ThemeSet::load`], with the `*.toml` of several directories (a later one's theme
+    /// replaces an earlier one's of the same name) and then single theme files.
+    pub fn load_from(
+        dirs: &[PathBuf],
+        files: &[PathBuf],
+        initial: Option<&str>,
+        no_color: bool,
+    ) -> (ThemeSet, Vec<String>) {
         let mut warnings = Vec::new();
         let mut themes: Vec<Theme> = Vec::new();
         let add = |themes: &mut Vec<Theme>, name: String, colors: Colors| {
@@ -248,8 +260,9 @@ impl ThemeSet {
         if themes.is_empty() {
             add(&mut themes, "terminal".to_string(), bootstrap);
         }
-        if let Some(dir) = dir {
-            let mut files: Vec<_> = match fs::read_dir(dir) {
+        let mut paths: Vec<PathBuf> = Vec::new();
+        for dir in dirs {
+            let mut found: Vec<_> = match fs::read_dir(dir) {
                 Ok(entries) => entries
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|p| p.extension().is_some_and(|x| x == "toml"))
@@ -260,17 +273,19 @@ impl ThemeSet {
                 }
             };
             // Directory order is arbitrary; sorted, `t` cycles the same way every run.
-            files.sort();
-            for path in files {
-                let shown = path.display().to_string();
-                let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                match fs::read_to_string(&path) {
-                    Ok(text) => match parse_theme(&shown, &text, &base, &stem) {
-                        Ok((name, colors)) => add(&mut themes, name, colors),
-                        Err(e) => warnings.push(e.to_string()),
-                    },
-                    Err(e) => warnings.push(format!("theme {shown}: cannot read: {e}")),
-                }
+            found.sort();
+            paths.extend(found);
+        }
+        paths.extend(files.iter().cloned());
+        for path in paths {
+            let shown = path.display().to_string();
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            match fs::read_to_string(&path) {
+                Ok(text) => match parse_theme(&shown, &text, &base, &stem) {
+                    Ok((name, colors)) => add(&mut themes, name, colors),
+                    Err(e) => warnings.push(e.to_string()),
+                },
+                Err(e) => warnings.push(format!("theme {shown}: cannot read: {e}")),
             }
         }
         let mut current = 0;

@@ -31,8 +31,8 @@ pub fn tiny_trainer(seed: Option<u64>) -> Trainer {
 }
 
 /// Trains the tiny spec into a new session at `dir` through the real worker thread.
-pub fn make_tiny_session(dir: &std::path::Path, steps: usize) -> clusterscope::train::Summary {
-    use clusterscope::train::{spawn, Event, RunConfig};
+pub fn make_tiny_session(dir: &std::path::Path, steps: usize) -> clusterscope::record::Summary {
+    use clusterscope::train::{spawn, AnalyserEvent, RunConfig, TrainerEvent};
     let exp = tiny_experiment(None);
     let model = model_for(&exp);
     let run = RunConfig {
@@ -45,12 +45,21 @@ pub fn make_tiny_session(dir: &std::path::Path, steps: usize) -> clusterscope::t
         stop_at: None,
     };
     let (tx, rx) = std::sync::mpsc::channel();
-    let h = spawn(run, move |e| tx.send(e).is_ok()).unwrap();
+    let failures = tx.clone();
+    let h = spawn(
+        run,
+        move |e| tx.send(e).is_ok(),
+        move |e| match e {
+            AnalyserEvent::Failed(f) => failures.send(TrainerEvent::Failed(f)).is_ok(),
+            AnalyserEvent::Checkpoint(_) => true,
+        },
+    )
+    .unwrap();
     let mut summary = None;
     for e in rx {
         match e {
-            Event::Error(e) => panic!("training failed: {e}"),
-            Event::Finished(s) => summary = Some(s),
+            TrainerEvent::Failed(e) => panic!("training failed: {e}"),
+            TrainerEvent::Finished(s) => summary = Some(s),
             _ => {}
         }
     }

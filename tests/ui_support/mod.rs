@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use clusterscope::analysis::{analyze_checkpoint, AnalysisInput, CheckpointAnalysis, LayerHidden};
 use clusterscope::model::ModelConfig;
+use clusterscope::record::{PointInfo, RunInfo, Snapshot};
 use clusterscope::session::format::{CheckpointEntry, LogEntry, Manifest, FORMAT_NAME, FORMAT_VERSION};
-use clusterscope::session::{PointInfo, RunStatus, Session};
-use clusterscope::train::protocol::{RunInfo, Snapshot};
+use clusterscope::session::{RunStatus, Session};
 
 pub const TASKS: [&str; 5] = ["copy", "reverse", "sort", "shift-by-one", "parity"];
 pub const STEP: usize = 100;
@@ -203,8 +203,8 @@ pub fn probe_at_centroid(
     task: usize,
     words: &[&str],
     input: &str,
-) -> clusterscope::train::protocol::ProbeResult {
-    use clusterscope::train::protocol::{ProbeAnswer, ProbeResult};
+) -> clusterscope::record::ProbeResult {
+    use clusterscope::record::{ProbeAnswer, ProbeResult};
     let snap = &f.snapshots[snapshot];
     let hidden = snap
         .analysis

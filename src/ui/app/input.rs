@@ -5,7 +5,7 @@ use ratatui::crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKin
 use ratatui::layout::Position;
 
 use super::{Action, App, Centroids, MarkerKind, Panel, Phase, Source, View};
-use crate::train::protocol::Command;
+use crate::train::protocol::TrainerCommand;
 use crate::ui::keymap::{intent, Intent};
 use crate::ui::widgets::timeline;
 
@@ -125,11 +125,11 @@ impl App {
             (Source::Live, Phase::Running) => {
                 // Optimistic: the next Progress confirms it, and the key feels instant.
                 self.phase = Phase::Paused;
-                Some(Action::Worker(Command::Pause))
+                Some(Action::Trainer(TrainerCommand::Pause))
             }
             (Source::Live, Phase::Paused) => {
                 self.phase = Phase::Running;
-                Some(Action::Worker(Command::Resume))
+                Some(Action::Trainer(TrainerCommand::Resume))
             }
             (Source::Live, _) => {
                 self.set_status_message("training is over; nothing to pause".into());

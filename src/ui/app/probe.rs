@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use super::App;
 use crate::analysis::probe::{place, Placement};
 use crate::experiment::Experiment;
-use crate::train::protocol::{ProbeAnswer, ProbeRequest, ProbeResult};
+use crate::record::{ProbeAnswer, ProbeOutcome, ProbeRequest, ProbeResult};
 
 pub use super::probe_line::ProbeLine;
 
@@ -31,7 +31,7 @@ pub struct Probe {
     pub(crate) id: u64,
     pub(crate) text: String,
     /// Outcome per checkpoint step.
-    pub(crate) results: BTreeMap<usize, Result<ProbeAnswer, String>>,
+    pub(crate) results: BTreeMap<usize, ProbeOutcome>,
     /// Whether a request with `save: true` went out (or the probe came from the session).
     save_sent: bool,
 }
@@ -45,7 +45,7 @@ impl Probe {
         &self.text
     }
 
-    pub fn result(&self, step: usize) -> Option<&Result<ProbeAnswer, String>> {
+    pub fn result(&self, step: usize) -> Option<&ProbeOutcome> {
         self.results.get(&step)
     }
 }
@@ -125,11 +125,8 @@ impl Probes {
 
 /// The model's answer against the nearest task's table: (what the table gives, whether equal).
 pub(crate) fn verdict(exp: &Experiment, answer: &ProbeAnswer, task: usize) -> Option<(String, bool)> {
-    let input = exp.symbols.iter().position(|s| *s == answer.input)?;
-    let out = *exp.tasks.get(task)?.table.get(input)?;
-    let expected = exp.symbols.get(out)?.clone();
-    let correct = expected == answer.answer;
-    Some((expected, correct))
+    let expected = exp.expected_output(task, &answer.input)?;
+    Some((expected.to_string(), expected == answer.answer))
 }
 
 impl App {
@@ -229,7 +226,8 @@ impl App {
         }
     }
 
-    pub(crate) fn on_probe_result(&mut self, r: ProbeResult) {
+    /// A probe came back: its outcome is kept for its checkpoint.
+    pub fn on_probe_result(&mut self, r: ProbeResult) {
         let Some(index) = self.probes.list.iter().position(|p| p.id == r.id) else { return };
         if self.probes.in_flight.get(&r.id) == Some(&r.step) {
             self.probes.in_flight.remove(&r.id);

@@ -243,21 +243,36 @@ pub(super) fn parse_theme(
     }
 }
 
-fn parse_color(s: &str) -> Result<Color, String> {
-    Color::from_str(s.trim()).map_err(|_| format!("{s:?} is not a colour (a name, \"#rrggbb\" or 0-255)"))
+/// What is wrong with one colour field; the message follows the field's name.
+#[derive(Debug, thiserror::Error)]
+enum ColorError {
+    #[error("{0:?} is not a colour (a name, \"#rrggbb\" or 0-255)")]
+    NotAColor(String),
+    #[error("expected an array of colour strings")]
+    NotAnArray,
+    #[error("{0} colours, at least {MIN_PALETTE} needed")]
+    TooFew(usize),
+    #[error("entry {0}: {1}")]
+    Entry(usize, Box<ColorError>),
+    #[error("expected a string")]
+    NotAString,
 }
 
-fn parse_palette(value: &toml::Value) -> Result<Vec<Color>, String> {
-    let items = value.as_array().ok_or("expected an array of colour strings")?;
+fn parse_color(s: &str) -> Result<Color, ColorError> {
+    Color::from_str(s.trim()).map_err(|_| ColorError::NotAColor(s.to_string()))
+}
+
+fn parse_palette(value: &toml::Value) -> Result<Vec<Color>, ColorError> {
+    let items = value.as_array().ok_or(ColorError::NotAnArray)?;
     if items.len() < MIN_PALETTE {
-        return Err(format!("{} colours, at least {MIN_PALETTE} needed", items.len()));
+        return Err(ColorError::TooFew(items.len()));
     }
     items
         .iter()
         .enumerate()
         .map(|(i, v)| match v.as_str() {
-            Some(s) => parse_color(s).map_err(|e| format!("entry {}: {e}", i + 1)),
-            None => Err(format!("entry {}: expected a string", i + 1)),
+            Some(s) => parse_color(s).map_err(|e| ColorError::Entry(i + 1, Box::new(e))),
+            None => Err(ColorError::Entry(i + 1, Box::new(ColorError::NotAString))),
         })
         .collect()
 }

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::{fmt_num, fmt_step, panel, task_label, title_span, truncate};
-use crate::train::protocol::ProbeAnswer;
+use crate::record::ProbeAnswer;
 use crate::ui::app::{verdict, App, Probe};
 use crate::ui::theme::Theme;
 
@@ -46,7 +46,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         (snap, other) => {
             lines.extend(wrap(vec![Span::styled(p.text().to_string(), theme.text())], w));
             let note = match (snap, other) {
-                (_, Some(Err(e))) => Line::styled(e.clone(), theme.error()),
+                (_, Some(Err(e))) => Line::styled(e.to_string(), theme.error()),
                 (None, _) => Line::styled("runs at the first checkpoint", theme.dim()),
                 (Some(s), _) if app.probes.running(p.id(), s.step) => {
                     Line::styled(format!("running at step {}…", fmt_step(s.step)), theme.dim())

@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use super::SessionError;
+use super::ReportError;
 
 /// An element type we write: its NumPy `descr` and little-endian bytes.
 pub trait NpyElement: Copy {
@@ -60,16 +60,21 @@ pub fn encode<T: NpyElement>(shape: &[usize], data: &[T]) -> Vec<u8> {
     out
 }
 
-pub fn write<T: NpyElement>(path: &Path, shape: &[usize], data: &[T]) -> Result<(), SessionError> {
-    let mut f = std::fs::File::create(path).map_err(|e| SessionError::io(path, e))?;
-    f.write_all(&encode(shape, data)).map_err(|e| SessionError::io(path, e))
+pub fn write<T: NpyElement>(path: &Path, shape: &[usize], data: &[T]) -> Result<(), ReportError> {
+    let mut f = std::fs::File::create(path).map_err(|e| ReportError::write(path, e))?;
+    f.write_all(&encode(shape, data)).map_err(|e| ReportError::write(path, e))
 }
 
 /// Reads a file written by [`write`]: its shape and data.
-pub fn read<T: NpyElement>(path: &Path) -> Result<(Vec<usize>, Vec<T>), SessionError> {
+pub fn read<T: NpyElement>(path: &Path) -> Result<(Vec<usize>, Vec<T>), ReportError> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(|e| SessionError::io(path, e))?;
-    let bad = |why: &str| SessionError::corrupt(path, format!("not a .npy file we can read: {why}"));
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| ReportError::Read { file: path.to_path_buf(), reason: e.to_string() })?;
+    let bad = |why: &str| ReportError::Read {
+        file: path.to_path_buf(),
+        reason: format!("not a .npy file we can read: {why}"),
+    };
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err(bad("no NumPy magic"));
     }

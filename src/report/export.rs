@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{npy, Session, SessionError};
+use super::{npy, ReportError};
 use crate::model::SelectedDevice;
+use crate::session::Session;
 use crate::train::inference::LoadedModel;
 
 #[derive(Debug, Clone)]
@@ -18,23 +19,23 @@ pub struct ExportOptions {
 
 /// Writes the export; returns the files written. Hidden states are recomputed from the
 /// checkpoint's stored weights (exactly what training saw), which keeps sessions small.
-pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) -> Result<Vec<PathBuf>, SessionError> {
-    let snap = session
-        .snapshots
-        .get(opts.checkpoint)
-        .ok_or_else(|| SessionError::corrupt(&session.dir, format!("no checkpoint #{}", opts.checkpoint)))?;
+pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) -> Result<Vec<PathBuf>, ReportError> {
+    let snap = session.snapshots.get(opts.checkpoint).ok_or_else(|| ReportError::NotInSession {
+        session: session.dir.clone(),
+        what: format!("no checkpoint #{}", opts.checkpoint),
+    })?;
     let layers = session.manifest.model.layers + 1;
     let chosen: Vec<usize> = match opts.layer {
         Some(l) if l >= layers => {
-            return Err(SessionError::corrupt(
-                &session.dir,
-                format!("no layer {l}: the model has layers 0..={}", layers - 1),
-            ))
+            return Err(ReportError::NotInSession {
+                session: session.dir.clone(),
+                what: format!("no layer {l}: the model has layers 0..={}", layers - 1),
+            })
         }
         Some(l) => vec![l],
         None => (0..layers).collect(),
     };
-    std::fs::create_dir_all(&opts.out).map_err(|e| SessionError::io(&opts.out, e))?;
+    std::fs::create_dir_all(&opts.out).map_err(|e| ReportError::write(&opts.out, e))?;
     let exp = session.experiment()?;
     let set = exp.analysis_set();
     let examples: Vec<_> = set.seen.iter().chain(&set.unseen).cloned().collect();
@@ -44,19 +45,22 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
             .zip(&session.points)
             .all(|(e, p)| e.instruction.join(" ") == p.instruction && e.task == p.task);
     if !consistent {
-        return Err(SessionError::corrupt(
-            &session.dir.join(super::format::POINTS),
-            "does not match the analysis set this clusterscope rebuilds from the stored experiment",
-        ));
+        return Err(ReportError::Inconsistent {
+            file: session.layout().points(),
+            reason: "does not match the analysis set this clusterscope rebuilds from the stored experiment".into(),
+        });
     }
-    let weights = session
-        .weights_path(snap.step)
-        .ok_or_else(|| SessionError::corrupt(&session.dir, format!("no weights for step {}", snap.step)))?;
+    let weights = session.weights_path(snap.step).ok_or_else(|| ReportError::Inconsistent {
+        file: session.layout().manifest(),
+        reason: format!("no weights for step {}", snap.step),
+    })?;
     let model = LoadedModel::load(&session.manifest.model, &weights, &device.device)
-        .map_err(|e| SessionError::corrupt(&weights, format!("cannot load weights: {e}")))?;
-    let eval = model
-        .evaluate(&exp, &examples, true)
-        .map_err(|e| SessionError::corrupt(&weights, format!("cannot run the model: {e}")))?;
+        .map_err(|source| ReportError::Model { file: weights.clone(), what: "load weights", source })?;
+    let eval = model.evaluate(&exp, &examples, true).map_err(|source| ReportError::Model {
+        file: weights.clone(),
+        what: "run the model",
+        source,
+    })?;
     let n = examples.len();
     let d = session.manifest.model.d_model;
     let out = &opts.out;
@@ -102,7 +106,7 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
         "task_names": session.manifest.task_names,
         "layers": snap.analysis.layers.iter().map(super::summary::layer_json).collect::<Vec<_>>(),
     });
-    let text = serde_json::to_string_pretty(&metrics).map_err(|e| SessionError::Encode(e.to_string()))?;
+    let text = serde_json::to_string_pretty(&metrics)?;
     write_text(&put("metrics.json".into()), &text)?;
     let header =
         "step,layer,seen_ari,seen_ami,seen_f1,unseen_ari,unseen_ami,unseen_f1,unseen_centroid_accuracy,evr1,evr2\n";
@@ -127,8 +131,8 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
     Ok(written)
 }
 
-fn write_text(path: &Path, text: &str) -> Result<(), SessionError> {
-    std::fs::write(path, text).map_err(|e| SessionError::io(path, e))
+fn write_text(path: &Path, text: &str) -> Result<(), ReportError> {
+    std::fs::write(path, text).map_err(|e| ReportError::write(path, e))
 }
 
 /// CSV field quoting (RFC 4180) for fields that need it.

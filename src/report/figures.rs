@@ -15,10 +15,10 @@ use plotters::prelude::*;
 use plotters::style::register_font;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::format::MANIFEST;
-use super::{Session, SessionError};
+use super::ReportError;
 use crate::analysis::{LayerAnalysis, LayerScores};
-use crate::train::Snapshot;
+use crate::record::Snapshot;
+use crate::session::Session;
 
 /// The default theme's task palette (the TUI theme takes it from here): Okabe-Ito's hues, then
 /// Paul Tol's muted wine, olive and indigo ahead of the faint-on-white yellow, then teal and
@@ -55,17 +55,16 @@ type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorTy
 /// Writes `scores.{png,svg}` (all checkpoints, `checkpoint` marked) and `scatter.{png,svg}`
 /// (every layer at `checkpoint`, an index into `session.snapshots`) into `out_dir`, creating it.
 /// Returns the paths written.
-pub fn render_figures(session: &Session, checkpoint: usize, out_dir: &Path) -> Result<Vec<PathBuf>, SessionError> {
-    let manifest = session.dir.join(MANIFEST);
+pub fn render_figures(session: &Session, checkpoint: usize, out_dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let count = session.snapshots.len();
     let Some(snap) = session.snapshots.get(checkpoint) else {
         let reason = match count {
             0 => "no checkpoints saved yet, nothing to plot".to_string(),
             n => format!("no checkpoint #{checkpoint} to plot (the session has {n}, #0 to #{})", n - 1),
         };
-        return Err(SessionError::corrupt(&manifest, reason));
+        return Err(ReportError::NotInSession { session: session.dir.clone(), what: reason });
     };
-    fs::create_dir_all(out_dir).map_err(|e| SessionError::io(out_dir, e))?;
+    fs::create_dir_all(out_dir).map_err(|e| ReportError::write(out_dir, e))?;
     register_embedded_font()?;
 
     let scatter = Scatter::new(session, snap);
@@ -74,13 +73,13 @@ pub fn render_figures(session: &Session, checkpoint: usize, out_dir: &Path) -> R
     Ok(written)
 }
 
-fn register_embedded_font() -> Result<(), SessionError> {
+fn register_embedded_font() -> Result<(), ReportError> {
     // plotters keeps one global font table; registering twice is harmless but wasteful.
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     if *REGISTERED.get_or_init(|| register_font(FONT.as_str(), FontStyle::Normal, FONT_BYTES).is_ok()) {
         Ok(())
     } else {
-        Err(SessionError::Encode("the embedded figure font cannot be read".into()))
+        Err(ReportError::Font)
     }
 }
 
@@ -89,11 +88,10 @@ trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB>;
 }
 
-fn save(figure: &impl Figure, size: (u32, u32), out_dir: &Path, stem: &str) -> Result<Vec<PathBuf>, SessionError> {
+fn save(figure: &impl Figure, size: (u32, u32), out_dir: &Path, stem: &str) -> Result<Vec<PathBuf>, ReportError> {
     let (png, svg) = (out_dir.join(format!("{stem}.png")), out_dir.join(format!("{stem}.svg")));
-    let failed = |path: &Path, e: &dyn std::fmt::Display| {
-        SessionError::Encode(format!("{}: cannot draw figure ({e})", path.display()))
-    };
+    let failed =
+        |path: &Path, e: &dyn std::fmt::Display| ReportError::Draw { file: path.to_path_buf(), reason: e.to_string() };
     // Each backend borrows its path until dropped, hence the blocks.
     {
         let root = BitMapBackend::new(&png, size).into_drawing_area();

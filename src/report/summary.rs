@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 
-use super::Session;
 use crate::analysis::{score_table, LayerAnalysis};
+use crate::session::Session;
 
 pub fn summary_text(s: &Session) -> String {
     let m = &s.manifest;

@@ -1,17 +1,28 @@
 //! Training without the terminal app: a progress bar on stderr, a summary on stdout.
 
-use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::process::ExitCode;
 use std::sync::mpsc;
 
-use super::protocol::{Command, Event, Summary};
-use super::worker::{spawn, RunConfig};
+use super::CliError;
 use crate::analysis::score_table;
+use crate::record::Summary;
+use crate::train::{spawn, AnalyserEvent, RunConfig, TrainerCommand, TrainerEvent};
 
-pub fn train(run: &RunConfig, json: bool) -> Result<ExitCode> {
+/// What the headless front end listens to: both producers of a run, on one channel.
+enum Heard {
+    Trainer(TrainerEvent),
+    Analyser(AnalyserEvent),
+}
+
+/// Trains `run` to the end (or Ctrl-C), printing progress, and prints the summary.
+pub fn train(run: &RunConfig, json: bool) -> Result<(), CliError> {
     let (tx, rx) = mpsc::channel();
-    let handle = spawn(run.clone(), move |e| tx.send(e).is_ok())?;
+    let analyser_tx = tx.clone();
+    let handle = spawn(
+        run.clone(),
+        move |e| tx.send(Heard::Trainer(e)).is_ok(),
+        move |e| analyser_tx.send(Heard::Analyser(e)).is_ok(),
+    )?;
     let stop = handle.commands.clone();
     let mut interrupts = 0u32;
     // First Ctrl-C: stop after saving a checkpoint. Second: the user means it.
@@ -21,7 +32,7 @@ pub fn train(run: &RunConfig, json: bool) -> Result<ExitCode> {
             std::process::exit(130);
         }
         eprintln!("\nstopping: saving a checkpoint (Ctrl-C again to abort)");
-        let _ = stop.send(Command::Stop);
+        let _ = stop.send(TrainerCommand::Stop);
     })?;
 
     let bar = ProgressBar::new(run.steps as u64);
@@ -32,10 +43,10 @@ pub fn train(run: &RunConfig, json: bool) -> Result<ExitCode> {
     );
     let mut accuracy = (0.0, 0.0);
     let mut summary: Option<Summary> = None;
-    let mut error: Option<String> = None;
+    let mut error = None;
     for event in rx {
         match event {
-            Event::Started(info) => bar.suspend(|| {
+            Heard::Trainer(TrainerEvent::Started(info)) => bar.suspend(|| {
                 eprintln!(
                     "training {} steps on {} ({} parameters, {} tasks) -> {}",
                     info.total_steps,
@@ -51,7 +62,7 @@ pub fn train(run: &RunConfig, json: bool) -> Result<ExitCode> {
                     eprintln!("warning: {w}");
                 }
             }),
-            Event::Progress(p) => {
+            Heard::Trainer(TrainerEvent::Progress(p)) => {
                 bar.set_position(p.step as u64);
                 bar.set_message(format!(
                     "loss {:.4} seen {:.1}% unseen {:.1}% {:.1} steps/s",
@@ -61,7 +72,7 @@ pub fn train(run: &RunConfig, json: bool) -> Result<ExitCode> {
                     p.steps_per_s
                 ));
             }
-            Event::Checkpoint(s) => {
+            Heard::Analyser(AnalyserEvent::Checkpoint(s)) => {
                 accuracy = (s.seen_accuracy, s.unseen_accuracy);
                 bar.suspend(|| {
                     eprintln!(
@@ -74,17 +85,16 @@ pub fn train(run: &RunConfig, json: bool) -> Result<ExitCode> {
                     eprint!("{}", score_table(&s.analysis));
                 });
             }
-            Event::Error(e) => error = Some(e),
-            Event::Finished(s) => summary = Some(s),
-            Event::Probe(_) => {}
+            Heard::Trainer(TrainerEvent::Failed(e)) | Heard::Analyser(AnalyserEvent::Failed(e)) => error = Some(e),
+            Heard::Trainer(TrainerEvent::Finished(s)) => summary = Some(s),
         }
     }
     bar.finish_and_clear();
     let _ = handle.thread.join();
     if let Some(e) = error {
-        bail!("training failed: {e}");
+        return Err(CliError::Run(e));
     }
-    let Some(s) = summary else { bail!("training stopped without a summary") };
+    let Some(s) = summary else { return Err(CliError::NoSummary) };
     if json {
         println!("{}", serde_json::to_string(&s)?);
     } else {
@@ -100,5 +110,5 @@ pub fn train(run: &RunConfig, json: bool) -> Result<ExitCode> {
             run.out_dir.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::analysis::probe::place;
 use crate::experiment::Experiment;
-use crate::train::protocol::{ProbeAnswer, Snapshot};
+use crate::record::{ProbeAnswer, Snapshot};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProbeReport {
@@ -49,11 +49,7 @@ pub fn report(exp: &Experiment, snap: &Snapshot, text: &str, a: &ProbeAnswer) ->
     let placements: Vec<_> = snap.analysis.layers.iter().zip(&a.hidden).map(|(l, h)| (l.layer, place(l, h))).collect();
     let layer = placements.len().saturating_sub(1);
     let deepest = placements.last().and_then(|(_, p)| p.clone());
-    let input = exp.symbols.iter().position(|s| *s == a.input);
-    let correct = match (&deepest, input) {
-        (Some(p), Some(i)) => exp.tasks.get(p.nearest_task).map(|t| exp.symbols[t.table[i]] == a.answer),
-        _ => None,
-    };
+    let correct = deepest.as_ref().and_then(|p| exp.expected_output(p.nearest_task, &a.input)).map(|e| e == a.answer);
     ProbeReport {
         text: text.to_string(),
         step: snap.step,

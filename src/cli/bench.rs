@@ -5,11 +5,11 @@ use rand::Rng;
 use serde::Serialize;
 use std::time::Instant;
 
-use super::loss::cross_entropy;
-use super::optimizer::{AdamW, AdamWConfig};
 use crate::experiment::sampling::rng_for;
 use crate::model::init::named_parameters;
 use crate::model::{Gpt, ModelConfig, SelectedDevice};
+use crate::train::loss::cross_entropy;
+use crate::train::optimizer::{AdamW, AdamWConfig};
 
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -89,7 +89,7 @@ pub fn bench_train(cfg: &BenchConfig, device: &SelectedDevice) -> candle_core::R
     }
     if let Some(dir) = &cfg.export {
         let steps = cfg.warmup + cfg.steps;
-        crate::session::npy::write(&dir.join("tokens.npy"), &[steps, cfg.batch, m.context + 1], &all_tokens)
+        crate::report::npy::write(&dir.join("tokens.npy"), &[steps, cfg.batch, m.context + 1], &all_tokens)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let meta = serde_json::json!({
             "losses": losses, "d_model": m.d_model, "layers": m.layers, "heads": m.heads, "vocab": m.vocab,

@@ -1,0 +1,11 @@
+//! The plain data that travels between rooms: what a checkpoint knows, what a run is, how far it
+//! has got, and what a probe asked and answered. It depends on the analysis alone, so the
+//! trainer, storage, reports and the UI can all speak it without knowing each other.
+
+pub mod probe;
+pub mod run;
+pub mod snapshot;
+
+pub use probe::{ProbeAnswer, ProbeFailure, ProbeOutcome, ProbeRequest, ProbeResult};
+pub use run::{PointInfo, Progress, RunInfo, Summary};
+pub use snapshot::Snapshot;

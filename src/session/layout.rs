@@ -1,0 +1,67 @@
+//! Where each file of a session lives: the one place that knows the directory layout.
+
+use std::path::{Path, PathBuf};
+
+use super::format::{CHECKPOINTS, LOG, MANIFEST, OPTIMIZER, POINTS, PROBES, SNAPSHOT, WEIGHTS};
+
+/// A session directory, as paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionDir {
+    root: PathBuf,
+}
+
+impl SessionDir {
+    pub fn new(root: &Path) -> Self {
+        SessionDir { root: root.to_path_buf() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn manifest(&self) -> PathBuf {
+        self.root.join(MANIFEST)
+    }
+
+    pub fn points(&self) -> PathBuf {
+        self.root.join(POINTS)
+    }
+
+    pub fn log(&self) -> PathBuf {
+        self.root.join(LOG)
+    }
+
+    pub fn probes(&self) -> PathBuf {
+        self.root.join(PROBES)
+    }
+
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join(CHECKPOINTS)
+    }
+
+    /// The directory of a complete checkpoint.
+    pub fn checkpoint(&self, step: usize) -> PathBuf {
+        self.checkpoints().join(checkpoint_dir_name(step))
+    }
+
+    /// Where a checkpoint is written before it is complete.
+    pub fn pending_checkpoint(&self, step: usize) -> PathBuf {
+        self.checkpoints().join(format!("{}.tmp", checkpoint_dir_name(step)))
+    }
+
+    pub fn weights(&self, step: usize) -> PathBuf {
+        self.checkpoint(step).join(WEIGHTS)
+    }
+
+    pub fn optimizer(&self, step: usize) -> PathBuf {
+        self.checkpoint(step).join(OPTIMIZER)
+    }
+
+    pub fn snapshot(&self, step: usize) -> PathBuf {
+        self.checkpoint(step).join(SNAPSHOT)
+    }
+}
+
+pub fn checkpoint_dir_name(step: usize) -> String {
+    format!("step-{step:06}")
+}

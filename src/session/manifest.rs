@@ -1,0 +1,55 @@
+//! What a new session records about its run: the manifest and the analysis points.
+
+use std::path::Path;
+
+use super::format::{Manifest, RunStatus, FORMAT_NAME, FORMAT_VERSION};
+use super::SessionError;
+use crate::experiment::sampling::AnalysisSet;
+use crate::experiment::Experiment;
+use crate::model::ModelConfig;
+use crate::record::PointInfo;
+
+impl Manifest {
+    /// The manifest of a run of `experiment` with `model` on `device` for `total_steps`, to be
+    /// saved in `dir` (whose last component names the session).
+    pub fn new(
+        dir: &Path,
+        experiment: &Experiment,
+        model: &ModelConfig,
+        device: &str,
+        total_steps: usize,
+    ) -> Result<Manifest, SessionError> {
+        Ok(Manifest {
+            format: FORMAT_NAME.into(),
+            format_version: FORMAT_VERSION,
+            app_version: env!("CARGO_PKG_VERSION").into(),
+            name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            created: chrono::Local::now().to_rfc3339(),
+            experiment: experiment.spec.to_toml()?,
+            seed: experiment.seed,
+            model: model.clone(),
+            device: device.to_string(),
+            total_steps,
+            task_names: experiment.task_names(),
+            status: RunStatus::Running,
+            checkpoints: Vec::new(),
+            train_seconds: 0.0,
+            resume: None,
+        })
+    }
+}
+
+/// The analysis set as stored in the session (`points.json`): what each point is, in words.
+pub fn analysis_points(exp: &Experiment, set: &AnalysisSet) -> Vec<PointInfo> {
+    set.seen
+        .iter()
+        .chain(&set.unseen)
+        .map(|e| PointInfo {
+            task: e.task,
+            seen: e.seen,
+            instruction: e.instruction.join(" "),
+            input: exp.symbols[e.input].clone(),
+            output: exp.symbols[e.output].clone(),
+        })
+        .collect()
+}

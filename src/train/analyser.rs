@@ -1,0 +1,112 @@
+//! The analysis thread: takes each checkpoint's hidden states from the training loop, analyses
+//! every layer (PCA, k-means, scores), completes the checkpoint on disk, and reports it. It runs
+//! beside training so the trainer does not wait for the analysis.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use super::error::TrainError;
+use super::protocol::{AnalyserEvent, Failure};
+use crate::analysis::{analyze_checkpoint, AnalysisInput, CheckpointAnalysis, LayerHidden};
+use crate::experiment::sampling::AnalysisSet;
+use crate::experiment::Experiment;
+use crate::record::Snapshot;
+use crate::session::format::ResumeState;
+use crate::session::SessionWriter;
+
+/// k-means restarts per layer and checkpoint.
+const KMEANS_RESTARTS: usize = 4;
+
+/// A checkpoint on its way from the trainer to the analysis thread: weights already in its
+/// pending directory, the snapshot still without its analysis.
+pub struct Job {
+    pub snapshot: Snapshot,
+    /// Per layer 0..=L, row-major (points x d_model).
+    pub seen: Vec<Vec<f32>>,
+    pub unseen: Vec<Vec<f32>>,
+    pub resume: Option<ResumeState>,
+}
+
+/// The analysis thread's side of a run.
+pub struct Analyser {
+    pub jobs: Sender<Job>,
+    pub thread: JoinHandle<()>,
+    /// Set when a checkpoint could not be saved (the thread has reported it and stopped).
+    failed: Arc<AtomicBool>,
+}
+
+impl Analyser {
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    /// Waits for every queued checkpoint to be analysed and saved.
+    pub fn finish(self) -> bool {
+        drop(self.jobs);
+        let _ = self.thread.join();
+        self.failed.load(Ordering::SeqCst)
+    }
+}
+
+/// The session writer, shared by the trainer (log lines, pending checkpoints) and the analyser
+/// (committing them).
+pub type SharedWriter = Arc<Mutex<SessionWriter>>;
+
+/// Locks the writer. A panic while it was held leaves a writer whose state is still consistent
+/// on disk (every write is atomic), so the lock is taken over rather than failing the run.
+pub fn lock(writer: &SharedWriter) -> std::sync::MutexGuard<'_, SessionWriter> {
+    writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub fn spawn_analyser<F>(
+    exp: Arc<Experiment>,
+    set: &AnalysisSet,
+    writer: SharedWriter,
+    mut sink: F,
+) -> Result<Analyser, TrainError>
+where
+    F: FnMut(AnalyserEvent) -> bool + Send + 'static,
+{
+    let (jobs, rx): (Sender<Job>, Receiver<Job>) = std::sync::mpsc::channel();
+    let seen_labels = set.seen_labels();
+    let unseen_labels = set.unseen_labels();
+    let failed = Arc::new(AtomicBool::new(false));
+    let failed_flag = failed.clone();
+    let thread = std::thread::Builder::new()
+        .name("analysis".into())
+        .spawn(move || {
+            let mut prev: Option<CheckpointAnalysis> = None;
+            for job in rx {
+                let Job { mut snapshot, seen, unseen, resume } = job;
+                let d =
+                    if seen_labels.is_empty() { 0 } else { seen.first().map_or(0, |h| h.len() / seen_labels.len()) };
+                let input = AnalysisInput {
+                    layers: seen.iter().zip(&unseen).map(|(s, u)| LayerHidden { seen: s, unseen: u }).collect(),
+                    d,
+                    seen_labels: &seen_labels,
+                    unseen_labels: &unseen_labels,
+                    num_tasks: exp.num_tasks(),
+                    seed: exp.seed ^ snapshot.step as u64,
+                    restarts: KMEANS_RESTARTS,
+                };
+                snapshot.analysis = analyze_checkpoint(&input, prev.as_ref());
+                if let Err(e) = lock(&writer).commit_checkpoint(&snapshot, resume) {
+                    failed_flag.store(true, Ordering::SeqCst);
+                    let failure = Failure::from(&e);
+                    sink(AnalyserEvent::Failed(Failure {
+                        message: format!("cannot save checkpoint {}: {}", snapshot.step, failure.message),
+                        ..failure
+                    }));
+                    return;
+                }
+                prev = Some(snapshot.analysis.clone());
+                if !sink(AnalyserEvent::Checkpoint(Box::new(snapshot))) {
+                    return;
+                }
+            }
+        })
+        .map_err(|source| TrainError::Thread { thread: "analysis", source })?;
+    Ok(Analyser { jobs, thread, failed })
+}

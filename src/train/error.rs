@@ -1,0 +1,77 @@
+//! What can go wrong while training, analysing or probing.
+
+use std::path::PathBuf;
+
+use crate::error::{ErrorKind, Kind};
+use crate::experiment::probe::ProbeError;
+use crate::model::device::DeviceError;
+use crate::session::SessionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The model library failed while doing `what`.
+    #[error("{what}: {source}")]
+    Model { what: String, source: candle_core::Error },
+    #[error("{}: the session has no checkpoint to resume from", .0.display())]
+    NothingToResume(PathBuf),
+    /// A checkpoint's saved state could not be loaded.
+    #[error("{}: cannot resume: {source}", file.display())]
+    Resume { file: PathBuf, source: candle_core::Error },
+    #[error("cannot start the {thread} thread: {source}")]
+    Thread { thread: &'static str, source: std::io::Error },
+    #[error("the analysis thread stopped")]
+    AnalyserGone,
+}
+
+impl TrainError {
+    /// Wraps a model-library error with what was being done.
+    pub fn model(what: impl Into<String>) -> impl FnOnce(candle_core::Error) -> TrainError {
+        let what = what.into();
+        move |source| TrainError::Model { what, source }
+    }
+}
+
+impl Kind for TrainError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            TrainError::Device(e) => e.kind(),
+            TrainError::Session(e) => e.kind(),
+            TrainError::NothingToResume(_) => ErrorKind::Usage,
+            TrainError::Resume { .. } => ErrorKind::BadData,
+            TrainError::Model { .. } | TrainError::Thread { .. } | TrainError::AnalyserGone => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Why a probe could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeFault {
+    #[error(transparent)]
+    Input(#[from] ProbeError),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error("probe outside the vocabulary")]
+    OutsideVocabulary,
+    #[error("no checkpoint at step {step} in {}", session.display())]
+    NoCheckpoint { step: usize, session: PathBuf },
+    #[error("{}: cannot load weights: {source}", file.display())]
+    Weights { file: PathBuf, source: candle_core::Error },
+    #[error("probe failed: {0}")]
+    Model(#[from] candle_core::Error),
+}
+
+impl Kind for ProbeFault {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ProbeFault::Input(e) => e.kind(),
+            ProbeFault::Device(e) => e.kind(),
+            ProbeFault::OutsideVocabulary | ProbeFault::NoCheckpoint { .. } => ErrorKind::Usage,
+            ProbeFault::Weights { .. } => ErrorKind::BadData,
+            ProbeFault::Model(_) => ErrorKind::Internal,
+        }
+    }
+}

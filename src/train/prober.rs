@@ -1,0 +1,144 @@
+//! Probes: the model at one checkpoint run on an instruction the user typed, with the hidden
+//! state of every layer, the greedy answer and a gradient x input attribution to its words
+//! (Wu et al., arXiv 2310.00492). Runs on its own thread, from the weights saved in the
+//! session, so live training and replay probe the same way and training never waits.
+
+use candle_core::{Tensor, Var, D};
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+
+use super::error::ProbeFault;
+use super::inference::LoadedModel;
+use crate::experiment::probe::parse;
+use crate::experiment::spec::HiddenPosition;
+use crate::experiment::Experiment;
+use crate::model::gpt::readout_rows;
+use crate::model::layers::softmax_last;
+use crate::model::{DeviceChoice, ModelConfig};
+use crate::record::{ProbeAnswer, ProbeRequest, ProbeResult};
+use crate::session::{probes, SavedProbe, SessionDir};
+
+pub struct ProbeEngine {
+    experiment: Arc<Experiment>,
+    config: ModelConfig,
+    session: SessionDir,
+    device: candle_core::Device,
+    /// The model of the checkpoint probed last: following probes usually stay on it.
+    loaded: Option<(usize, LoadedModel)>,
+}
+
+impl ProbeEngine {
+    /// Probes `session`'s checkpoints on `device` (opened here, so callers such as the UI need
+    /// no candle types).
+    pub fn new(
+        experiment: Arc<Experiment>,
+        config: ModelConfig,
+        session: &Path,
+        device: DeviceChoice,
+    ) -> Result<Self, ProbeFault> {
+        let device = device.open()?.device;
+        Ok(ProbeEngine { experiment, config, session: SessionDir::new(session), device, loaded: None })
+    }
+
+    /// Runs `text` (`instruction words | X`) at checkpoint `step`.
+    pub fn run(&mut self, text: &str, step: usize) -> Result<ProbeAnswer, ProbeFault> {
+        let exp = self.experiment.clone();
+        let probe = parse(&exp, text, self.config.context)?;
+        let model = self.model_at(step)?;
+        let enc = exp.tokenizer.encode(&probe.words, probe.input, None).ok_or(ProbeFault::OutsideVocabulary)?;
+        let t = enc.ids.len();
+        let hidden_pos = match exp.hidden_position() {
+            HiddenPosition::Answer => enc.answer_pos,
+            HiddenPosition::LastInstruction => enc.last_instruction_pos,
+        };
+        let dev = &model.device;
+        let tokens = Tensor::from_vec(enc.ids.clone(), (1, t), dev)?;
+        // Differentiate with respect to the input embeddings, not the weights.
+        let emb = Var::from_tensor(&model.model.embed(&tokens)?.detach())?;
+        let out = model.model.forward_embedded(
+            emb.as_tensor(),
+            1,
+            t,
+            Some(&readout_rows(&[enc.answer_pos], t, dev)?),
+            Some(&readout_rows(&[hidden_pos], t, dev)?),
+        )?;
+        let probs = softmax_last(&out.logits)?.squeeze(0)?;
+        let answer_id = probs.argmax(D::Minus1)?.to_scalar::<u32>()?;
+        let p = probs.narrow(0, answer_id as usize, 1)?;
+        let grads = p.sum_all()?.backward()?;
+        let g = grads
+            .get(emb.as_tensor())
+            .ok_or_else(|| candle_core::Error::Msg("no gradient reached the embeddings".into()))?;
+        // Gradient x input, summed over the embedding: one number per instruction word
+        // (positions 1..=n, after <bos>).
+        let gxi: Vec<f32> = (g * emb.as_tensor())?.sum(D::Minus1)?.to_vec1()?;
+        let attribution = gxi[1..=probe.words.len()].to_vec();
+        let hidden =
+            out.hidden.iter().map(|h| h.flatten_all()?.to_vec1::<f32>()).collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(ProbeAnswer {
+            words: probe.words.clone(),
+            input: exp.symbols[probe.input].clone(),
+            hidden,
+            answer: exp.tokenizer.token(answer_id).unwrap_or("?").to_string(),
+            answer_probability: p.to_vec1::<f32>()?.first().copied().unwrap_or(0.0),
+            attribution,
+        })
+    }
+
+    fn model_at(&mut self, step: usize) -> Result<&LoadedModel, ProbeFault> {
+        let missing = || ProbeFault::NoCheckpoint { step, session: self.session.root().to_path_buf() };
+        if self.loaded.as_ref().map(|(s, _)| *s) != Some(step) {
+            let path = self.session.weights(step);
+            if !path.exists() {
+                return Err(missing());
+            }
+            let m = LoadedModel::load(&self.config, &path, &self.device)
+                .map_err(|source| ProbeFault::Weights { file: path.clone(), source })?;
+            self.loaded = Some((step, m));
+        }
+        self.loaded.as_ref().map(|(_, m)| m).ok_or_else(missing)
+    }
+}
+
+/// Starts the probe thread. Requests queued while one runs are answered newest first, so the
+/// probe the user looks at now comes back first; exact repeats are answered once.
+pub fn spawn_prober<F>(mut engine: ProbeEngine, mut sink: F) -> std::io::Result<Sender<ProbeRequest>>
+where
+    F: FnMut(ProbeResult) -> bool + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel::<ProbeRequest>();
+    // candle's CPU kernels run on rayon's global pool, which training keeps busy; a pool of our
+    // own keeps a probe from queueing behind training's work.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).thread_name(|_| "prober-pool".into()).build().ok();
+    std::thread::Builder::new().name("prober".into()).spawn(move || {
+        let mut queue: VecDeque<ProbeRequest> = VecDeque::new();
+        loop {
+            if queue.is_empty() {
+                match rx.recv() {
+                    Ok(r) => queue.push_back(r),
+                    Err(_) => return,
+                }
+            }
+            queue.extend(rx.try_iter());
+            let Some(mut req) = queue.pop_back() else { continue };
+            // An older copy of the same request may be the one asking to be saved.
+            req.save |= queue.iter().any(|r| r.id == req.id && r.step == req.step && r.save);
+            queue.retain(|r| !(r.id == req.id && r.step == req.step));
+            let outcome = match &pool {
+                Some(pool) => pool.install(|| engine.run(&req.text, req.step)),
+                None => engine.run(&req.text, req.step),
+            };
+            if req.save && outcome.is_ok() {
+                probes::append(&engine.session, &SavedProbe { text: req.text.clone(), step: req.step });
+            }
+            let outcome = outcome.map_err(|e| e.to_string().into());
+            let result = ProbeResult { id: req.id, step: req.step, text: req.text, outcome };
+            if !sink(result) {
+                return;
+            }
+        }
+    })?;
+    Ok(tx)
+}

@@ -1,0 +1,301 @@
+//! A training run on its own thread: owns the trainer, the session writer, the analysis
+//! thread's job queue, the clock and the loss tally; obeys commands between steps, reports
+//! through its sinks, saves the session as it goes, and never takes the app down with it.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::analyser::{lock, spawn_analyser, Analyser, Job, SharedWriter};
+use super::error::TrainError;
+use super::protocol::{AnalyserEvent, Failure, TrainerCommand, TrainerEvent};
+use super::tally::{LossTally, RateWindow};
+use super::trainer::Trainer;
+use crate::analysis::CheckpointAnalysis;
+use crate::experiment::sampling::AnalysisSet;
+use crate::experiment::Experiment;
+use crate::model::{DeviceChoice, ModelConfig};
+use crate::record::{Progress, RunInfo, Snapshot, Summary};
+use crate::session::format::{LogEntry, ResumeState, RunStatus};
+use crate::session::manifest::analysis_points;
+use crate::session::reader::read_manifest;
+use crate::session::{Manifest, SessionDir, SessionWriter};
+
+/// How often progress is reported: often enough for a smooth UI, rarely enough not to flood it.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub experiment: Arc<Experiment>,
+    pub model: ModelConfig,
+    pub device: DeviceChoice,
+    pub steps: usize,
+    pub out_dir: PathBuf,
+    /// Continue the session in `out_dir` from its last checkpoint.
+    pub resume: bool,
+    /// Stop (saving a checkpoint, as on Ctrl-C) once this step is reached.
+    pub stop_at: Option<usize>,
+}
+
+impl RunConfig {
+    /// Steps between checkpoints: about `train.checkpoints` over the run.
+    pub fn checkpoint_every(&self) -> usize {
+        (self.steps / self.experiment.spec.train.checkpoints.max(1)).max(1)
+    }
+}
+
+/// A running training thread.
+pub struct RunHandle {
+    pub commands: Sender<TrainerCommand>,
+    pub thread: JoinHandle<()>,
+}
+
+/// Starts training on a new thread. Each sink returns false once nobody listens any more,
+/// which stops the run.
+pub fn spawn<T, A>(config: RunConfig, mut on_trainer: T, on_analyser: A) -> std::io::Result<RunHandle>
+where
+    T: FnMut(TrainerEvent) -> bool + Send + 'static,
+    A: FnMut(AnalyserEvent) -> bool + Send + 'static,
+{
+    let (tx, commands) = mpsc::channel();
+    let thread = std::thread::Builder::new().name("trainer".into()).spawn(move || {
+        crate::alloc::lower_thread_priority(5);
+        let result = Run::start(config, commands, on_analyser).and_then(|run| run.train(&mut on_trainer));
+        if let Err(e) = result {
+            on_trainer(TrainerEvent::Failed(Failure::from(&e)));
+        }
+    })?;
+    Ok(RunHandle { commands: tx, thread })
+}
+
+/// Why the loop ended.
+enum Exit {
+    Done,
+    Stopped,
+    /// The listener went away; nobody to report to.
+    Abandoned,
+    /// The analysis thread reported an error already.
+    Failed,
+}
+
+/// Accuracy on the analysis set at the latest checkpoint.
+#[derive(Debug, Default, Clone, Copy)]
+struct Accuracy {
+    seen: f64,
+    unseen: f64,
+}
+
+struct Run {
+    config: RunConfig,
+    commands: Receiver<TrainerCommand>,
+    trainer: Trainer,
+    info: RunInfo,
+    analysis: AnalysisSet,
+    writer: SharedWriter,
+    analyser: Analyser,
+    /// When this process started training.
+    started: Instant,
+    /// Training seconds of earlier processes (a resumed run).
+    earlier_seconds: f64,
+    losses: LossTally,
+    accuracy: Accuracy,
+    last_checkpoint: Option<usize>,
+}
+
+impl Run {
+    /// Opens the device, builds the trainer, creates (or reopens, to resume) the session and
+    /// starts the analysis thread.
+    fn start<A>(config: RunConfig, commands: Receiver<TrainerCommand>, on_analyser: A) -> Result<Run, TrainError>
+    where
+        A: FnMut(AnalyserEvent) -> bool + Send + 'static,
+    {
+        let exp = config.experiment.clone();
+        let device = config.device.open()?;
+        let analysis = exp.analysis_set();
+        let points = analysis_points(&exp, &analysis);
+        let info = RunInfo {
+            device: device.name.clone(),
+            device_note: device.note.clone(),
+            total_steps: config.steps,
+            parameters: config.model.num_parameters(),
+            task_names: exp.task_names(),
+            out_dir: config.out_dir.clone(),
+            warnings: exp.warnings.clone(),
+            points,
+        };
+        let mut trainer = Trainer::new(exp.clone(), config.model.clone(), device, config.steps)
+            .map_err(TrainError::model("cannot build the model"))?;
+        let (writer, earlier_seconds) = if config.resume {
+            open_for_resume(&config, &mut trainer)?
+        } else {
+            let manifest = Manifest::new(&config.out_dir, &exp, &config.model, &info.device, config.steps)?;
+            (SessionWriter::create(&config.out_dir, manifest, &info.points)?, 0.0)
+        };
+        let writer = Arc::new(Mutex::new(writer));
+        let analyser = spawn_analyser(exp, &analysis, writer.clone(), on_analyser)?;
+        let last_checkpoint = config.resume.then(|| trainer.step());
+        Ok(Run {
+            config,
+            commands,
+            trainer,
+            info,
+            analysis,
+            writer,
+            analyser,
+            started: Instant::now(),
+            earlier_seconds,
+            losses: LossTally::default(),
+            accuracy: Accuracy::default(),
+            last_checkpoint,
+        })
+    }
+
+    /// Trains to the end (or a stop), then waits for the last checkpoint to be saved and
+    /// reports the summary.
+    fn train<T: FnMut(TrainerEvent) -> bool>(mut self, on_trainer: &mut T) -> Result<(), TrainError> {
+        if !on_trainer(TrainerEvent::Started(Box::new(self.info.clone()))) {
+            return Ok(());
+        }
+        let exit = match self.train_loop(on_trainer) {
+            Ok(exit) => exit,
+            Err(e) => {
+                self.analyser.finish();
+                return Err(e);
+            }
+        };
+        if matches!(exit, Exit::Done | Exit::Stopped) && self.last_checkpoint != Some(self.trainer.step()) {
+            self.checkpoint()?;
+        }
+        let Run { analyser, writer, trainer, losses, accuracy, started, earlier_seconds, info, .. } = self;
+        let failed = analyser.finish();
+        if matches!(exit, Exit::Abandoned | Exit::Failed) || failed {
+            return Ok(());
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let stopped = matches!(exit, Exit::Stopped);
+        let status = if stopped { RunStatus::Stopped } else { RunStatus::Finished };
+        lock(&writer).finish(status, earlier_seconds + seconds)?;
+        on_trainer(TrainerEvent::Finished(Summary {
+            steps: trainer.step(),
+            seconds,
+            loss: losses.recent_loss(),
+            seen_accuracy: accuracy.seen,
+            unseen_accuracy: accuracy.unseen,
+            device: info.device,
+            stopped,
+        }));
+        Ok(())
+    }
+
+    fn train_loop<T: FnMut(TrainerEvent) -> bool>(&mut self, on_trainer: &mut T) -> Result<Exit, TrainError> {
+        let every = self.config.checkpoint_every();
+        let mut paused = false;
+        let mut window = RateWindow::new(self.trainer.step());
+        if !self.config.resume {
+            self.checkpoint()?;
+        }
+        while self.trainer.step() < self.config.steps {
+            if self.analyser.failed() {
+                return Ok(Exit::Failed);
+            }
+            if self.config.stop_at.is_some_and(|s| self.trainer.step() >= s) {
+                return Ok(Exit::Stopped);
+            }
+            // Paused: block until told otherwise, so a paused run costs no CPU.
+            let next = if paused {
+                match self.commands.recv() {
+                    Ok(c) => Some(c),
+                    Err(_) => return Ok(Exit::Abandoned),
+                }
+            } else {
+                match self.commands.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return Ok(Exit::Abandoned),
+                }
+            };
+            match next {
+                Some(c @ (TrainerCommand::Pause | TrainerCommand::Resume)) => {
+                    paused = c == TrainerCommand::Pause;
+                    window.restart(self.trainer.step());
+                    if !on_trainer(TrainerEvent::Progress(self.progress(window.rate(), paused))) {
+                        return Ok(Exit::Abandoned);
+                    }
+                    continue;
+                }
+                Some(TrainerCommand::Stop) => return Ok(Exit::Stopped),
+                None => {}
+            }
+            let loss = self.trainer.train_step().map_err(TrainError::model("training step failed"))?;
+            self.losses.push(loss);
+            let step = self.trainer.step();
+            let entry = LogEntry { step, loss, lr: self.trainer.lr(), elapsed_s: self.started.elapsed().as_secs_f64() };
+            lock(&self.writer).log(&entry)?;
+            if window.elapsed() >= PROGRESS_EVERY || step == self.config.steps {
+                let rate = window.measure(step);
+                if !on_trainer(TrainerEvent::Progress(self.progress(rate, false))) {
+                    return Ok(Exit::Abandoned);
+                }
+            }
+            if step % every == 0 || step == self.config.steps {
+                self.checkpoint()?;
+            }
+        }
+        Ok(Exit::Done)
+    }
+
+    fn progress(&mut self, steps_per_s: f64, paused: bool) -> Progress {
+        Progress {
+            step: self.trainer.step(),
+            total_steps: self.config.steps,
+            loss: self.losses.take_progress_loss(),
+            lr: self.trainer.lr(),
+            steps_per_s,
+            paused,
+        }
+    }
+
+    /// Evaluates the analysis set, writes weights and optimizer state into a new checkpoint
+    /// directory, and hands the hidden states to the analysis thread, which completes it.
+    fn checkpoint(&mut self) -> Result<(), TrainError> {
+        let step = self.trainer.step();
+        let seen = self.trainer.evaluate(&self.analysis.seen, true).map_err(TrainError::model("evaluation failed"))?;
+        let unseen =
+            self.trainer.evaluate(&self.analysis.unseen, true).map_err(TrainError::model("evaluation failed"))?;
+        let pending = lock(&self.writer).begin_checkpoint(step)?;
+        let saving = format!("{}: cannot save the checkpoint", pending.dir().display());
+        self.trainer.save_weights(&pending.weights()).map_err(TrainError::model(saving.clone()))?;
+        self.trainer.save_optimizer(&pending.optimizer()).map_err(TrainError::model(saving))?;
+        let snapshot = Snapshot {
+            step,
+            loss: self.losses.take_checkpoint_loss(),
+            seen_accuracy: seen.accuracy,
+            unseen_accuracy: unseen.accuracy,
+            elapsed_s: self.started.elapsed().as_secs_f64(),
+            analysis: CheckpointAnalysis::default(),
+        };
+        self.accuracy = Accuracy { seen: seen.accuracy, unseen: unseen.accuracy };
+        self.last_checkpoint = Some(step);
+        let resume = Some(ResumeState { step, sampler: self.trainer.sampler_state() });
+        self.analyser
+            .jobs
+            .send(Job { snapshot, seen: seen.hidden, unseen: unseen.hidden, resume })
+            .map_err(|_| TrainError::AnalyserGone)
+    }
+}
+
+/// Loads the last checkpoint's weights, optimizer moments and data stream into `trainer`, and
+/// reopens the session; returns the writer and the training seconds already spent.
+fn open_for_resume(config: &RunConfig, trainer: &mut Trainer) -> Result<(SessionWriter, f64), TrainError> {
+    let dir = &config.out_dir;
+    let manifest = read_manifest(dir)?;
+    let resume = manifest.resume.ok_or_else(|| TrainError::NothingToResume(dir.clone()))?;
+    let layout = SessionDir::new(dir);
+    trainer
+        .resume_from(&layout.weights(resume.step), &layout.optimizer(resume.step), resume.step, resume.sampler)
+        .map_err(|source| TrainError::Resume { file: layout.checkpoint(resume.step), source })?;
+    let seconds = manifest.train_seconds;
+    Ok((SessionWriter::resume(dir, manifest)?, seconds))
+}
