@@ -7,6 +7,7 @@
 //! Before measuring, it writes the exact data it times to
 //! `target/analysis-bench/*.npy` so `benches/sklearn_analysis.py` can time
 //! scikit-learn on the same points.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 use std::hint::black_box;
 use std::io::Write;

@@ -1,5 +1,6 @@
 //! One full frame (scatter + curves + timeline + status) with 10,000 points at 200x60 into a
 //! TestBackend. Budget: 5 ms in release (issue 5).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 #[path = "../tests/ui_support/mod.rs"]
 mod ui_support;

@@ -1,17 +1,19 @@
 //! The synthetic instruction-following experiment: spec, tasks, instruction sampler, tokenizer,
 //! batches. Pure data, no tensors: the trainer turns examples into tensors.
 
+pub mod family;
 pub mod probe;
 pub mod regex;
 pub mod sampling;
 pub mod spec;
 pub mod tokenizer;
 
-use rand::seq::SliceRandom;
+use family::{LookupTables, TaskFamily};
 use regex::WordRegex;
 use sampling::{rng_for, AnalysisSet};
 use spec::{ExperimentSpec, HiddenPosition};
 use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 use tokenizer::{Encoded, Tokenizer, SPECIALS};
 
 /// A spec that cannot be run, with the offending field and value named.
@@ -33,7 +35,8 @@ fn invalid(field: impl Into<String>, value: impl std::fmt::Display, reason: impl
     SpecError::Invalid { field: field.into(), value: value.to_string(), reason: reason.into() }
 }
 
-/// One task: a lookup table over the shared alphabet, named by several instruction distributions.
+/// One task, named by several instruction distributions; what it does to an input is its
+/// family's business ([`Experiment::family`]).
 #[derive(Debug, Clone)]
 pub struct Task {
     pub name: String,
@@ -42,8 +45,6 @@ pub struct Task {
     pub seen: Vec<usize>,
     /// Indices of held-out distributions: their instructions form the unseen set.
     pub unseen: Vec<usize>,
-    /// `table[input] = output`, both symbol indices.
-    pub table: Vec<usize>,
 }
 
 /// One instruction-following example.
@@ -64,6 +65,8 @@ pub struct Experiment {
     pub seed: u64,
     pub symbols: Vec<String>,
     pub tasks: Vec<Task>,
+    /// What the tasks do to their inputs.
+    pub family: Arc<dyn TaskFamily>,
     pub tokenizer: Tokenizer,
     /// Longest encoded sequence any distribution can produce.
     pub max_sequence_len: usize,
@@ -137,16 +140,9 @@ impl Experiment {
                     format!("every distribution of task {:?} is held out; at least one must be trained on", ts.name),
                 ));
             }
-            let table = match &ts.table {
-                Some(map) => explicit_table(map, &symbols, &field("table"))?,
-                None => {
-                    let mut t: Vec<usize> = (0..symbols.len()).collect();
-                    t.shuffle(&mut table_rng);
-                    t
-                }
-            };
-            tasks.push(Task { name: ts.name.clone(), distributions, seen, unseen, table });
+            tasks.push(Task { name: ts.name.clone(), distributions, seen, unseen });
         }
+        let family = Arc::new(LookupTables::from_spec(&spec.tasks, &symbols, &mut table_rng)?);
 
         let mut words: Vec<String> = Vec::new();
         for t in &tasks {
@@ -172,6 +168,7 @@ impl Experiment {
             seed,
             symbols,
             tasks,
+            family,
             tokenizer,
             max_sequence_len: Tokenizer::sequence_len(max_words),
             warnings: Vec::new(),
@@ -246,15 +243,23 @@ impl Experiment {
         input: usize,
         seen: bool,
     ) -> Example {
-        Example { task, distribution, instruction, input, output: self.tasks[task].table[input], seen }
+        // Sampled inputs are `0..family.inputs()` and tasks `0..num_tasks()`, which every family
+        // answers; 0 only stands in for an answer that cannot be asked for.
+        let output = self.family.output(task, input).unwrap_or(0);
+        Example { task, distribution, instruction, input, output, seen }
     }
 
     /// What task `task`'s table gives for the input symbol named `input`: the answer a probe is
     /// judged against. `None` for a task or symbol the experiment does not have.
     pub fn expected_output(&self, task: usize, input: &str) -> Option<&str> {
         let input = self.symbols.iter().position(|s| s == input)?;
-        let out = *self.tasks.get(task)?.table.get(input)?;
+        let out = self.family.output(task, input)?;
         self.symbols.get(out).map(String::as_str)
+    }
+
+    /// Task `task`'s answer to every input, in input order.
+    pub fn table(&self, task: usize) -> Vec<usize> {
+        (0..self.family.inputs()).filter_map(|i| self.family.output(task, i)).collect()
     }
 
     pub fn num_tasks(&self) -> usize {
@@ -296,25 +301,6 @@ fn validate_symbols(spec: &ExperimentSpec) -> Result<Vec<String>, SpecError> {
         }
     }
     Ok(spec.symbols.clone())
-}
-
-fn explicit_table(
-    map: &std::collections::BTreeMap<String, String>,
-    symbols: &[String],
-    field: &str,
-) -> Result<Vec<usize>, SpecError> {
-    let index = |s: &str| symbols.iter().position(|x| x == s);
-    if let Some(k) = map.keys().find(|k| index(k).is_none()) {
-        return Err(invalid(field, format!("{k:?}"), "input is not one of `symbols`"));
-    }
-    symbols
-        .iter()
-        .map(|s| match map.get(s) {
-            None => Err(invalid(field, format!("missing {s:?}"), "every input symbol needs an output")),
-            Some(out) => index(out)
-                .ok_or_else(|| invalid(format!("{field}.{s}"), format!("{out:?}"), "output is not one of `symbols`")),
-        })
-        .collect()
 }
 
 fn validate_train(spec: &ExperimentSpec) -> Result<(), SpecError> {

@@ -1,4 +1,6 @@
 //! The `clusterscope` command line: the app, headless training, benchmarks.
+// Errors end the process right after they are made, so their size costs nothing here.
+#![allow(clippy::result_large_err)]
 
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};

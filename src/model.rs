@@ -1,5 +1,6 @@
 //! The causal language model: configuration presets, layers, hidden-state capture, devices.
 
+pub mod causal_lm;
 pub mod config;
 pub mod device;
 pub mod fused;
@@ -8,6 +9,7 @@ pub mod gpt;
 pub mod init;
 pub mod layers;
 
+pub use causal_lm::CausalLm;
 pub use config::ModelConfig;
 pub use device::{DeviceChoice, SelectedDevice};
 pub use gpt::{ForwardOut, Gpt};

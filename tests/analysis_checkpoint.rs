@@ -1,5 +1,6 @@
 //! `analyze_checkpoint` end to end: realistic data, determinism, sign
 //! alignment, serialisation, and layers that cannot be analysed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 use clusterscope::analysis::{
     analyze_checkpoint, analyze_checkpoint_with, score_table, AnalysisInput, AnalysisOptions, CheckpointAnalysis,

@@ -1,5 +1,6 @@
 //! Agreement with numpy / scipy / scikit-learn on the values written by
 //! `tests/fixtures/analysis/make_reference.py` (committed as reference.json).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 use clusterscope::analysis::{
     adjusted_mutual_info_score, adjusted_rand_score, cluster_scores, hungarian_f1, kmeans, KMeansConfig, Pca2,

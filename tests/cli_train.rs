@@ -1,4 +1,5 @@
 //! The real binary: headless training and its errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! within 1e-5 relative; where float noise dominates, they are as close to an f64 reference as
 //! the composed ops are; and results do not depend on the number of threads.
 //! (Its own test binary: the fused switch is process-wide, so tests that flip it take a lock.)
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};

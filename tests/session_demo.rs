@@ -1,4 +1,5 @@
 //! The committed demo session stays readable, small, and shows the paper's finding.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 use clusterscope::session::format::{RunStatus, FORMAT_VERSION};
 use clusterscope::session::Session;

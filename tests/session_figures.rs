@@ -1,5 +1,6 @@
 //! Paper figures: rendered from a real trained session, decodable, not blank, and errors for
 //! checkpoints that are not there.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Sessions: written as training goes, survive kill -9, resume exactly, reopen with snapshots.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The app from the outside: refusing to run without a terminal.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! End to end: the real binary in a pseudo-terminal, training a tiny experiment, driven by keys.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 mod common;
 

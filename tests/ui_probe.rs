@@ -1,6 +1,7 @@
 //! The probe feature's UI half: the probe line (typing, validation, completion, history, quick
 //! fills), requests through the outbox, probes following the selected checkpoint, results cached
 //! and placed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 mod ui_support;
 

@@ -1,5 +1,6 @@
 //! Screens as text (ratatui TestBackend + insta) from fixed, deterministic snapshots, plus key
 //! handling and theme loading.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 mod ui_support;
 

@@ -64,7 +64,7 @@ impl BatchSampler {
                 let task = self.rng.random_range(0..exp.tasks.len());
                 let t = &exp.tasks[task];
                 let dist = t.seen[self.rng.random_range(0..t.seen.len())];
-                let input = self.rng.random_range(0..exp.symbols.len());
+                let input = self.rng.random_range(0..exp.family.inputs());
                 exp.example(task, dist, t.distributions[dist].sample(&mut self.rng), input, true)
             })
             .collect()
@@ -89,14 +89,14 @@ impl AnalysisSet {
 }
 
 /// Builds the analysis set: per task, `per_task` seen and `unseen_per_task` unseen examples,
-/// inputs spread evenly over the alphabet so every task's points cover every input.
+/// inputs spread evenly over the family's inputs so every task's points cover every input.
 pub(super) fn analysis_set(exp: &Experiment, per_task: usize, unseen_per_task: usize) -> AnalysisSet {
     let mut rng = rng_for(exp.seed, "analysis-set");
     let mut seen = Vec::with_capacity(per_task * exp.tasks.len());
     let mut unseen = Vec::with_capacity(unseen_per_task * exp.tasks.len());
-    let n_sym = exp.symbols.len();
+    let n_inputs = exp.family.inputs();
     for (ti, task) in exp.tasks.iter().enumerate() {
-        let mut inputs: Vec<usize> = (0..per_task.max(unseen_per_task)).map(|i| i % n_sym).collect();
+        let mut inputs: Vec<usize> = (0..per_task.max(unseen_per_task)).map(|i| i % n_inputs).collect();
         inputs.shuffle(&mut rng);
         for &input in inputs.iter().take(per_task) {
             let dist = task.seen[rng.random_range(0..task.seen.len())];

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::batch::encode_batch;
 use crate::experiment::spec::LossOn;
 use crate::experiment::{Example, Experiment};
-use crate::model::{Gpt, ModelConfig};
+use crate::model::{CausalLm, Gpt, ModelConfig};
 
 /// Examples per forward pass when evaluating, to bound memory.
 const EVAL_CHUNK: usize = 512;
@@ -23,13 +23,13 @@ pub struct Evaluation {
 
 /// Answer accuracy and, with `capture`, hidden states of every layer.
 pub fn evaluate(
-    model: &Gpt,
+    model: &dyn CausalLm,
     exp: &Experiment,
     device: &Device,
     examples: &[Example],
     capture: bool,
 ) -> Result<Evaluation> {
-    let layers = model.config().layers + 1;
+    let layers = model.hidden_layers();
     let mut hidden: Vec<Vec<f32>> = vec![Vec::new(); if capture { layers } else { 0 }];
     let mut correct = 0usize;
     for chunk in examples.chunks(EVAL_CHUNK) {
@@ -45,22 +45,23 @@ pub fn evaluate(
     Ok(Evaluation { accuracy, hidden })
 }
 
-/// A model loaded from a checkpoint's weights, for inference only.
+/// A model loaded from disk, for inference only.
 pub struct LoadedModel {
-    pub model: Gpt,
+    pub model: Box<dyn CausalLm>,
     pub device: Device,
     _varmap: VarMap,
 }
 
 impl LoadedModel {
+    /// Our GPT with `cfg`, from a checkpoint's weights.
     pub fn load(cfg: &ModelConfig, weights: &Path, device: &Device) -> Result<Self> {
         let mut varmap = VarMap::new();
         let model = Gpt::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
         varmap.load(weights)?;
-        Ok(LoadedModel { model, device: device.clone(), _varmap: varmap })
+        Ok(LoadedModel { model: Box::new(model), device: device.clone(), _varmap: varmap })
     }
 
     pub fn evaluate(&self, exp: &Experiment, examples: &[Example], capture: bool) -> Result<Evaluation> {
-        evaluate(&self.model, exp, &self.device, examples, capture)
+        evaluate(self.model.as_ref(), exp, &self.device, examples, capture)
     }
 }

@@ -216,7 +216,7 @@ pub fn probe_at_centroid(
         })
         .collect();
     let i = exp.symbols.iter().position(|s| s == input).unwrap();
-    let answer = exp.symbols[exp.tasks[task].table[i]].clone();
+    let answer = exp.symbols[exp.table(task)[i]].clone();
     let attribution = (0..words.len()).map(|j| [0.05, -0.4, 0.9, 0.2, -0.1][j % 5]).collect();
     ProbeResult {
         id,
