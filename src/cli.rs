@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod headless;
+pub mod prepare;
 
 use crate::error::{ErrorKind, Kind};
 use crate::train::Failure;

@@ -3,22 +3,21 @@
 #![allow(clippy::result_large_err)]
 
 use clap::{Args, Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clusterscope::cli::bench::{bench_train, BenchConfig};
+use clusterscope::cli::prepare::{load_experiment, merge_run_args, prepare, PrepareError, RunArgs};
 use clusterscope::cli::{headless, CliError};
 use clusterscope::error::{ErrorKind, Kind};
-use clusterscope::experiment::{Experiment, SpecError};
 use clusterscope::model::config::ModelConfig;
 use clusterscope::model::device::DeviceError;
 use clusterscope::model::DeviceChoice;
 use clusterscope::report::{export, figures, probe_report, summary, ReportError};
-use clusterscope::session::reader::read_manifest;
-use clusterscope::session::{Session, SessionDir, SessionError};
+use clusterscope::session::{Session, SessionError};
 use clusterscope::train::prober::ProbeEngine;
-use clusterscope::train::{ProbeFault, RunConfig};
+use clusterscope::train::ProbeFault;
 use clusterscope::ui::terminal::{self, UiError, UiOptions};
 
 #[derive(Parser, Debug)]
@@ -120,35 +119,6 @@ enum BenchCmd {
 }
 
 #[derive(Args, Debug, Clone)]
-struct RunArgs {
-    /// Experiment spec (TOML); the embedded default when absent.
-    #[arg(long, value_name = "FILE")]
-    experiment: Option<PathBuf>,
-    /// Overrides the spec's seed.
-    #[arg(long)]
-    seed: Option<u64>,
-    /// auto, cpu, cuda or cuda:N [default: auto].
-    #[arg(long)]
-    device: Option<String>,
-    /// Overrides the spec's train.steps.
-    #[arg(long)]
-    steps: Option<usize>,
-    /// Session directory (default: sessions/<name>).
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// Session name under sessions/ (default: date and time).
-    #[arg(long)]
-    name: Option<String>,
-    /// Continue the session in DIR from its last checkpoint (same experiment, optimizer state
-    /// and data stream).
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["experiment", "seed", "out", "name"])]
-    resume: Option<PathBuf>,
-    /// Stop after this step, saving a checkpoint, as Ctrl-C does.
-    #[arg(long, hide = true)]
-    stop_at: Option<usize>,
-}
-
-#[derive(Args, Debug, Clone)]
 struct BenchArgs {
     /// Model preset (tiny, small, default); the flags below override it.
     #[arg(long, default_value = "default")]
@@ -187,13 +157,8 @@ enum AppError {
     /// A flag or value the user gave that cannot be used as given.
     #[error("{0}")]
     Usage(String),
-    /// An experiment spec file that is missing or invalid.
-    #[error("{}: {source}", file.display())]
-    SpecFile { file: PathBuf, source: SpecError },
-    #[error("cannot read experiment {}: {source}", file.display())]
-    SpecRead { file: PathBuf, source: std::io::Error },
     #[error(transparent)]
-    Spec(#[from] SpecError),
+    Prepare(#[from] PrepareError),
     #[error(transparent)]
     Device(#[from] DeviceError),
     #[error(transparent)]
@@ -215,8 +180,8 @@ enum AppError {
 impl Kind for AppError {
     fn kind(&self) -> ErrorKind {
         match self {
-            AppError::Usage(_) | AppError::SpecRead { .. } => ErrorKind::Usage,
-            AppError::SpecFile { .. } | AppError::Spec(_) => ErrorKind::BadData,
+            AppError::Usage(_) => ErrorKind::Usage,
+            AppError::Prepare(e) => e.kind(),
             AppError::Device(e) => e.kind(),
             AppError::Session(e) => e.kind(),
             AppError::Report(e) => e.kind(),
@@ -352,120 +317,8 @@ impl Cmd {
     }
 }
 
-impl RunArgs {
-    /// The first training flag given, as the user typed it.
-    fn first_given(&self) -> Option<&'static str> {
-        [
-            (self.experiment.is_some(), "--experiment"),
-            (self.seed.is_some(), "--seed"),
-            (self.device.is_some(), "--device"),
-            (self.steps.is_some(), "--steps"),
-            (self.out.is_some(), "--out"),
-            (self.name.is_some(), "--name"),
-            (self.resume.is_some(), "--resume"),
-            (self.stop_at.is_some(), "--stop-at"),
-        ]
-        .into_iter()
-        .find_map(|(given, flag)| given.then_some(flag))
-    }
-}
-
-/// Training flags may come before `train` or after it (`clusterscope --steps 10 train`): both
-/// count. The same flag given twice with different values is refused rather than one winning.
-fn merge_run_args(top: RunArgs, sub: RunArgs) -> Result<RunArgs> {
-    fn pick<T: PartialEq + std::fmt::Debug>(flag: &str, a: Option<T>, b: Option<T>) -> Result<Option<T>> {
-        match (a, b) {
-            (Some(a), Some(b)) if a != b => {
-                usage(format!("{flag} given twice, as {a:?} before `train` and {b:?} after it"))
-            }
-            (a, b) => Ok(b.or(a)),
-        }
-    }
-    let merged = RunArgs {
-        experiment: pick("--experiment", top.experiment, sub.experiment)?,
-        seed: pick("--seed", top.seed, sub.seed)?,
-        device: pick("--device", top.device, sub.device)?,
-        steps: pick("--steps", top.steps, sub.steps)?,
-        out: pick("--out", top.out, sub.out)?,
-        name: pick("--name", top.name, sub.name)?,
-        resume: pick("--resume", top.resume, sub.resume)?,
-        stop_at: pick("--stop-at", top.stop_at, sub.stop_at)?,
-    };
-    // clap checks these conflicts within one level only.
-    if merged.resume.is_some() {
-        let others = [
-            (merged.experiment.is_some(), "--experiment"),
-            (merged.seed.is_some(), "--seed"),
-            (merged.out.is_some(), "--out"),
-            (merged.name.is_some(), "--name"),
-        ];
-        if let Some((_, flag)) = others.iter().find(|(given, _)| *given) {
-            return usage(format!("--resume cannot be used with {flag}: a resumed run keeps its session's settings"));
-        }
-    }
-    Ok(merged)
-}
-
 fn parse_device(s: &str) -> Result<DeviceChoice> {
     Ok(s.parse::<DeviceChoice>()?)
-}
-
-/// Validates everything a training run needs up front, so bad input fails before any work.
-fn prepare(args: &RunArgs) -> Result<RunConfig> {
-    if let Some(dir) = &args.resume {
-        return prepare_resume(args, dir);
-    }
-    let experiment = load_experiment(args.experiment.as_deref(), args.seed)?;
-    let device = parse_device(args.device.as_deref().unwrap_or("auto"))?;
-    let model = ModelConfig::from_spec(&experiment.spec.model, experiment.tokenizer.len(), experiment.max_sequence_len)
-        .map_err(|e| AppError::Usage(e.to_string()))?;
-    let steps = args.steps.unwrap_or(experiment.spec.train.steps);
-    if steps == 0 {
-        return usage("--steps 0: need at least 1 step");
-    }
-    let out_dir = match (&args.out, &args.name) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(name)) => Path::new("sessions").join(name),
-        (None, None) => Path::new("sessions").join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string()),
-    };
-    // Checked here so every way of training refuses alike; the writer refuses again at creation.
-    if SessionDir::new(&out_dir).manifest().exists() {
-        return Err(SessionError::Exists(out_dir).into());
-    }
-    Ok(RunConfig {
-        experiment: Arc::new(experiment),
-        model,
-        device,
-        steps,
-        out_dir,
-        resume: false,
-        stop_at: args.stop_at,
-    })
-}
-
-fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
-    let manifest = read_manifest(dir)?;
-    let experiment = Experiment::from_toml(&manifest.experiment, None).map_err(|e| {
-        SessionError::corrupt(&SessionDir::new(dir).manifest(), format!("stored experiment is invalid: {e}"))
-    })?;
-    let device = parse_device(args.device.as_deref().unwrap_or("auto"))?;
-    let steps = args.steps.unwrap_or(manifest.total_steps);
-    let done = manifest.resume.map_or(0, |r| r.step);
-    if steps <= done {
-        return usage(format!(
-            "{}: already trained {done} of {steps} steps (pass --steps to train further)",
-            dir.display()
-        ));
-    }
-    Ok(RunConfig {
-        experiment: Arc::new(experiment),
-        model: manifest.model,
-        device,
-        steps,
-        out_dir: dir.to_path_buf(),
-        resume: true,
-        stop_at: args.stop_at,
-    })
 }
 
 /// A checkpoint given as a step number or `last`, as an index into the session's snapshots.
@@ -482,17 +335,6 @@ fn pick_checkpoint(session: &Session, which: &str) -> Result<usize> {
         let have = if steps.is_empty() { "none".to_string() } else { steps.join(", ") };
         AppError::Usage(format!("{}: no checkpoint {which:?} (checkpoints at steps: {have})", session.dir.display()))
     })
-}
-
-fn load_experiment(path: Option<&Path>, seed: Option<u64>) -> Result<Experiment> {
-    match path {
-        None => Ok(Experiment::default_experiment(seed)?),
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).map_err(|source| AppError::SpecRead { file: p.to_path_buf(), source })?;
-            Experiment::from_toml(&text, seed).map_err(|source| AppError::SpecFile { file: p.to_path_buf(), source })
-        }
-    }
 }
 
 fn bench(args: &BenchArgs) -> Result<()> {

@@ -3,6 +3,9 @@
 //!
 //! Text is drawn with an embedded DejaVu Sans through ab_glyph, so rendering needs no system
 //! fonts, fontconfig or freetype.
+//!
+//! Long because the two figures share one drawing vocabulary (font, palette, axes, legend) that
+//! would otherwise be passed between files for no gain.
 
 use std::fs;
 use std::path::{Path, PathBuf};
