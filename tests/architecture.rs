@@ -53,7 +53,7 @@ fn module_of(file: &Path) -> Vec<String> {
 
 /// Module paths (absolute, without `crate`) that a file names through `crate::` or `super::`,
 /// with each item of a `{...}` group tried as a module too.
-fn referenced_paths(text: &str, module: &[String], is_dir_module: bool) -> Vec<Vec<String>> {
+fn referenced_paths(text: &str, module: &[String]) -> Vec<Vec<String>> {
     let code: String = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
     let mut out = Vec::new();
     let bytes = code.as_bytes();
@@ -69,9 +69,7 @@ fn referenced_paths(text: &str, module: &[String], is_dir_module: bool) -> Vec<V
             let mut base: Vec<String> = if start == "crate::" {
                 Vec::new()
             } else {
-                // `super` of a file module is its parent; a `foo.rs` with children `foo/` is
-                // a module whose `super` is also its parent.
-                let _ = is_dir_module;
+                // `super` of `a::b` is `a`, whether or not `b` has children.
                 module[..module.len().saturating_sub(1)].to_vec()
             };
             let rest = &code[from..];
@@ -97,8 +95,8 @@ fn referenced_paths(text: &str, module: &[String], is_dir_module: bool) -> Vec<V
             }
             let mut path = base.clone();
             path.extend(segs);
-            if s.starts_with('{') {
-                let group: String = s[1..].chars().take_while(|&c| c != '}').collect();
+            if let Some(rest) = s.strip_prefix('{') {
+                let group: String = rest.chars().take_while(|&c| c != '}').collect();
                 for item in group.split(',') {
                     let name: String =
                         item.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
@@ -133,9 +131,8 @@ fn house() -> House {
     let mut edges = BTreeMap::new();
     for (module, file) in &modules {
         let text = std::fs::read_to_string(file).unwrap();
-        let dir_module = file.with_extension("").is_dir();
         let mut to = BTreeSet::new();
-        for p in referenced_paths(&text, module, dir_module) {
+        for p in referenced_paths(&text, module) {
             if let Some(target) = resolve(&p, &modules) {
                 if target != module && !target.is_empty() {
                     to.insert(target.clone());
@@ -202,7 +199,7 @@ fn the_checker_sees_imports() {
     let train_run = h.edges.get(&vec!["train".to_string(), "run".to_string()]).expect("src/train/run.rs");
     assert!(train_run.contains(&vec!["session".to_string(), "manifest".to_string()]), "{train_run:?}");
     assert!(train_run.contains(&vec!["train".to_string(), "analyser".to_string()]), "{train_run:?}");
-    let refs = referenced_paths("use super::{a, b};\nuse crate::x::y::Z;", &["m".into(), "n".into()], false);
+    let refs = referenced_paths("use super::{a, b};\nuse crate::x::y::Z;", &["m".into(), "n".into()]);
     assert!(refs.contains(&vec!["m".to_string(), "a".to_string()]), "{refs:?}");
     assert!(refs.contains(&vec!["x".to_string(), "y".to_string(), "Z".to_string()]), "{refs:?}");
 }
