@@ -120,6 +120,14 @@ fn before_first_checkpoint() {
 }
 
 #[test]
+fn a_resumed_run_waits_for_its_next_checkpoint() {
+    let mut f = small();
+    f.info.first_checkpoint = 1_200;
+    let app = App::live(&f.info, ThemeSet::default());
+    assert!(draw(&app, 80, 24).to_string().contains("first checkpoint at step 1,200"));
+}
+
+#[test]
 fn paused_with_error_message() {
     let mut app = live(&small());
     assert_eq!(app.on_key(key(KeyCode::Char(' '))), Some(Action::Trainer(TrainerCommand::Pause)));

@@ -175,6 +175,7 @@ impl App {
         };
         app.session_dir = info.out_dir.clone();
         app.total_steps = info.total_steps;
+        app.first_checkpoint = info.first_checkpoint;
         app.task_names = info.task_names.clone();
         app.set_points(info.points.iter().map(|p| (p.task, p.seen)));
         if !info.warnings.is_empty() {
@@ -220,15 +221,11 @@ impl App {
         }
     }
 
-    /// Where the first checkpoint will be (live placeholder text); 0 by default.
-    pub fn set_first_checkpoint(&mut self, step: usize) {
-        self.first_checkpoint = step;
-    }
-
     pub fn on_trainer(&mut self, event: TrainerEvent) {
         match event {
             TrainerEvent::Started(info) => {
                 self.total_steps = info.total_steps;
+                self.first_checkpoint = info.first_checkpoint;
                 self.device = info.device.clone();
             }
             TrainerEvent::Progress(p) => {
