@@ -9,6 +9,7 @@ use clusterscope::ui::app::{Action, App, Level, Panel, Phase, View};
 use clusterscope::ui::theme::ThemeSet;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::Terminal;
 use ui_support::{experiment, fixture, probe_at_centroid, Fixture};
@@ -311,7 +312,7 @@ fn focus_cycles_and_timeline_arrows_jump() {
 #[test]
 fn clicking_the_timeline_selects_a_checkpoint() {
     let mut app = live(&small());
-    draw(&app, 80, 24);
+    // No frame needs drawing first: the click is placed with the layout drawing uses.
     // The strip starts one column right of the timeline's left border, on the first inner row.
     let click = |col, row| MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
@@ -320,12 +321,13 @@ fn clicking_the_timeline_selects_a_checkpoint() {
         modifiers: KeyModifiers::NONE,
     };
     let timeline_row = 24 - 2 - 4 + 1;
-    app.on_mouse(click(1, timeline_row));
+    let area = Rect::new(0, 0, 80, 24);
+    app.on_mouse(click(1, timeline_row), area);
     assert_eq!(app.selected(), 0);
     assert!(!app.following());
-    app.on_mouse(click(1 + 6 * 2, timeline_row)); // 6 columns per checkpoint at this size
+    app.on_mouse(click(1 + 6 * 2, timeline_row), area); // 6 columns per checkpoint at this size
     assert_eq!(app.selected(), 2);
-    app.on_mouse(click(79, 0));
+    app.on_mouse(click(79, 0), area);
     assert_eq!(app.selected(), 2, "clicks elsewhere change nothing");
 }
 

@@ -4,18 +4,15 @@
 mod input;
 mod probe;
 mod probe_line;
+mod ranges;
 
 pub(crate) use probe::{verdict, Probes};
 pub use probe::{Probe, ProbeLine};
 pub use probe_line::Completion;
 
-use std::cell::Cell;
 use std::path::PathBuf;
 
-use ratatui::layout::Rect;
-
 use super::theme::ThemeSet;
-use super::widgets::raster;
 use crate::record::{RunInfo, Snapshot};
 use crate::session::{RunStatus, Session};
 use crate::train::protocol::{AnalyserEvent, TrainerCommand, TrainerEvent};
@@ -107,7 +104,7 @@ pub struct App {
     pub(crate) seen_tasks: Vec<usize>,
     pub(crate) unseen_tasks: Vec<usize>,
     pub(crate) snapshots: Vec<Snapshot>,
-    /// Per snapshot, per layer: the scatter's half-ranges (see [`raster::fit_half_range`]).
+    /// Per snapshot, per layer: the scatter's half-ranges (see [`ranges::fit_half_range`]).
     pub(crate) ranges: Vec<Vec<[f32; 2]>>,
     /// (step, training loss), ascending.
     pub(crate) loss: Vec<(f64, f64)>,
@@ -126,8 +123,6 @@ pub struct App {
     pub(crate) help_scroll: u16,
     pub(crate) themes: ThemeSet,
     pub(crate) notice: Option<Notice>,
-    /// Where the timeline strip was last drawn, for mouse clicks (rendering takes `&App`).
-    pub(crate) timeline_strip: Cell<Rect>,
     pub(crate) probes: Probes,
 }
 
@@ -161,7 +156,6 @@ impl App {
             help_scroll: 0,
             themes,
             notice: None,
-            timeline_strip: Cell::new(Rect::ZERO),
             probes: Probes::new(),
         }
     }
@@ -272,7 +266,7 @@ impl App {
     }
 
     fn add_snapshot(&mut self, s: Snapshot) {
-        let ranges = s.analysis.layers.iter().map(|l| raster::fit_half_range(&l.seen_proj, &l.unseen_proj)).collect();
+        let ranges = s.analysis.layers.iter().map(|l| ranges::fit_half_range(&l.seen_proj, &l.unseen_proj)).collect();
         if s.loss.is_finite() && s.step > 0 {
             self.push_loss(s.step, s.loss);
         }

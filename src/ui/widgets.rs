@@ -1,10 +1,11 @@
 //! Drawing: `impl Widget for &App` lays out the screen and hands each area to one widget module.
-//! Every widget reads the App and the current theme; none keeps state between frames (except
-//! the timeline's strip position, which the App keeps for mouse clicks).
+//! Every widget reads the App and the current theme; none keeps state between frames or writes
+//! into the App. Where the bands go is [`layout`]'s, which mouse handling shares.
 
 pub mod all_layers;
 pub mod curves;
 pub mod help;
+pub mod layout;
 pub mod probe_line;
 pub mod probe_panel;
 pub mod raster;
@@ -21,24 +22,12 @@ use ratatui::widgets::{Block, BorderType, Widget};
 use super::app::{App, View};
 use super::theme::Theme;
 
-/// Below this the screen cannot show a useful scatter, so a notice replaces it.
-pub const MIN_WIDTH: u16 = 40;
-pub const MIN_HEIGHT: u16 = 12;
-
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-            self.timeline_strip.set(Rect::ZERO);
+        let Some(layout::Screen { body, timeline: timeline_area, status }) = layout::screen(area) else {
             too_small::render(self.themes().current(), area, buf);
             return;
-        }
-        // Short screens give the rows to the plots: the timeline loses its label row.
-        let timeline_h = if area.height >= 20 { 4 } else { 3 };
-        let [body, timeline_area, status] = area.layout(&Layout::vertical([
-            Constraint::Min(0),
-            Constraint::Length(timeline_h),
-            Constraint::Length(status_bar::HEIGHT),
-        ]));
+        };
         let probe_panel = self.probes.panel && !self.probes.list.is_empty();
         match self.view {
             View::Scatter => {

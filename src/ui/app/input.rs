@@ -2,12 +2,12 @@
 //! an intent gets its meaning in the current state (focus, live or replay, run phase).
 
 use ratatui::crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::layout::Position;
+use ratatui::layout::{Position, Rect};
 
 use super::{Action, App, Centroids, MarkerKind, Panel, Phase, Source, View};
 use crate::train::protocol::TrainerCommand;
 use crate::ui::keymap::{intent, Intent};
-use crate::ui::widgets::timeline;
+use crate::ui::widgets::layout;
 
 impl App {
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Action> {
@@ -138,18 +138,16 @@ impl App {
         }
     }
 
-    /// A click on the timeline selects the checkpoint under the pointer.
-    pub fn on_mouse(&mut self, m: MouseEvent) {
+    /// A click on the timeline selects the checkpoint under the pointer. `area` is the frame's
+    /// (what the App is drawn into): the click is placed with the layout drawing uses.
+    pub fn on_mouse(&mut self, m: MouseEvent, area: Rect) {
         if !matches!(m.kind, MouseEventKind::Down(MouseButton::Left) | MouseEventKind::Drag(MouseButton::Left)) {
             return;
         }
-        let strip = self.timeline_strip.get();
-        if strip.contains(Position::new(m.column, m.row)) {
-            if let Some(i) = timeline::index_at(self.snapshots.len(), strip.width, m.column - strip.x) {
-                self.focus = Panel::Timeline;
-                self.select(i);
-                self.sync_probes();
-            }
+        if let Some(i) = layout::checkpoint_at(area, self.snapshots.len(), Position::new(m.column, m.row)) {
+            self.focus = Panel::Timeline;
+            self.select(i);
+            self.sync_probes();
         }
     }
 }

@@ -10,8 +10,6 @@ use ratatui::widgets::Widget;
 use super::truncate;
 use crate::ui::app::{App, ProbeLine};
 
-pub const HEIGHT: u16 = 2;
-
 const PROMPT: &str = " probe› ";
 
 pub fn render(app: &App, line: &ProbeLine, area: Rect, buf: &mut Buffer) {

@@ -10,8 +10,6 @@ use super::fmt_step;
 use crate::session::RunStatus;
 use crate::ui::app::{App, Level, Phase, Source, View};
 
-pub const HEIGHT: u16 = 2;
-
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = app.themes().current();
     buf.set_style(area, theme.status_bar());

@@ -7,41 +7,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
+use super::layout::{column_of, index_at, slot, timeline_inner, timeline_strip};
 use super::{fmt_step, panel, title_span};
 use crate::ui::app::{App, Panel, Source};
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-/// Widest slot per checkpoint: a few checkpoints should not stretch across the screen.
-const MAX_SLOT: u16 = 6;
-
-/// Columns per checkpoint (0 when checkpoints outnumber columns).
-fn slot(n: usize, width: u16) -> u16 {
-    match u16::try_from(n) {
-        Ok(n) if n > 0 && n <= width => (width / n).clamp(1, MAX_SLOT),
-        _ => 0,
-    }
-}
-
-/// The checkpoint drawn at column `col` of a strip `width` wide (also what a click selects).
-pub fn index_at(n: usize, width: u16, col: u16) -> Option<usize> {
-    if n == 0 || col >= width {
-        return None;
-    }
-    let i = match slot(n, width) {
-        0 => usize::from(col) * n / usize::from(width),
-        s => usize::from(col / s),
-    };
-    (i < n).then_some(i)
-}
-
-/// The column where checkpoint `i` starts.
-fn column_of(n: usize, width: u16, i: usize) -> u16 {
-    match slot(n, width) {
-        0 if n > 0 => u16::try_from(i * usize::from(width) / n).unwrap_or(0),
-        0 => 0,
-        s => u16::try_from(i).unwrap_or(0).saturating_mul(s),
-    }
-}
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = app.themes().current();
@@ -55,19 +25,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Source::Live => title.push(Span::styled(" ◼ not following (f) ", theme.warning())),
         Source::Replay(_) => title.push(Span::styled(" replay ", theme.dim())),
     }
-    let block = panel(theme, Line::from(title), app.focus == Panel::Timeline);
-    let inner = block.inner(area);
-    block.render(area, buf);
+    panel(theme, Line::from(title), app.focus == Panel::Timeline).render(area, buf);
+    // The layout's geometry, not the block's: mouse clicks are hit-tested against the same.
+    let inner = timeline_inner(area);
     if inner.is_empty() || n == 0 {
-        app.timeline_strip.set(Rect::ZERO);
         if !inner.is_empty() {
             Line::styled(" no checkpoint yet", theme.dim()).render(inner, buf);
         }
         return;
     }
     let s = slot(n, inner.width);
-    let used = if s == 0 { inner.width } else { s * u16::try_from(n).unwrap_or(0) };
-    app.timeline_strip.set(Rect { width: used, ..inner });
+    let used = timeline_strip(area, n).width;
     let sel_col = column_of(n, inner.width, app.selected);
     for col in 0..used {
         let Some(mut i) = index_at(n, inner.width, col) else { continue };
@@ -107,22 +75,5 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Line::styled(end, theme.dim()).render(Rect { x: row.x + end_x, width: row.width - end_x, ..row }, buf);
         }
         Line::styled(label, theme.accent()).render(Rect { x: row.x + x, width: row.width - x, ..row }, buf);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn columns_and_indices_agree() {
-        for (n, w) in [(1, 10), (5, 10), (10, 10), (11, 10), (100, 7), (3, 1)] {
-            for i in 0..n {
-                let c = column_of(n, w, i);
-                let back = index_at(n, w, c).unwrap();
-                assert!(back <= i, "n={n} w={w} i={i} c={c} back={back}");
-            }
-            assert_eq!(index_at(n, w, w), None);
-        }
     }
 }
