@@ -6,8 +6,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
+use super::parts::{fmt_step, panel, title_span};
 use super::scatter::{centred, compact_legend, plot};
-use super::{fmt_step, panel, title_span};
 use crate::ui::app::{App, Panel};
 
 /// Columns for `n` plots in `area`: the grid whose cells come closest to square on screen

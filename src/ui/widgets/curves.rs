@@ -9,7 +9,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Widget};
 
-use super::{fmt_num, fmt_step, panel, title_span};
+use super::parts::{fmt_num, fmt_step, panel, title_span};
 use crate::ui::app::{App, MarkerKind, Panel};
 use crate::ui::theme::{Metric, Theme};
 

@@ -7,7 +7,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::truncate;
+use super::parts::truncate;
 use crate::ui::app::{App, ProbeLine};
 
 const PROMPT: &str = " probe› ";

@@ -8,7 +8,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use super::{fmt_num, fmt_step, panel, task_label, title_span, truncate};
+use super::parts::{fmt_num, fmt_step, panel, task_label, title_span, truncate};
 use crate::record::ProbeAnswer;
 use crate::ui::app::{verdict, App, Probe};
 use crate::ui::theme::Theme;

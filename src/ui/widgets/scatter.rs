@@ -6,8 +6,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
+use super::parts::{fmt_num, fmt_step, panel, task_label, title_span, truncate};
 use super::raster::{task_weights, Raster, UNSEEN_MARK};
-use super::{fmt_num, fmt_step, panel, task_label, title_span, truncate};
 use crate::analysis::LayerAnalysis;
 use crate::ui::app::{App, Centroids, MarkerKind, Panel, Source};
 use crate::ui::theme::Theme;

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::fmt_step;
+use super::parts::fmt_step;
 use crate::session::RunStatus;
 use crate::ui::app::{App, Level, Phase, Source, View};
 

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::layout::{column_of, index_at, slot, timeline_inner, timeline_strip};
-use super::{fmt_step, panel, title_span};
+use super::parts::{fmt_step, panel, title_span};
 use crate::ui::app::{App, Panel, Source};
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
