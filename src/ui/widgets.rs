@@ -23,12 +23,13 @@ use super::app::{App, View};
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
+        let (view, probes) = (self.view(), self.probes());
         let Some(layout::Screen { body, timeline: timeline_area, status }) = layout::screen(area) else {
-            too_small::render(self.themes().current(), area, buf);
+            too_small::render(view.themes.current(), area, buf);
             return;
         };
-        let probe_panel = self.probes.panel && !self.probes.list.is_empty();
-        match self.view {
+        let probe_panel = probes.panel && !probes.list.is_empty();
+        match view.mode {
             View::Scatter => {
                 // Narrow screens keep the scatter whole rather than two unreadable halves.
                 let curves_w = if body.width >= 70 { body.width * 2 / 5 } else { 0 };
@@ -61,12 +62,12 @@ impl Widget for &App {
             }
         }
         timeline::render(self, timeline_area, buf);
-        match &self.probes.line {
+        match &probes.line {
             Some(line) => probe_line::render(self, line, status, buf),
             None => status_bar::render(self, status, buf),
         }
-        if self.help {
-            help::render(self.themes().current(), self.help_scroll, area, buf);
+        if view.help {
+            help::render(view.themes.current(), view.help_scroll, area, buf);
         }
     }
 }

@@ -14,18 +14,19 @@ use crate::ui::app::{App, Panel, Source};
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = app.themes().current();
-    let n = app.snapshots.len();
+    let (run, view) = (app.run(), app.view());
+    let theme = view.themes.current();
+    let n = run.snapshots.len();
     let mut title = vec![
         title_span("timeline", theme),
-        Span::styled(format!("{n} checkpoints · bars: ARI of L{} ", app.layer), theme.dim()),
+        Span::styled(format!("{n} checkpoints · bars: ARI of L{} ", view.layer), theme.dim()),
     ];
-    match app.source {
-        Source::Live if app.follow => title.push(Span::styled(" ● following live ", theme.accent())),
+    match run.source {
+        Source::Live if view.follow => title.push(Span::styled(" ● following live ", theme.accent())),
         Source::Live => title.push(Span::styled(" ◼ not following (f) ", theme.warning())),
         Source::Replay(_) => title.push(Span::styled(" replay ", theme.dim())),
     }
-    panel(theme, Line::from(title), app.focus == Panel::Timeline).render(area, buf);
+    panel(theme, Line::from(title), view.focus == Panel::Timeline).render(area, buf);
     // The layout's geometry, not the block's: mouse clicks are hit-tested against the same.
     let inner = timeline_inner(area);
     if inner.is_empty() || n == 0 {
@@ -36,16 +37,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let s = slot(n, inner.width);
     let used = timeline_strip(area, n).width;
-    let sel_col = column_of(n, inner.width, app.selected);
+    let sel_col = column_of(n, inner.width, view.selected);
     for col in 0..used {
         let Some(mut i) = index_at(n, inner.width, col) else { continue };
-        let selected = if s == 0 { col == sel_col } else { i == app.selected };
+        let selected = if s == 0 { col == sel_col } else { i == view.selected };
         if selected {
-            i = app.selected;
+            i = view.selected;
         }
         // A gap between wide slots makes single checkpoints countable.
         let gap = s >= 3 && col % s == s - 1;
-        let layer = app.snapshots[i].layer(app.layer).filter(|l| l.error.is_none());
+        let layer = run.snapshots[i].layer(view.layer).filter(|l| l.error.is_none());
         let (ch, style) = match layer {
             _ if gap => (' ', theme.text()),
             Some(l) => {
@@ -61,15 +62,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if inner.height >= 2 {
         let row = Rect { y: inner.y + 1, height: 1, ..inner };
-        let label = format!("▲ step {}", fmt_step(app.snapshots[app.selected.min(n - 1)].step));
+        let label = format!("▲ step {}", fmt_step(run.snapshots[view.selected.min(n - 1)].step));
         let w = u16::try_from(label.chars().count()).unwrap_or(u16::MAX);
         let x = sel_col.min(inner.width.saturating_sub(w));
         // The first and last steps frame the strip, unless the selection's label covers them.
-        let first = fmt_step(app.snapshots.first().map_or(0, |s| s.step));
+        let first = fmt_step(run.snapshots.first().map_or(0, |s| s.step));
         if x > u16::try_from(first.len()).unwrap_or(u16::MAX) {
             Line::styled(first, theme.dim()).render(row, buf);
         }
-        let end = fmt_step(app.snapshots.last().map_or(0, |s| s.step));
+        let end = fmt_step(run.snapshots.last().map_or(0, |s| s.step));
         let end_x = used.saturating_sub(u16::try_from(end.len()).unwrap_or(0));
         if end_x > x.saturating_add(w) {
             Line::styled(end, theme.dim()).render(Rect { x: row.x + end_x, width: row.width - end_x, ..row }, buf);
