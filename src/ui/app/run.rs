@@ -1,6 +1,7 @@
 //! What the run is and has reported, as far as the UI knows: where it comes from, how far it
 //! has got, the task of every analysis point, the checkpoints with their fitted axes, and the
-//! loss curve. Filled by the worker's events (or a saved session), never by keys.
+//! loss curve. Filled by the worker's events (or a saved session); a key touches it only to
+//! show a pause before the worker confirms it.
 
 use std::path::PathBuf;
 
@@ -48,7 +49,7 @@ pub struct RunData {
     pub unseen_tasks: Vec<usize>,
     /// One per step, in step order.
     pub snapshots: Vec<Snapshot>,
-    /// Per snapshot, per layer: the scatter's half-ranges (see [`fit_half_range`]).
+    /// Per snapshot, per layer: the scatter's half-ranges, fitted once as the snapshot arrives.
     pub ranges: Vec<Vec<[f32; 2]>>,
     /// (step, training loss), ascending.
     pub loss: Vec<(f64, f64)>,

@@ -1,6 +1,6 @@
 //! What the user chose: the checkpoint and layer, how they are drawn, where the focus is, the
 //! help and the theme, and the latest notice. Keys and clicks change it; the run only posts
-//! notices and, while followed, moves the selection.
+//! notices, moves the selection while followed and keeps the layer within what it has.
 
 use super::notice::Notice;
 use crate::ui::theme::ThemeSet;
