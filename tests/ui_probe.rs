@@ -50,41 +50,41 @@ fn typing_and_enter_make_one_saved_request_at_the_selected_step() {
     let f = small();
     let mut app = live(&f);
     app.on_key(key(KeyCode::Left));
-    let step = app.snapshots()[app.selected()].step;
+    let step = app.run().snapshots[app.view().selected].step;
     assert!(app.take_probe_requests().is_empty());
     app.on_key(key(KeyCode::Char('p')));
     // Keys that mean something elsewhere type while the line is open.
     typ(&mut app, "please copy the symbol | q");
-    assert_eq!(app.probe_line().unwrap().text(), "please copy the symbol | q");
+    assert_eq!(app.probes().line.as_ref().unwrap().text(), "please copy the symbol | q");
     for _ in 0..2 {
         app.on_key(key(KeyCode::Backspace));
     }
     typ(&mut app, " C");
     app.on_key(key(KeyCode::Enter));
-    assert!(app.probe_line().is_none(), "a valid probe closes the line");
+    assert!(app.probes().line.is_none(), "a valid probe closes the line");
     let reqs = app.take_probe_requests();
     assert_eq!(reqs, vec![ProbeRequest { id: 1, text: "please copy the symbol | C".into(), step, save: true }]);
     assert!(app.take_probe_requests().is_empty());
-    assert!(app.notice().unwrap().text.contains("running"));
-    assert_eq!(app.probes().len(), 1);
+    assert!(app.view().notice.as_ref().unwrap().text.contains("running"));
+    assert_eq!(app.probes().list.len(), 1);
 }
 
 #[test]
 fn an_unknown_word_is_an_error_in_the_line_and_no_request() {
     let mut app = live(&small());
     submit(&mut app, "please copyy the symbol | C");
-    let line = app.probe_line().expect("the line stays open");
+    let line = app.probes().line.as_ref().expect("the line stays open");
     let err = line.error().unwrap();
     assert!(err.contains("\"copyy\"") && err.contains("copy"), "{err}");
     assert!(app.take_probe_requests().is_empty());
-    assert!(app.probes().is_empty());
+    assert!(app.probes().list.is_empty());
     // The next edit clears it; Esc closes.
     app.on_key(key(KeyCode::Backspace));
-    assert!(app.probe_line().unwrap().error().is_none());
+    assert!(app.probes().line.as_ref().unwrap().error().is_none());
     app.on_key(key(KeyCode::Esc));
-    assert!(app.probe_line().is_none());
+    assert!(app.probes().line.is_none());
     submit(&mut app, "copy the symbol | Z");
-    assert!(app.probe_line().unwrap().error().unwrap().contains("\"Z\""));
+    assert!(app.probes().line.as_ref().unwrap().error().unwrap().contains("\"Z\""));
 }
 
 #[test]
@@ -92,8 +92,8 @@ fn without_support_p_explains() {
     let f = small();
     let mut app = App::live(&f.info, ThemeSet::default());
     app.on_key(key(KeyCode::Char('p')));
-    assert!(app.probe_line().is_none());
-    let n = app.notice().unwrap();
+    assert!(app.probes().line.is_none());
+    let n = app.view().notice.as_ref().unwrap();
     assert!(n.text.contains("probes need the experiment") && n.level == Level::Error);
 }
 
@@ -103,19 +103,19 @@ fn tab_completes_and_cycles() {
     app.on_key(key(KeyCode::Char('p')));
     typ(&mut app, "cop");
     app.on_key(key(KeyCode::Tab));
-    assert_eq!(app.probe_line().unwrap().text(), "copy ", "a single candidate completes with a space");
+    assert_eq!(app.probes().line.as_ref().unwrap().text(), "copy ", "a single candidate completes with a space");
     typ(&mut app, "t");
     app.on_key(key(KeyCode::Tab));
-    let line = app.probe_line().unwrap();
+    let line = app.probes().line.as_ref().unwrap();
     assert_eq!(line.text(), "copy the");
     assert_eq!(line.candidates().unwrap().0, ["the", "this"]);
     app.on_key(key(KeyCode::Tab));
-    assert_eq!(app.probe_line().unwrap().text(), "copy this");
+    assert_eq!(app.probes().line.as_ref().unwrap().text(), "copy this");
     app.on_key(key(KeyCode::Tab));
-    assert_eq!(app.probe_line().unwrap().text(), "copy the");
+    assert_eq!(app.probes().line.as_ref().unwrap().text(), "copy the");
     typ(&mut app, " symbol |");
     app.on_key(key(KeyCode::Tab));
-    assert_eq!(app.probe_line().unwrap().text(), "copy the symbol |A", "symbols after the bar");
+    assert_eq!(app.probes().line.as_ref().unwrap().text(), "copy the symbol |A", "symbols after the bar");
 }
 
 #[test]
@@ -126,15 +126,15 @@ fn history_up_and_down() {
     app.on_key(key(KeyCode::Char('p')));
     typ(&mut app, "dra");
     app.on_key(key(KeyCode::Up));
-    assert_eq!(app.probe_line().unwrap().text(), "flip this symbol | B");
+    assert_eq!(app.probes().line.as_ref().unwrap().text(), "flip this symbol | B");
     app.on_key(key(KeyCode::Up));
-    assert_eq!(app.probe_line().unwrap().text(), "copy the symbol | A");
+    assert_eq!(app.probes().line.as_ref().unwrap().text(), "copy the symbol | A");
     app.on_key(key(KeyCode::Up));
-    assert_eq!(app.probe_line().unwrap().text(), "copy the symbol | A");
+    assert_eq!(app.probes().line.as_ref().unwrap().text(), "copy the symbol | A");
     app.on_key(key(KeyCode::Down));
-    assert_eq!(app.probe_line().unwrap().text(), "flip this symbol | B");
+    assert_eq!(app.probes().line.as_ref().unwrap().text(), "flip this symbol | B");
     app.on_key(key(KeyCode::Down));
-    assert_eq!(app.probe_line().unwrap().text(), "dra", "past the newest: the draft");
+    assert_eq!(app.probes().line.as_ref().unwrap().text(), "dra", "past the newest: the draft");
 }
 
 #[test]
@@ -144,12 +144,12 @@ fn quick_fills_are_valid_instructions_of_the_chosen_task() {
     app.on_key(key(KeyCode::Char('p')));
     app.on_key(ctrl('n'));
     app.on_key(ctrl('u'));
-    let text = app.probe_line().unwrap().text().to_string();
+    let text = app.probes().line.as_ref().unwrap().text().to_string();
     let input = clusterscope::experiment::probe::parse(&exp, &text, 32).unwrap();
     assert!(!exp.is_seen_instruction(&input.words), "held-out: {text}");
     assert!(text.contains("flip"), "task 2 (reverse)'s held-out distribution: {text}");
     app.on_key(ctrl('s'));
-    let text = app.probe_line().unwrap().text().to_string();
+    let text = app.probes().line.as_ref().unwrap().text().to_string();
     let input = clusterscope::experiment::probe::parse(&exp, &text, 32).unwrap();
     assert!(exp.is_seen_instruction(&input.words) && text.contains("reverse"), "{text}");
     app.on_key(key(KeyCode::Enter));
@@ -206,13 +206,17 @@ fn results_are_cached_and_placed_near_their_task() {
     // A result for a probe that does not exist is ignored.
     app.on_probe_result(probe_at_centroid(&f, &exp, 99, last, 0, &["copy"], "A"));
     app.on_probe_result(probe_at_centroid(&f, &exp, 1, last, 1, &["reverse", "the", "symbol"], "B"));
-    let p = &app.probes()[0];
+    let p = &app.probes().list[0];
     assert!(p.result(f.snapshots[last].step).is_some_and(|r| r.is_ok()));
     for layer in 1..4 {
         let pl = app.probe_placement(0, last, layer).expect("placed");
         assert_eq!(pl.nearest_task, 1, "layer {layer}");
     }
-    assert!(app.notice().unwrap().text.contains("nearest task reverse ✓"), "{:?}", app.notice());
+    assert!(
+        app.view().notice.as_ref().unwrap().text.contains("nearest task reverse ✓"),
+        "{:?}",
+        app.view().notice.as_ref()
+    );
     // Hidden states of the wrong size: no placement, no panic, drawing still works.
     let mut bad = probe_at_centroid(&f, &exp, 1, last, 1, &["reverse"], "B");
     if let Ok(a) = bad.outcome.as_mut() {
@@ -247,7 +251,7 @@ fn saved_probes_come_back_and_are_requested_without_saving() {
     // They are in the history too.
     app.on_key(key(KeyCode::Char('p')));
     app.on_key(key(KeyCode::Up));
-    assert_eq!(app.probe_line().unwrap().text(), "flip this symbol | B");
+    assert_eq!(app.probes().line.as_ref().unwrap().text(), "flip this symbol | B");
 }
 
 #[test]
@@ -293,12 +297,12 @@ fn deleting_and_switching_probes_never_panics() {
     submit(&mut app, "copy the symbol | A");
     submit(&mut app, "sort this symbol | C");
     app.on_key(key(KeyCode::Char('[')));
-    assert_eq!(app.selected_probe(), 0);
+    assert_eq!(app.probes().selected, 0);
     app.on_key(key(KeyCode::Char('x')));
-    assert_eq!(app.probes().len(), 1);
+    assert_eq!(app.probes().list.len(), 1);
     // The deleted probe's late result is ignored.
     app.on_probe_result(probe_at_centroid(&f, &exp, 1, 5, 0, &["copy"], "A"));
-    assert!(app.probes()[0].result(f.snapshots[5].step).is_none());
+    assert!(app.probes().list[0].result(f.snapshots[5].step).is_none());
     for (w, h) in [(40, 12), (80, 24), (100, 30), (160, 48), (1, 1)] {
         let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
         term.draw(|fr| fr.render_widget(&app, fr.area())).unwrap();
@@ -315,7 +319,7 @@ fn help_scrolls_on_short_screens() {
     for _ in 0..30 {
         app.on_key(key(KeyCode::Down));
     }
-    assert_eq!(app.layer(), 3, "arrows scroll the help, not the layer");
+    assert_eq!(app.view().layer, 3, "arrows scroll the help, not the layer");
     term.draw(|fr| fr.render_widget(&app, fr.area())).unwrap();
     assert!(term.backend().to_string().contains("stable while scrubbing"));
 }

@@ -1,5 +1,8 @@
 //! Screens as text (ratatui TestBackend + insta) from fixed, deterministic snapshots, plus key
 //! handling and theme loading.
+//!
+//! Over 400 lines on purpose: insta names every snapshot after this file
+//! (`ui_snapshots__*.snap`), so moving screens out would rename them all.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 mod ui_support;
@@ -10,6 +13,7 @@ use clusterscope::ui::app::{Action, App, Level, Panel, Phase, View};
 use clusterscope::ui::theme::ThemeSet;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::Terminal;
 use ui_support::{experiment, fixture, probe_at_centroid, Fixture};
@@ -84,7 +88,7 @@ fn scatter_with_kmeans_centroids_dots_no_unseen() {
 fn all_layers_view() {
     let mut app = live(&small());
     press(&mut app, &[KeyCode::Char('a')]);
-    assert_eq!(app.view(), View::AllLayers);
+    assert_eq!(app.view().mode, View::AllLayers);
     both_sizes("all_layers", &app);
 }
 
@@ -99,8 +103,8 @@ fn help_overlay() {
 fn earlier_checkpoint_selected_curves_and_timeline() {
     let mut app = live(&small());
     press(&mut app, &[KeyCode::Left, KeyCode::Left, KeyCode::Up, KeyCode::Tab]);
-    assert!(!app.following());
-    assert_eq!(app.focus(), Panel::Curves);
+    assert!(!app.view().follow);
+    assert_eq!(app.view().focus, Panel::Curves);
     both_sizes("earlier_checkpoint", &app);
 }
 
@@ -118,6 +122,14 @@ fn before_first_checkpoint() {
     let mut app = App::live(&f.info, ThemeSet::default());
     app.on_trainer(TrainerEvent::Progress(progress(12, f.info.total_steps)));
     both_sizes("waiting", &app);
+}
+
+#[test]
+fn a_resumed_run_waits_for_its_next_checkpoint() {
+    let mut f = small();
+    f.info.first_checkpoint = 1_200;
+    let app = App::live(&f.info, ThemeSet::default());
+    assert!(draw(&app, 80, 24).to_string().contains("first checkpoint at step 1,200"));
 }
 
 #[test]
@@ -165,7 +177,7 @@ fn probe_line_with_an_error() {
         app.on_key(key(KeyCode::Char(c)));
     }
     app.on_key(key(KeyCode::Enter));
-    assert!(app.probe_line().is_some_and(|l| l.error().is_some()));
+    assert!(app.probes().line.as_ref().is_some_and(|l| l.error().is_some()));
     both_sizes("probe_line_error", &app);
 }
 
@@ -206,21 +218,21 @@ fn never_panics_at_any_size() {
 #[test]
 fn checkpoint_and_layer_navigation_clamp() {
     let mut app = live(&small());
-    let last = app.snapshots().len() - 1;
-    assert_eq!(app.selected(), last);
+    let last = app.run().snapshots.len() - 1;
+    assert_eq!(app.view().selected, last);
     press(&mut app, &[KeyCode::Right, KeyCode::Char('l'), KeyCode::End]);
-    assert_eq!(app.selected(), last);
+    assert_eq!(app.view().selected, last);
     press(&mut app, &[KeyCode::Home, KeyCode::Left, KeyCode::Char('h')]);
-    assert_eq!(app.selected(), 0);
+    assert_eq!(app.view().selected, 0);
     press(&mut app, &[KeyCode::Char('l'), KeyCode::Right]);
-    assert_eq!(app.selected(), 2);
-    assert_eq!(app.layer(), 3, "the deepest layer is shown first");
+    assert_eq!(app.view().selected, 2);
+    assert_eq!(app.view().layer, 3, "the deepest layer is shown first");
     press(&mut app, &[KeyCode::Down, KeyCode::Char('j')]);
-    assert_eq!(app.layer(), 3);
+    assert_eq!(app.view().layer, 3);
     press(&mut app, &[KeyCode::Up; 10]);
-    assert_eq!(app.layer(), 0);
+    assert_eq!(app.view().layer, 0);
     press(&mut app, &[KeyCode::Char('j')]);
-    assert_eq!(app.layer(), 1);
+    assert_eq!(app.view().layer, 1);
 }
 
 #[test]
@@ -231,22 +243,22 @@ fn follow_tracks_new_checkpoints_until_the_user_moves_back() {
     for s in first {
         app.on_analyser(AnalyserEvent::Checkpoint(Box::new(s.clone())));
     }
-    assert!(app.following());
-    assert_eq!(app.selected(), 2);
+    assert!(app.view().follow);
+    assert_eq!(app.view().selected, 2);
     press(&mut app, &[KeyCode::Left]);
-    assert!(!app.following());
+    assert!(!app.view().follow);
     app.on_analyser(AnalyserEvent::Checkpoint(Box::new(rest[0].clone())));
-    assert_eq!(app.selected(), 1, "moving back pins the selection");
+    assert_eq!(app.view().selected, 1, "moving back pins the selection");
     press(&mut app, &[KeyCode::Char('f')]);
-    assert!(app.following());
-    assert_eq!(app.selected(), 3);
+    assert!(app.view().follow);
+    assert_eq!(app.view().selected, 3);
     app.on_analyser(AnalyserEvent::Checkpoint(Box::new(rest[1].clone())));
-    assert_eq!(app.selected(), 4);
+    assert_eq!(app.view().selected, 4);
     // Walking back to the newest resumes following.
     press(&mut app, &[KeyCode::Left, KeyCode::Right]);
-    assert!(app.following());
+    assert!(app.view().follow);
     app.on_analyser(AnalyserEvent::Checkpoint(Box::new(rest[2].clone())));
-    assert_eq!(app.selected(), 5);
+    assert_eq!(app.view().selected, 5);
 }
 
 #[test]
@@ -254,9 +266,9 @@ fn space_pauses_and_resumes_live_only() {
     let f = small();
     let mut app = live(&f);
     assert_eq!(app.on_key(key(KeyCode::Char(' '))), Some(Action::Trainer(TrainerCommand::Pause)));
-    assert_eq!(app.phase(), Phase::Paused);
+    assert_eq!(app.run().phase, Phase::Paused);
     assert_eq!(app.on_key(key(KeyCode::Char(' '))), Some(Action::Trainer(TrainerCommand::Resume)));
-    assert_eq!(app.phase(), Phase::Running);
+    assert_eq!(app.run().phase, Phase::Running);
     app.on_trainer(TrainerEvent::Finished(Summary {
         steps: 500,
         seconds: 10.0,
@@ -266,12 +278,12 @@ fn space_pauses_and_resumes_live_only() {
         device: "cpu".into(),
         stopped: false,
     }));
-    assert_eq!(app.phase(), Phase::Finished);
+    assert_eq!(app.run().phase, Phase::Finished);
     assert_eq!(app.on_key(key(KeyCode::Char(' '))), None);
 
     let mut replay = App::replay(&f.session(), ThemeSet::default());
     assert_eq!(replay.on_key(key(KeyCode::Char(' '))), None);
-    assert!(replay.notice().is_some_and(|n| n.text.contains("replay")));
+    assert!(replay.view().notice.as_ref().is_some_and(|n| n.text.contains("replay")));
 }
 
 #[test]
@@ -281,9 +293,9 @@ fn quit_keys() {
     assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
     assert_eq!(app.on_key(key(KeyCode::Esc)), None);
     press(&mut app, &[KeyCode::Char('?')]);
-    assert!(app.help_open());
+    assert!(app.view().help);
     press(&mut app, &[KeyCode::Esc]);
-    assert!(!app.help_open());
+    assert!(!app.view().help);
 }
 
 #[test]
@@ -291,20 +303,20 @@ fn focus_cycles_and_timeline_arrows_jump() {
     let f = fixture(10, 2, 2, 25);
     let mut app = live(&f);
     press(&mut app, &[KeyCode::Tab, KeyCode::Tab]);
-    assert_eq!(app.focus(), Panel::Timeline);
+    assert_eq!(app.view().focus, Panel::Timeline);
     press(&mut app, &[KeyCode::Up]);
-    assert_eq!(app.selected(), 24 - 2, "timeline Up jumps 10% of the checkpoints");
-    assert_eq!(app.layer(), 1, "layer unchanged");
+    assert_eq!(app.view().selected, 24 - 2, "timeline Up jumps 10% of the checkpoints");
+    assert_eq!(app.view().layer, 1, "layer unchanged");
     press(&mut app, &[KeyCode::Tab]);
-    assert_eq!(app.focus(), Panel::Scatter);
+    assert_eq!(app.view().focus, Panel::Scatter);
     press(&mut app, &[KeyCode::BackTab]);
-    assert_eq!(app.focus(), Panel::Timeline);
+    assert_eq!(app.view().focus, Panel::Timeline);
 }
 
 #[test]
 fn clicking_the_timeline_selects_a_checkpoint() {
     let mut app = live(&small());
-    draw(&app, 80, 24);
+    // No frame needs drawing first: the click is placed with the layout drawing uses.
     // The strip starts one column right of the timeline's left border, on the first inner row.
     let click = |col, row| MouseEvent {
         kind: MouseEventKind::Down(MouseButton::Left),
@@ -313,21 +325,22 @@ fn clicking_the_timeline_selects_a_checkpoint() {
         modifiers: KeyModifiers::NONE,
     };
     let timeline_row = 24 - 2 - 4 + 1;
-    app.on_mouse(click(1, timeline_row));
-    assert_eq!(app.selected(), 0);
-    assert!(!app.following());
-    app.on_mouse(click(1 + 6 * 2, timeline_row)); // 6 columns per checkpoint at this size
-    assert_eq!(app.selected(), 2);
-    app.on_mouse(click(79, 0));
-    assert_eq!(app.selected(), 2, "clicks elsewhere change nothing");
+    let area = Rect::new(0, 0, 80, 24);
+    app.on_mouse(click(1, timeline_row), area);
+    assert_eq!(app.view().selected, 0);
+    assert!(!app.view().follow);
+    app.on_mouse(click(1 + 6 * 2, timeline_row), area); // 6 columns per checkpoint at this size
+    assert_eq!(app.view().selected, 2);
+    app.on_mouse(click(79, 0), area);
+    assert_eq!(app.view().selected, 2, "clicks elsewhere change nothing");
 }
 
 #[test]
 fn worker_error_is_shown_as_error() {
     let mut app = live(&small());
     app.on_trainer(TrainerEvent::Failed(Failure::internal("out of memory")));
-    assert_eq!(app.phase(), Phase::Failed);
-    assert!(app.notice().is_some_and(|n| n.level == Level::Error && n.text.contains("out of memory")));
+    assert_eq!(app.run().phase, Phase::Failed);
+    assert!(app.view().notice.as_ref().is_some_and(|n| n.level == Level::Error && n.text.contains("out of memory")));
     let screen = draw(&app, 100, 30).to_string();
     assert!(screen.contains("FAILED") && screen.contains("out of memory"));
 }
@@ -388,7 +401,7 @@ fn bad_theme_file_is_reported_and_default_kept() {
     // Warnings reach the status bar.
     let mut app = live(&small());
     app.set_warnings(warnings);
-    let n = app.notice().unwrap();
+    let n = app.view().notice.as_ref().unwrap();
     assert_eq!(n.level, Level::Warning);
     assert!(n.text.contains("(+3 more)"));
 }
@@ -437,10 +450,10 @@ fn no_color_makes_every_style_colourless() {
 #[test]
 fn t_cycles_themes() {
     let mut app = live(&small());
-    let mut seen = vec![app.themes().current().name().to_string()];
+    let mut seen = vec![app.view().themes.current().name().to_string()];
     for _ in 0..3 {
         press(&mut app, &[KeyCode::Char('t')]);
-        seen.push(app.themes().current().name().to_string());
+        seen.push(app.view().themes.current().name().to_string());
     }
     assert_eq!(seen, ["dark", "light", "high-contrast", "dark"]);
 }

@@ -20,6 +20,8 @@ pub struct RunInfo {
     /// Set when `auto` fell back from a GPU to the CPU, with the reason.
     pub device_note: Option<String>,
     pub total_steps: usize,
+    /// Step of the first checkpoint this run will report.
+    pub first_checkpoint: usize,
     pub parameters: usize,
     pub task_names: Vec<String>,
     pub out_dir: PathBuf,

@@ -115,10 +115,12 @@ impl Run {
         let device = config.device.open()?;
         let analysis = exp.analysis_set();
         let points = analysis_points(&exp, &analysis);
-        let info = RunInfo {
+        let mut info = RunInfo {
             device: device.name.clone(),
             device_note: device.note.clone(),
             total_steps: config.steps,
+            // A new run checkpoints step 0; a resumed one is known once the trainer has resumed.
+            first_checkpoint: 0,
             parameters: config.model.num_parameters(),
             task_names: exp.task_names(),
             out_dir: config.out_dir.clone(),
@@ -136,6 +138,11 @@ impl Run {
         let writer = Arc::new(Mutex::new(writer));
         let analyser = spawn_analyser(exp, &analysis, writer.clone(), on_analyser)?;
         let last_checkpoint = config.resume.then(|| trainer.step());
+        if config.resume {
+            // The resume step's checkpoint is on disk already; the next one is the first reported.
+            let every = config.checkpoint_every();
+            info.first_checkpoint = ((trainer.step() / every + 1) * every).min(config.steps);
+        }
         Ok(Run {
             config,
             commands,

@@ -258,7 +258,7 @@ fn event_loop(
                         None => {}
                     }
                 }
-                UiEvent::Mouse(m) => app.on_mouse(m),
+                UiEvent::Mouse(m) => app.on_mouse(m, terminal.get_frame().area()),
                 UiEvent::Resize => {}
                 UiEvent::Probe(r) => {
                     probes_back.extend(probes_sent.remove(&(r.id, r.step)));

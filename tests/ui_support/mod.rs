@@ -107,6 +107,7 @@ pub fn fixture(seen: usize, unseen: usize, layers: usize, checkpoints: usize) ->
         device: "cpu".into(),
         device_note: None,
         total_steps: total,
+        first_checkpoint: 0,
         parameters: 123_456,
         task_names: TASKS.iter().map(|s| s.to_string()).collect(),
         out_dir: PathBuf::from("sessions/fixture"),

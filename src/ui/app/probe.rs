@@ -1,28 +1,31 @@
 //! Probes: instructions the user types, run by the worker at a checkpoint, drawn where that
-//! checkpoint's analysis puts them. The App keeps every result it has been sent, by (probe,
+//! checkpoint's analysis puts them. [`Probes`] keeps every result it has been sent, by (probe,
 //! step), and asks for what the selected checkpoint (and the trail) still lacks: probes follow
 //! the user. Requests leave through an outbox the event loop drains
-//! ([`App::take_probe_requests`]), never as an [`super::Action`].
+//! ([`super::App::take_probe_requests`]), never as an [`super::Action`]. The App hands in the
+//! checkpoints and the selection; nothing here reaches back into it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use ratatui::crossterm::event::KeyEvent;
 
-use super::App;
+use super::notice::{Level, Notice};
+use super::probe_line::ProbeLine;
+use super::run::RunData;
 use crate::analysis::probe::{place, Placement};
 use crate::experiment::Experiment;
-use crate::record::{ProbeAnswer, ProbeOutcome, ProbeRequest, ProbeResult};
-
-pub use super::probe_line::ProbeLine;
+use crate::record::{ProbeAnswer, ProbeOutcome, ProbeRequest, ProbeResult, Snapshot};
+use crate::ui::keymap::{line_intent, LineIntent};
 
 /// What probing needs beyond the snapshots: the experiment (vocabulary, tables, instruction
 /// distributions) and the model's context length.
 #[derive(Debug, Clone)]
-pub(crate) struct ProbeSupport {
-    pub(crate) experiment: Arc<Experiment>,
-    pub(crate) context: usize,
+struct ProbeSupport {
+    experiment: Arc<Experiment>,
+    context: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -50,55 +53,127 @@ impl Probe {
     }
 }
 
+/// The probes and their results, the probe line, and how the probes are shown.
 #[derive(Debug, Clone)]
-pub(crate) struct Probes {
-    pub(crate) support: Option<ProbeSupport>,
-    pub(crate) list: Vec<Probe>,
+pub struct Probes {
+    /// Oldest first.
+    pub list: Vec<Probe>,
     /// Index into `list` of the probe the panel shows.
-    pub(crate) selected: usize,
+    pub selected: usize,
+    /// The probe line, while it is open.
+    pub line: Option<ProbeLine>,
+    /// Each probe's path over the checkpoints up to the selected one.
+    pub trail: bool,
+    /// Attribution numbers beside the words.
+    pub values: bool,
+    pub panel: bool,
+    /// Task the quick fills draw from.
+    pub fill_task: usize,
+    support: Option<ProbeSupport>,
     next_id: u64,
     outbox: Vec<ProbeRequest>,
     /// The step of each probe's latest request. The probe thread may drop a request superseded
     /// by a newer one for the same id, so one in flight per probe is all that is counted on.
-    pub(crate) in_flight: HashMap<u64, usize>,
-    pub(crate) history: Vec<String>,
-    pub(crate) line: Option<ProbeLine>,
-    pub(crate) trail: bool,
-    pub(crate) values: bool,
-    pub(crate) panel: bool,
-    /// Task the quick fills draw from.
-    pub(crate) fill_task: usize,
-    pub(crate) rng: ChaCha8Rng,
+    in_flight: HashMap<u64, usize>,
+    /// Probe texts, oldest first.
+    history: Vec<String>,
+    rng: ChaCha8Rng,
     /// The (probe, step) whose result the status bar is waiting for.
     announce: Option<(u64, usize)>,
+}
+
+/// What a key on the probe line asks of the App.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LineOutcome {
+    Nothing,
+    Quit,
+    /// A valid probe, the line closed: make it.
+    Submit(String),
+}
+
+/// What became of a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Received {
+    /// Its probe was deleted.
+    Unknown,
+    Kept,
+    /// Kept, and the status bar was waiting for it: announce probe `index` at `step`.
+    Announce {
+        index: usize,
+        step: usize,
+    },
+}
+
+/// The model's answer against the nearest task's table: (what the table gives, whether equal).
+pub(crate) fn verdict(exp: &Experiment, answer: &ProbeAnswer, task: usize) -> Option<(String, bool)> {
+    let expected = exp.expected_output(task, &answer.input)?;
+    Some((expected.to_string(), expected == answer.answer))
 }
 
 impl Probes {
     pub(crate) fn new() -> Probes {
         Probes {
-            support: None,
             list: Vec::new(),
             selected: 0,
-            next_id: 1,
-            outbox: Vec::new(),
-            in_flight: HashMap::new(),
-            history: Vec::new(),
             line: None,
             trail: false,
             values: false,
             panel: true,
             fill_task: 0,
+            support: None,
+            next_id: 1,
+            outbox: Vec::new(),
+            in_flight: HashMap::new(),
+            history: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(0x5eed),
             announce: None,
         }
     }
 
-    pub(crate) fn selected_probe(&self) -> Option<&Probe> {
+    /// The probe the panel shows.
+    pub fn selected_probe(&self) -> Option<&Probe> {
         self.list.get(self.selected)
     }
 
-    pub(crate) fn experiment(&self) -> Option<&Experiment> {
+    /// The experiment, once probing is enabled.
+    pub fn experiment(&self) -> Option<&Experiment> {
         self.support.as_ref().map(|s| s.experiment.as_ref())
+    }
+
+    /// Whether probe `id` has a request out for `step`.
+    pub fn running(&self, id: u64, step: usize) -> bool {
+        self.in_flight.get(&id) == Some(&step)
+    }
+
+    /// Where probe `index` lands in `layer` at `snapshots[snapshot]`; `None` without a result,
+    /// on an error, or when it does not fit.
+    pub fn placement(&self, snapshots: &[Snapshot], index: usize, snapshot: usize, layer: usize) -> Option<Placement> {
+        let p = self.list.get(index)?;
+        let snap = snapshots.get(snapshot)?;
+        let answer = p.results.get(&snap.step)?.as_ref().ok()?;
+        place(snap.layer(layer)?, answer.hidden.get(layer)?)
+    }
+
+    pub(crate) fn set_support(&mut self, experiment: Arc<Experiment>, context: usize) {
+        self.support = Some(ProbeSupport { experiment, context });
+    }
+
+    /// Probes from a saved session, shown as if just made (and already saved).
+    pub(crate) fn add_saved(&mut self, texts: Vec<String>) {
+        for text in texts {
+            let text = text.trim().to_string();
+            if text.is_empty() {
+                continue;
+            }
+            if !self.history.contains(&text) {
+                self.history.push(text.clone());
+            }
+            self.add(text, true);
+        }
+    }
+
+    pub(crate) fn take_requests(&mut self) -> Vec<ProbeRequest> {
+        std::mem::take(&mut self.outbox)
     }
 
     fn add(&mut self, text: String, save_sent: bool) -> u64 {
@@ -117,193 +192,172 @@ impl Probes {
         self.outbox.push(ProbeRequest { id: p.id, text: p.text.clone(), step, save });
     }
 
-    /// Whether the probe has a request out for `step`.
-    pub(crate) fn running(&self, id: u64, step: usize) -> bool {
-        self.in_flight.get(&id) == Some(&step)
-    }
-}
-
-/// The model's answer against the nearest task's table: (what the table gives, whether equal).
-pub(crate) fn verdict(exp: &Experiment, answer: &ProbeAnswer, task: usize) -> Option<(String, bool)> {
-    let expected = exp.expected_output(task, &answer.input)?;
-    Some((expected.to_string(), expected == answer.answer))
-}
-
-impl App {
-    /// Enables probing: the experiment (completion, quick fills, validation, answer checking)
-    /// and the model's context length. Without it, `p` shows "probes need the experiment".
-    pub fn set_probe_support(&mut self, experiment: Arc<Experiment>, context: usize) {
-        self.probes.support = Some(ProbeSupport { experiment, context });
-        self.sync_probes();
-    }
-
-    /// Probes loaded from a saved session (replay), shown as if just made; text only.
-    pub fn add_saved_probes(&mut self, texts: Vec<String>) {
-        for text in texts {
-            let text = text.trim().to_string();
-            if text.is_empty() {
-                continue;
-            }
-            if !self.probes.history.contains(&text) {
-                self.probes.history.push(text.clone());
-            }
-            self.probes.add(text, true);
-        }
-        self.sync_probes();
-    }
-
-    /// Probe requests the app wants run (new probes, and probes following the user to another
-    /// checkpoint); the event loop drains this after every event.
-    pub fn take_probe_requests(&mut self) -> Vec<ProbeRequest> {
-        self.sync_probes();
-        std::mem::take(&mut self.probes.outbox)
-    }
-
-    /// Probes, oldest first.
-    pub fn probes(&self) -> &[Probe] {
-        &self.probes.list
-    }
-
-    /// Index of the probe the panel shows.
-    pub fn selected_probe(&self) -> usize {
-        self.probes.selected
-    }
-
-    /// The probe line, while it is open.
-    pub fn probe_line(&self) -> Option<&ProbeLine> {
-        self.probes.line.as_ref()
-    }
-
-    /// Where probe `index` lands in `layer` at snapshot `snapshot` (an index into
-    /// [`App::snapshots`]); `None` without a result, on an error, or when it does not fit.
-    pub fn probe_placement(&self, index: usize, snapshot: usize, layer: usize) -> Option<Placement> {
-        let p = self.probes.list.get(index)?;
-        let snap = self.snapshots.get(snapshot)?;
-        let answer = p.results.get(&snap.step)?.as_ref().ok()?;
-        place(snap.layer(layer)?, answer.hidden.get(layer)?)
-    }
-
     /// Creates a probe from validated text and asks for it at the selected checkpoint (or at
-    /// the first one to come, live before any checkpoint).
-    pub(crate) fn submit_probe(&mut self, text: String) {
-        self.probes.history.retain(|h| *h != text);
-        self.probes.history.push(text.clone());
-        let id = self.probes.add(text, false);
-        match self.selected_snapshot().map(|s| s.step) {
+    /// the first one to come, live before any checkpoint); returns the status message.
+    pub(crate) fn submit(&mut self, text: String, snapshots: &[Snapshot], selected: usize) -> String {
+        self.history.retain(|h| *h != text);
+        self.history.push(text.clone());
+        let id = self.add(text, false);
+        match snapshots.get(selected).map(|s| s.step) {
             Some(step) => {
-                self.probes.announce = Some((id, step));
-                self.sync_probes();
-                self.set_status_message(format!("probe ◆{id} running at step {step}…"));
+                self.announce = Some((id, step));
+                self.sync(snapshots, selected);
+                format!("probe ◆{id} running at step {step}…")
             }
             None => {
                 // Live before any checkpoint: it runs at the first one; announce whichever.
-                self.probes.announce = Some((id, usize::MAX));
-                self.set_status_message(format!("probe ◆{id} runs at the first checkpoint"));
+                self.announce = Some((id, usize::MAX));
+                format!("probe ◆{id} runs at the first checkpoint")
             }
         }
     }
 
     /// Asks for what the selected checkpoint (and, with the trail on, every checkpoint up to it)
     /// lacks: at most one request in flight per probe, the selected step first.
-    pub(crate) fn sync_probes(&mut self) {
-        let Some(sel) = self.snapshots.get(self.selected).map(|s| s.step) else { return };
-        let trail_end = if self.probes.trail { (self.selected + 1).min(self.snapshots.len()) } else { 0 };
-        for i in 0..self.probes.list.len() {
-            let p = &self.probes.list[i];
+    pub(crate) fn sync(&mut self, snapshots: &[Snapshot], selected: usize) {
+        let Some(sel) = snapshots.get(selected).map(|s| s.step) else { return };
+        let trail_end = if self.trail { (selected + 1).min(snapshots.len()) } else { 0 };
+        for i in 0..self.list.len() {
+            let p = &self.list[i];
             let want = if p.results.contains_key(&sel) {
-                self.snapshots[..trail_end].iter().map(|s| s.step).find(|s| !p.results.contains_key(s))
+                snapshots[..trail_end].iter().map(|s| s.step).find(|s| !p.results.contains_key(s))
             } else {
                 Some(sel)
             };
             let Some(step) = want else { continue };
-            match self.probes.in_flight.get(&p.id) {
+            match self.in_flight.get(&p.id) {
                 Some(&s) if s == step => continue,
                 // Trail steps queue behind whatever is in flight; the selected step does not.
                 Some(_) if step != sel => continue,
                 _ => {}
             }
-            self.probes.request(i, step);
+            self.request(i, step);
         }
     }
 
     /// A probe came back: its outcome is kept for its checkpoint.
-    pub fn on_probe_result(&mut self, r: ProbeResult) {
-        let Some(index) = self.probes.list.iter().position(|p| p.id == r.id) else { return };
-        if self.probes.in_flight.get(&r.id) == Some(&r.step) {
-            self.probes.in_flight.remove(&r.id);
+    pub(crate) fn receive(&mut self, r: ProbeResult) -> Received {
+        let Some(index) = self.list.iter().position(|p| p.id == r.id) else { return Received::Unknown };
+        if self.in_flight.get(&r.id) == Some(&r.step) {
+            self.in_flight.remove(&r.id);
         }
-        let id = r.id;
-        let step = r.step;
-        self.probes.list[index].results.insert(step, r.outcome);
-        if self.probes.announce.is_some_and(|(a, s)| a == id && (s == step || s == usize::MAX)) {
-            self.probes.announce = None;
-            self.announce_result(index, step);
+        let (id, step) = (r.id, r.step);
+        self.list[index].results.insert(step, r.outcome);
+        if self.announce.is_some_and(|(a, s)| a == id && (s == step || s == usize::MAX)) {
+            self.announce = None;
+            return Received::Announce { index, step };
         }
-        self.sync_probes();
+        Received::Kept
     }
 
-    /// One status line about a finished probe.
-    fn announce_result(&mut self, index: usize, step: usize) {
-        let Some(p) = self.probes.list.get(index) else { return };
+    /// One status line about a finished probe, placed in `layer`.
+    pub(crate) fn announcement(&self, index: usize, step: usize, run: &RunData, layer: usize) -> Option<Notice> {
+        let p = self.list.get(index)?;
         let id = p.id;
-        match p.results.get(&step) {
-            Some(Err(e)) => self.set_status_error(format!("probe ◆{id}: {e}")),
-            Some(Ok(a)) => {
+        match p.results.get(&step)? {
+            Err(e) => Some(Notice::new(Level::Error, &format!("probe ◆{id}: {e}"))),
+            Ok(a) => {
                 let mut msg = format!("probe ◆{id}: answer {} ({:.0}%)", a.answer, a.answer_probability * 100.0);
-                let snapshot = self.snapshots.iter().position(|s| s.step == step);
-                let placed = snapshot.and_then(|s| self.probe_placement(index, s, self.layer));
+                let snapshot = run.snapshots.iter().position(|s| s.step == step);
+                let placed = snapshot.and_then(|s| self.placement(&run.snapshots, index, s, layer));
                 if let Some(pl) = placed {
-                    let name = self.task_names.get(pl.nearest_task).cloned().unwrap_or_default();
+                    let name = run.task_names.get(pl.nearest_task).cloned().unwrap_or_default();
                     msg.push_str(&format!(", nearest task {name}"));
-                    if let Some((_, ok)) = self.probes.experiment().and_then(|e| verdict(e, a, pl.nearest_task)) {
+                    if let Some((_, ok)) = self.experiment().and_then(|e| verdict(e, a, pl.nearest_task)) {
                         msg.push_str(if ok { " ✓" } else { " ✗" });
                     }
                 }
-                self.set_status_message(msg);
+                Some(Notice::new(Level::Info, &msg))
             }
-            None => {}
         }
     }
 
-    pub(crate) fn open_probe_line(&mut self) {
-        if self.probes.support.is_none() {
-            self.set_status_error("probes need the experiment (not available here)".into());
-            return;
+    /// Opens an empty probe line; false when probing is not enabled.
+    pub(crate) fn open_line(&mut self) -> bool {
+        if self.support.is_none() {
+            return false;
         }
-        self.help = false;
-        self.probes.line = Some(ProbeLine::default());
+        self.line = Some(ProbeLine::default());
+        true
     }
 
-    pub(crate) fn cycle_probe(&mut self, forward: bool) {
-        let n = self.probes.list.len();
+    /// Selects the next (or previous) probe; false when there is none.
+    pub(crate) fn cycle(&mut self, forward: bool) -> bool {
+        let n = self.list.len();
         if n == 0 {
-            self.set_status_message("no probes yet: p opens the probe line".into());
-            return;
+            return false;
         }
-        self.probes.selected =
-            if forward { (self.probes.selected + 1) % n } else { (self.probes.selected + n - 1) % n };
+        self.selected = if forward { (self.selected + 1) % n } else { (self.selected + n - 1) % n };
+        true
     }
 
-    pub(crate) fn delete_probe(&mut self) {
-        if self.probes.selected >= self.probes.list.len() {
-            return;
+    /// Deletes the selected probe; returns its id.
+    pub(crate) fn delete_selected(&mut self) -> Option<u64> {
+        if self.selected >= self.list.len() {
+            return None;
         }
-        let p = self.probes.list.remove(self.probes.selected);
-        self.probes.in_flight.remove(&p.id);
-        if self.probes.announce.is_some_and(|(id, _)| id == p.id) {
-            self.probes.announce = None;
+        let p = self.list.remove(self.selected);
+        self.in_flight.remove(&p.id);
+        if self.announce.is_some_and(|(id, _)| id == p.id) {
+            self.announce = None;
         }
-        self.probes.selected = self.probes.selected.min(self.probes.list.len().saturating_sub(1));
-        self.set_status_message(format!("probe ◆{} deleted", p.id));
+        self.selected = self.selected.min(self.list.len().saturating_sub(1));
+        Some(p.id)
     }
 
-    pub(crate) fn toggle_trail(&mut self) {
-        self.probes.trail = !self.probes.trail;
-        let msg = if self.probes.trail {
+    /// Turns the trail on or off; returns the status message.
+    pub(crate) fn toggle_trail(&mut self) -> &'static str {
+        self.trail = !self.trail;
+        if self.trail {
             "probe trail on: each probe's path up to this checkpoint"
         } else {
             "probe trail off"
-        };
-        self.set_status_message(msg.into());
+        }
+    }
+
+    /// A key while the probe line is open: it takes every key (so `q` types a q); Enter
+    /// validates with the experiment's parser and only a valid probe comes out.
+    pub(crate) fn on_line_key(&mut self, key: KeyEvent) -> LineOutcome {
+        let Some(intent) = line_intent(key) else { return LineOutcome::Nothing };
+        let Some(line) = self.line.as_mut() else { return LineOutcome::Nothing };
+        line.begin(intent);
+        let support = self.support.as_ref();
+        match intent {
+            LineIntent::Quit => return LineOutcome::Quit,
+            LineIntent::Insert(c) => line.insert(c),
+            LineIntent::Backspace => line.backspace(),
+            LineIntent::Delete => line.delete(),
+            LineIntent::DeleteWord => line.delete_word(),
+            LineIntent::Left => line.cursor = line.cursor.saturating_sub(1),
+            LineIntent::Right => line.cursor = (line.cursor + 1).min(line.len()),
+            LineIntent::Home => line.cursor = 0,
+            LineIntent::End => line.cursor = line.len(),
+            LineIntent::Close => self.line = None,
+            LineIntent::Submit => {
+                if let Some(text) = support.and_then(|s| line.validate(&s.experiment, s.context)) {
+                    self.line = None;
+                    return LineOutcome::Submit(text);
+                }
+            }
+            LineIntent::Complete | LineIntent::CompletePrev => {
+                if let Some(s) = support {
+                    line.complete(&s.experiment, intent == LineIntent::Complete);
+                }
+            }
+            LineIntent::HistoryPrev => line.browse_history(&self.history, true),
+            LineIntent::HistoryNext => line.browse_history(&self.history, false),
+            LineIntent::FillUnseen | LineIntent::FillSeen => {
+                if let Some(s) = support {
+                    let t = self.fill_task % s.experiment.tasks.len().max(1);
+                    line.quick_fill(&s.experiment, t, intent == LineIntent::FillSeen, &mut self.rng);
+                }
+            }
+            LineIntent::NextFillTask | LineIntent::PrevFillTask => {
+                let k = support.map_or(1, |s| s.experiment.tasks.len().max(1));
+                let t = self.fill_task % k;
+                self.fill_task = if intent == LineIntent::NextFillTask { (t + 1) % k } else { (t + k - 1) % k };
+            }
+        }
+        LineOutcome::Nothing
     }
 }

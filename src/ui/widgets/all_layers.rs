@@ -6,8 +6,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
+use super::parts::{fmt_step, panel, title_span};
 use super::scatter::{centred, compact_legend, plot};
-use super::{fmt_step, panel, title_span};
 use crate::ui::app::{App, Panel};
 
 /// Columns for `n` plots in `area`: the grid whose cells come closest to square on screen
@@ -24,10 +24,11 @@ fn columns(n: usize, area: Rect) -> usize {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = app.themes().current();
+    let (run, view) = (app.run(), app.view());
+    let theme = view.themes.current();
     let [grid, legend] = area.layout(&Layout::vertical([Constraint::Min(0), Constraint::Length(1)]));
     let Some(snap) = app.selected_snapshot() else {
-        let block = panel(theme, Line::from(title_span("all layers", theme)), app.focus == Panel::Scatter);
+        let block = panel(theme, Line::from(title_span("all layers", theme)), view.focus == Panel::Scatter);
         let inner = block.inner(grid);
         block.render(grid, buf);
         centred(vec![Line::styled("waiting for the first checkpoint…", theme.dim())], inner, buf);
@@ -44,19 +45,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let y0 = grid.y + (usize::from(grid.height) * r / rows) as u16;
         let y1 = grid.y + (usize::from(grid.height) * (r + 1) / rows) as u16;
         let cell = Rect::new(x0, y0, x1 - x0, y1 - y0);
-        let selected = i == app.layer;
+        let selected = i == view.layer;
         let mut title = vec![Span::styled(format!(" L{i} "), if selected { theme.selected() } else { theme.title() })];
         title.push(match &layer.error {
             Some(_) => Span::styled(" failed ", theme.error()),
             None => Span::styled(format!(" ARI {:.2} ", layer.scores.seen.ari), theme.text()),
         });
-        let block = panel(theme, Line::from(title), selected && app.focus == Panel::Scatter);
+        let block = panel(theme, Line::from(title), selected && view.focus == Panel::Scatter);
         let inner = block.inner(cell);
         block.render(cell, buf);
         match &layer.error {
             Some(e) => centred(vec![Line::styled(e.clone(), theme.error())], inner, buf),
             None => {
-                let half = app.ranges.get(app.selected).and_then(|r| r.get(i)).copied().unwrap_or([1.0, 1.0]);
+                let half = run.ranges.get(view.selected).and_then(|r| r.get(i)).copied().unwrap_or([1.0, 1.0]);
                 plot(app, theme, layer, half, inner, buf);
             }
         }

@@ -9,13 +9,14 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Widget};
 
-use super::{fmt_num, fmt_step, panel, title_span};
+use super::parts::{fmt_num, fmt_step, panel, title_span};
 use crate::ui::app::{App, MarkerKind, Panel};
 use crate::ui::theme::{Metric, Theme};
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = app.themes().current();
-    let block = panel(theme, Line::from(title_span("curves", theme)), app.focus == Panel::Curves);
+    let (run, view) = (app.run(), app.view());
+    let theme = view.themes.current();
+    let block = panel(theme, Line::from(title_span("curves", theme)), view.focus == Panel::Curves);
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.height < 6 || inner.width < 12 {
@@ -23,9 +24,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let [loss_area, acc_area, score_area] =
         inner.layout(&Layout::vertical([Constraint::Fill(1), Constraint::Fill(1), Constraint::Fill(1)]));
-    let x_max = app.total_steps.max(app.snapshots.last().map_or(0, |s| s.step)).max(1) as f64;
+    let x_max = run.total_steps.max(run.snapshots.last().map_or(0, |s| s.step)).max(1) as f64;
     let sel_x = app.selected_snapshot().map(|s| s.step as f64);
-    let marker = match app.marker {
+    let marker = match view.marker {
         MarkerKind::Braille => Marker::Braille,
         MarkerKind::HalfBlock => Marker::HalfBlock,
         MarkerKind::Dot => Marker::Dot,
@@ -33,7 +34,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let chart = Charter { theme, x_max, sel_x, marker };
 
     // Loss: log10 so the long tail after the first drop stays readable.
-    let loss: Vec<(f64, f64)> = app.loss.iter().map(|&(s, l)| (s, l.log10())).collect();
+    let loss: Vec<(f64, f64)> = run.loss.iter().map(|&(s, l)| (s, l.log10())).collect();
     let (lo, hi) = span(loss.iter().map(|p| p.1), 0.05);
     let now = app.selected_snapshot().map(|s| s.loss).filter(|l| *l > 0.0);
     let title = Line::from(vec![
@@ -44,8 +45,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let labels = [fmt_num(10f64.powf(lo)), fmt_num(10f64.powf(hi))];
     chart.draw(title, vec![Curve { data: &loss, style: theme.loss() }], [lo, hi], labels, false, loss_area, buf);
 
-    let seen: Vec<(f64, f64)> = app.snapshots.iter().map(|s| (s.step as f64, s.seen_accuracy)).collect();
-    let unseen: Vec<(f64, f64)> = app.snapshots.iter().map(|s| (s.step as f64, s.unseen_accuracy)).collect();
+    let seen: Vec<(f64, f64)> = run.snapshots.iter().map(|s| (s.step as f64, s.seen_accuracy)).collect();
+    let unseen: Vec<(f64, f64)> = run.snapshots.iter().map(|s| (s.step as f64, s.unseen_accuracy)).collect();
     let mut title = vec![Span::styled(" accuracy ", theme.text())];
     if let Some(s) = app.selected_snapshot() {
         title.push(Span::styled(format!("seen {:.0}% ", s.seen_accuracy * 100.0), theme.seen()));
@@ -54,19 +55,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let curves = vec![Curve { data: &seen, style: theme.seen() }, Curve { data: &unseen, style: theme.unseen() }];
     chart.draw(Line::from(title), curves, [0.0, 1.0], ["0".into(), "1".into()], false, acc_area, buf);
 
-    let layers = app.layers();
+    let layers = run.layers();
     let others: Vec<Vec<(f64, f64)>> =
-        (0..layers).filter(|&l| l != app.layer).map(|l| series(app, l, |s| s.seen.ari)).collect();
+        (0..layers).filter(|&l| l != view.layer).map(|l| series(app, l, |s| s.seen.ari)).collect();
     let metrics = [
-        (Metric::Ari, series(app, app.layer, |s| s.seen.ari)),
-        (Metric::Ami, series(app, app.layer, |s| s.seen.ami)),
-        (Metric::F1, series(app, app.layer, |s| s.seen.f1)),
+        (Metric::Ari, series(app, view.layer, |s| s.seen.ari)),
+        (Metric::Ami, series(app, view.layer, |s| s.seen.ami)),
+        (Metric::F1, series(app, view.layer, |s| s.seen.f1)),
     ];
     let mut curves: Vec<Curve> = others.iter().map(|d| Curve { data: d, style: theme.faint() }).collect();
     curves.extend(metrics.iter().map(|(m, d)| Curve { data: d, style: theme.metric(*m) }));
-    let mut title = vec![Span::styled(format!(" L{} ", app.layer), theme.text())];
+    let mut title = vec![Span::styled(format!(" L{} ", view.layer), theme.text())];
     for (m, name) in [(Metric::Ari, "ARI"), (Metric::Ami, "AMI"), (Metric::F1, "F1")] {
-        let v = app.selected_snapshot().and_then(|s| s.layer(app.layer)).map(|l| match m {
+        let v = app.selected_snapshot().and_then(|s| s.layer(view.layer)).map(|l| match m {
             Metric::Ari => l.scores.seen.ari,
             Metric::Ami => l.scores.seen.ami,
             Metric::F1 => l.scores.seen.f1,
@@ -85,7 +86,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// One score of one layer over all checkpoints (layers that failed analysis are skipped).
 fn series(app: &App, layer: usize, f: impl Fn(&crate::analysis::LayerScores) -> f64) -> Vec<(f64, f64)> {
-    app.snapshots
+    let run = app.run();
+    run.snapshots
         .iter()
         .filter_map(|s| s.layer(layer).filter(|l| l.error.is_none()).map(|l| (s.step as f64, f(&l.scores))))
         .collect()

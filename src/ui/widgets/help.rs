@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 
-use super::{panel, title_span};
+use super::parts::{panel, title_span};
 use crate::ui::keymap::HELP;
 use crate::ui::theme::Theme;
 

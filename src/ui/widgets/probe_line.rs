@@ -7,15 +7,14 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::truncate;
+use super::parts::truncate;
 use crate::ui::app::{App, ProbeLine};
-
-pub const HEIGHT: u16 = 2;
 
 const PROMPT: &str = " probe› ";
 
 pub fn render(app: &App, line: &ProbeLine, area: Rect, buf: &mut Buffer) {
-    let theme = app.themes().current();
+    let (view, probes) = (app.view(), app.probes());
+    let theme = view.themes.current();
     buf.set_style(area, theme.status_bar());
     let top = Rect { height: area.height.min(1), ..area };
     let bottom = Rect { y: area.y.saturating_add(1), height: area.height.saturating_sub(1).min(1), ..area };
@@ -71,10 +70,9 @@ pub fn render(app: &App, line: &ProbeLine, area: Rect, buf: &mut Buffer) {
         }
         Line::from(spans)
     } else {
-        let task = app
-            .probes
+        let task = probes
             .experiment()
-            .and_then(|e| e.tasks.get(app.probes.fill_task % e.tasks.len().max(1)))
+            .and_then(|e| e.tasks.get(probes.fill_task % e.tasks.len().max(1)))
             .map_or(String::new(), |t| t.name.clone());
         let hint = format!(
             " `words | X` · Enter run · Tab complete · ↑↓ history · ^U held-out ^S seen instruction of {task} (^N/^P task) · Esc close"

@@ -8,7 +8,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use super::{fmt_num, fmt_step, panel, task_label, title_span, truncate};
+use super::parts::{fmt_num, fmt_step, panel, task_label, title_span, truncate};
 use crate::record::ProbeAnswer;
 use crate::ui::app::{verdict, App, Probe};
 use crate::ui::theme::Theme;
@@ -16,18 +16,20 @@ use crate::ui::theme::Theme;
 /// Rows the panel wants: borders, two rows of words, the answer, the nearest task, one bar per
 /// task.
 pub fn height(app: &App) -> u16 {
-    u16::try_from(6 + app.task_names.len()).unwrap_or(u16::MAX)
+    let run = app.run();
+    u16::try_from(6 + run.task_names.len()).unwrap_or(u16::MAX)
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = app.themes().current();
-    let Some(p) = app.probes.selected_probe() else { return };
-    let n = app.probes.list.len();
+    let (view, probes) = (app.view(), app.probes());
+    let theme = view.themes.current();
+    let Some(p) = probes.selected_probe() else { return };
+    let n = probes.list.len();
     let mut title = vec![title_span(format!("probe ◆{}", p.id()), theme)];
     if n > 1 {
-        title.push(Span::styled(format!("{}/{n} [ ] ", app.probes.selected + 1), theme.dim()));
+        title.push(Span::styled(format!("{}/{n} [ ] ", probes.selected + 1), theme.dim()));
     }
-    let hints = if app.probes.values { " v hide values " } else { " v values " };
+    let hints = if probes.values { " v hide values " } else { " v values " };
     let block = panel(theme, Line::from(title), false).title_bottom(Line::styled(hints, theme.dim()).right_aligned());
     let inner = block.inner(area);
     block.render(area, buf);
@@ -48,7 +50,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let note = match (snap, other) {
                 (_, Some(Err(e))) => Line::styled(e.to_string(), theme.error()),
                 (None, _) => Line::styled("runs at the first checkpoint", theme.dim()),
-                (Some(s), _) if app.probes.running(p.id(), s.step) => {
+                (Some(s), _) if probes.running(p.id(), s.step) => {
                     Line::styled(format!("running at step {}…", fmt_step(s.step)), theme.dim())
                 }
                 (Some(s), _) => Line::styled(format!("no result at step {} yet", fmt_step(s.step)), theme.dim()),
@@ -62,12 +64,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 /// The instruction words, each shaded by its attribution relative to the strongest, then the
 /// input; with values on, each word carries its number.
 fn shaded_words<'a>(app: &App, theme: &Theme, a: &ProbeAnswer) -> Vec<Span<'a>> {
+    let probes = app.probes();
     let max = a.attribution.iter().filter(|v| v.is_finite()).fold(0.0f32, |m, v| m.max(v.abs()));
     let mut spans = Vec::new();
     for (i, word) in a.words.iter().enumerate() {
         let v = a.attribution.get(i).copied().unwrap_or(0.0);
         let rel = if max > 0.0 && v.is_finite() { v / max } else { 0.0 };
-        let text = if app.probes.values { format!("{word}{}", signed(v)) } else { word.clone() };
+        let text = if probes.values { format!("{word}{}", signed(v)) } else { word.clone() };
         spans.push(Span::styled(text, theme.attribution(rel)));
     }
     spans.push(Span::styled(format!("| {}", a.input), theme.dim()));
@@ -111,25 +114,26 @@ fn wrap(tokens: Vec<Span<'_>>, width: usize) -> Vec<Line<'_>> {
 }
 
 fn answer_lines<'a>(app: &App, theme: &Theme, p: &Probe, a: &ProbeAnswer, w: usize) -> Vec<Line<'a>> {
+    let (run, view, probes) = (app.run(), app.view(), app.probes());
     let mut answer = vec![
         Span::styled("answer ", theme.dim()),
         Span::styled(a.answer.clone(), theme.text().add_modifier(Modifier::BOLD)),
         Span::styled(format!(" {:.0}%", a.answer_probability * 100.0), theme.text()),
     ];
-    let index = app.probes.list.iter().position(|q| q.id() == p.id()).unwrap_or(0);
-    let Some(pl) = app.probe_placement(index, app.selected, app.layer) else {
-        let d = app.selected_snapshot().and_then(|s| s.layer(app.layer)).map_or(0, |l| l.pca.mean.len());
-        let got = a.hidden.get(app.layer).map_or(0, Vec::len);
+    let index = probes.list.iter().position(|q| q.id() == p.id()).unwrap_or(0);
+    let Some(pl) = app.probe_placement(index, view.selected, view.layer) else {
+        let d = app.selected_snapshot().and_then(|s| s.layer(view.layer)).map_or(0, |l| l.pca.mean.len());
+        let got = a.hidden.get(view.layer).map_or(0, Vec::len);
         return vec![
             Line::from(answer),
             Line::styled(
-                format!("not placed on layer {}: {got} hidden values, its analysis has {d}", app.layer),
+                format!("not placed on layer {}: {got} hidden values, its analysis has {d}", view.layer),
                 theme.warning(),
             ),
         ];
     };
-    let name = |t: usize| app.task_names.get(t).cloned().unwrap_or_else(|| format!("task {t}"));
-    let exp = app.probes.experiment();
+    let name = |t: usize| run.task_names.get(t).cloned().unwrap_or_else(|| format!("task {t}"));
+    let exp = probes.experiment();
     match exp.and_then(|e| verdict(e, a, pl.nearest_task)) {
         Some((expected, true)) => {
             answer.push(Span::styled(format!("  ✓ {}({})={expected}", name(pl.nearest_task), a.input), theme.ok()))
@@ -142,15 +146,15 @@ fn answer_lines<'a>(app: &App, theme: &Theme, p: &Probe, a: &ProbeAnswer, w: usi
     let mut lines = vec![
         Line::from(answer),
         Line::from(vec![
-            Span::styled(format!("nearest (layer {}) ", app.layer), theme.dim()),
+            Span::styled(format!("nearest (layer {}) ", view.layer), theme.dim()),
             Span::styled(format!("●{} ", task_label(pl.nearest_task)), theme.task(pl.nearest_task)),
             Span::styled(name(pl.nearest_task), theme.text().add_modifier(Modifier::BOLD)),
         ]),
     ];
     let counts =
-        app.selected_snapshot().and_then(|s| s.layer(app.layer)).map(|l| l.task_counts.clone()).unwrap_or_default();
+        app.selected_snapshot().and_then(|s| s.layer(view.layer)).map(|l| l.task_counts.clone()).unwrap_or_default();
     let max = pl.distances.iter().filter(|d| d.is_finite()).fold(0.0f32, |m, &d| m.max(d));
-    let name_w = app.task_names.iter().map(|n| n.chars().count()).max().unwrap_or(4).min(w / 3).max(1);
+    let name_w = run.task_names.iter().map(|n| n.chars().count()).max().unwrap_or(4).min(w / 3).max(1);
     let bar_w = w.saturating_sub(name_w + 4 + 7);
     for (t, &d) in pl.distances.iter().enumerate() {
         let closest = t == pl.nearest_task;

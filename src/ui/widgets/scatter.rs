@@ -6,25 +6,26 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
+use super::parts::{fmt_num, fmt_step, panel, task_label, title_span, truncate};
 use super::raster::{task_weights, Raster, UNSEEN_MARK};
-use super::{fmt_num, fmt_step, panel, task_label, title_span, truncate};
 use crate::analysis::LayerAnalysis;
 use crate::ui::app::{App, Centroids, MarkerKind, Panel, Source};
 use crate::ui::theme::Theme;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = app.themes().current();
+    let (run, view) = (app.run(), app.view());
+    let theme = view.themes.current();
     let snap = app.selected_snapshot();
-    let layer = snap.and_then(|s| s.layer(app.layer));
-    let name = if app.layers() == 0 { "scatter".to_string() } else { layer_name(app.layer, app.layers()) };
+    let layer = snap.and_then(|s| s.layer(view.layer));
+    let name = if run.layers() == 0 { "scatter".to_string() } else { layer_name(view.layer, run.layers()) };
     let mut title = vec![title_span(name, theme)];
     if let Some(s) = snap {
         title.push(Span::styled(
-            format!("step {} ({}/{}) ", fmt_step(s.step), app.selected + 1, app.snapshots.len()),
+            format!("step {} ({}/{}) ", fmt_step(s.step), view.selected + 1, run.snapshots.len()),
             theme.dim(),
         ));
     }
-    let mut block = panel(theme, Line::from(title), app.focus == Panel::Scatter);
+    let mut block = panel(theme, Line::from(title), view.focus == Panel::Scatter);
     if let Some(l) = layer.filter(|l| l.error.is_none()) {
         let sc = &l.scores;
         let mut spans = vec![
@@ -32,7 +33,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Span::styled(format!(" AMI {:.2}", sc.seen.ami), theme.metric(crate::ui::theme::Metric::Ami)),
             Span::styled(format!(" F1 {:.2} ", sc.seen.f1), theme.metric(crate::ui::theme::Metric::F1)),
         ];
-        if !app.unseen_tasks.is_empty() {
+        if !run.unseen_tasks.is_empty() {
             spans.push(Span::styled(
                 format!("unseen→task {:.0}% ", sc.unseen_centroid_accuracy * 100.0),
                 theme.unseen(),
@@ -46,7 +47,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         placeholder(app, theme, inner, buf);
         return;
     };
-    let Some(layer) = snap.layer(app.layer) else {
+    let Some(layer) = snap.layer(view.layer) else {
         centred(vec![Line::styled("no analysis for this layer", theme.dim())], inner, buf);
         return;
     };
@@ -64,7 +65,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(1),
         Constraint::Length(legend_row_h),
     ]));
-    let half = app.ranges.get(app.selected).and_then(|r| r.get(app.layer)).copied().unwrap_or([1.0, 1.0]);
+    let half = run.ranges.get(view.selected).and_then(|r| r.get(view.layer)).copied().unwrap_or([1.0, 1.0]);
     let off = plot(app, theme, layer, half, plot_area, buf);
     let ev = layer.pca.explained_variance_ratio;
     let mut y =
@@ -86,13 +87,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// "●1 copy ●2 reverse …" in one row, names shortened to share the width.
 pub fn compact_legend<'a>(app: &App, theme: &Theme, width: u16) -> Line<'a> {
-    let unseen = app.show_unseen && !app.unseen_tasks.is_empty();
-    let k = app.task_names.len().max(1);
+    let (run, view) = (app.run(), app.view());
+    let unseen = view.show_unseen && !run.unseen_tasks.is_empty();
+    let k = run.task_names.len().max(1);
     // Each entry costs "●1 " + name + " "; the unseen mark takes 9 columns when shown.
     let room = usize::from(width).saturating_sub(if unseen { 9 } else { 0 });
     let budget = (room / k).saturating_sub(4);
     let mut spans = Vec::new();
-    for (t, name) in app.task_names.iter().enumerate() {
+    for (t, name) in run.task_names.iter().enumerate() {
         spans.push(Span::styled(format!("●{}", task_label(t)), theme.task(t)));
         let name = if budget >= 2 { format!(" {} ", truncate(name, budget)) } else { " ".into() };
         spans.push(Span::styled(name, theme.text()));
@@ -106,20 +108,21 @@ pub fn compact_legend<'a>(app: &App, theme: &Theme, width: u16) -> Line<'a> {
 /// Draws one layer's points (with faint zero axes, unseen marks and centroids) into `area`;
 /// returns how many points fell off-scale. Shared with the all-layers grid.
 pub fn plot(app: &App, theme: &Theme, layer: &LayerAnalysis, half: [f32; 2], area: Rect, buf: &mut Buffer) -> usize {
+    let (run, view) = (app.run(), app.view());
     if area.is_empty() {
         return 0;
     }
-    let k = app.task_names.len().max(1);
-    let mut raster = Raster::new(area.width, area.height, app.marker, k, half);
+    let k = run.task_names.len().max(1);
+    let mut raster = Raster::new(area.width, area.height, view.marker, k, half);
     zero_axes(&raster, theme, area, buf);
-    raster.plot_seen(&layer.seen_proj, &app.seen_tasks);
-    let unseen_w = if app.show_unseen {
-        raster.plot_unseen(&layer.unseen_proj, &app.unseen_tasks);
-        task_weights(&app.unseen_tasks, k)
+    raster.plot_seen(&layer.seen_proj, &run.seen_tasks);
+    let unseen_w = if view.show_unseen {
+        raster.plot_unseen(&layer.unseen_proj, &run.unseen_tasks);
+        task_weights(&run.unseen_tasks, k)
     } else {
         Vec::new()
     };
-    raster.draw(area, buf, theme, &task_weights(&app.seen_tasks, k), &unseen_w);
+    raster.draw(area, buf, theme, &task_weights(&run.seen_tasks, k), &unseen_w);
     let mut mark = |p: [f32; 2], ch: char, style: Style| {
         if let Some((x, y)) = raster.cell_of(p) {
             if let Some(c) = buf.cell_mut((area.x + x, area.y + y)) {
@@ -128,7 +131,7 @@ pub fn plot(app: &App, theme: &Theme, layer: &LayerAnalysis, half: [f32; 2], are
             }
         }
     };
-    match app.centroids {
+    match view.centroids {
         Centroids::Off => {}
         Centroids::KMeans => layer.kmeans_centroids_proj.iter().for_each(|&p| mark(p, '+', theme.centroid())),
         Centroids::Task => layer
@@ -146,6 +149,7 @@ pub fn plot(app: &App, theme: &Theme, layer: &LayerAnalysis, half: [f32; 2], are
 /// Probes on top of everything: with the trail on, where each earlier checkpoint put them (small
 /// dots), then a labelled diamond per probe (`◆1`; the label goes left near the right edge).
 fn probe_marks(app: &App, theme: &Theme, layer: usize, raster: &Raster, area: Rect, buf: &mut Buffer) {
+    let (view, probes) = (app.view(), app.probes());
     let mut put = |x: u16, y: u16, ch: char, style: Style| {
         if x < area.width && y < area.height {
             if let Some(c) = buf.cell_mut((area.x + x, area.y + y)) {
@@ -154,20 +158,20 @@ fn probe_marks(app: &App, theme: &Theme, layer: usize, raster: &Raster, area: Re
             }
         }
     };
-    if app.probes.trail {
-        for i in 0..app.probes.list.len() {
-            for s in 0..app.selected {
+    if probes.trail {
+        for i in 0..probes.list.len() {
+            for s in 0..view.selected {
                 if let Some((x, y)) = app.probe_placement(i, s, layer).and_then(|pl| raster.cell_of(pl.point)) {
                     put(x, y, '•', theme.probe_trail());
                 }
             }
         }
     }
-    for (i, p) in app.probes.list.iter().enumerate() {
-        let Some((x, y)) = app.probe_placement(i, app.selected, layer).and_then(|pl| raster.cell_of(pl.point)) else {
+    for (i, p) in probes.list.iter().enumerate() {
+        let Some((x, y)) = app.probe_placement(i, view.selected, layer).and_then(|pl| raster.cell_of(pl.point)) else {
             continue;
         };
-        let style = theme.probe_marker(i == app.probes.selected);
+        let style = theme.probe_marker(i == probes.selected);
         let digits = p.id.to_string();
         let n = u16::try_from(digits.len()).unwrap_or(u16::MAX);
         put(x, y, '◆', style);
@@ -203,7 +207,8 @@ pub fn layer_name(layer: usize, layers: usize) -> String {
 }
 
 fn legend_width(app: &App) -> u16 {
-    let longest = app.task_names.iter().map(|n| n.chars().count()).max().unwrap_or(4);
+    let run = app.run();
+    let longest = run.task_names.iter().map(|n| n.chars().count()).max().unwrap_or(4);
     // "▐ 1 name" plus a margin; 16 is enough for the marker/centroid lines.
     u16::try_from(longest + 6).unwrap_or(u16::MAX).max(16)
 }
@@ -217,16 +222,17 @@ fn marker_name(m: MarkerKind) -> &'static str {
 }
 
 fn render_legend(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let (run, view, probes) = (app.run(), app.view(), app.probes());
     let name_w = usize::from(area.width).saturating_sub(5);
     let mut lines = vec![Line::styled(" tasks", theme.dim())];
     let mut extra = vec![];
-    if app.show_unseen && !app.unseen_tasks.is_empty() {
+    if view.show_unseen && !run.unseen_tasks.is_empty() {
         extra.push(Line::from(vec![
             Span::styled(format!(" {UNSEEN_MARK} "), theme.text()),
             Span::styled("unseen", theme.dim()),
         ]));
     }
-    match app.centroids {
+    match view.centroids {
         Centroids::Off => {}
         Centroids::KMeans => {
             extra.push(Line::from(vec![Span::styled(" + ", theme.centroid()), Span::styled("k-means", theme.dim())]))
@@ -234,14 +240,14 @@ fn render_legend(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         Centroids::Task => extra
             .push(Line::from(vec![Span::styled(" 1 ", theme.task_badge(0)), Span::styled(" task mean", theme.dim())])),
     }
-    if !app.probes.list.is_empty() {
+    if !probes.list.is_empty() {
         extra
             .push(Line::from(vec![Span::styled(" ◆ ", theme.probe_marker(false)), Span::styled("probe", theme.dim())]));
     }
-    extra.push(Line::styled(format!(" {}", marker_name(app.marker)), theme.faint()));
+    extra.push(Line::styled(format!(" {}", marker_name(view.marker)), theme.faint()));
     let room = usize::from(area.height).saturating_sub(1 + extra.len());
-    let n = app.task_names.len();
-    for (t, name) in app.task_names.iter().enumerate() {
+    let n = run.task_names.len();
+    for (t, name) in run.task_names.iter().enumerate() {
         if lines.len() > room || (lines.len() == room && t + 1 < n) {
             lines.push(Line::styled(format!(" +{} more", n - t), theme.dim()));
             break;
@@ -259,11 +265,12 @@ fn render_legend(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
 
 /// Before the first checkpoint: say what is happening rather than show an empty plot.
 fn placeholder(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let lines = match app.source {
+    let run = app.run();
+    let lines = match run.source {
         Source::Live => vec![
             Line::styled("training…", theme.title()),
-            Line::styled(format!("first checkpoint at step {}", fmt_step(app.first_checkpoint)), theme.text()),
-            Line::styled(format!("now at step {} of {}", fmt_step(app.step), fmt_step(app.total_steps)), theme.dim()),
+            Line::styled(format!("first checkpoint at step {}", fmt_step(run.first_checkpoint)), theme.text()),
+            Line::styled(format!("now at step {} of {}", fmt_step(run.step), fmt_step(run.total_steps)), theme.dim()),
         ],
         Source::Replay(_) => vec![Line::styled("this session has no checkpoints", theme.dim())],
     };

@@ -6,16 +6,15 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::fmt_step;
+use super::parts::fmt_step;
 use crate::session::RunStatus;
 use crate::ui::app::{App, Level, Phase, Source, View};
 
-pub const HEIGHT: u16 = 2;
-
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = app.themes().current();
+    let (run, view) = (app.run(), app.view());
+    let theme = view.themes.current();
     buf.set_style(area, theme.status_bar());
-    let (badge, badge_style) = match (app.source, app.phase) {
+    let (badge, badge_style) = match (run.source, run.phase) {
         (Source::Replay(status), _) => (
             match status {
                 RunStatus::Finished => " REPLAY · finished ",
@@ -30,16 +29,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         (Source::Live, Phase::Stopped) => (" ■ STOPPED ", theme.paused()),
         (Source::Live, Phase::Failed) => (" ✖ FAILED ", theme.error()),
     };
-    let pct = (app.step * 100).checked_div(app.total_steps).unwrap_or(0);
+    let pct = (run.step * 100).checked_div(run.total_steps).unwrap_or(0);
     let mut info = vec![
         Span::styled(badge, badge_style),
-        Span::raw(format!(" {} · step {}/{} ({pct}%)", app.device, fmt_step(app.step), fmt_step(app.total_steps))),
+        Span::raw(format!(" {} · step {}/{} ({pct}%)", run.device, fmt_step(run.step), fmt_step(run.total_steps))),
     ];
-    if app.source == Source::Live && app.phase == Phase::Running && app.steps_per_s > 0.0 {
-        let left = app.total_steps.saturating_sub(app.step) as f64 / app.steps_per_s;
-        info.push(Span::raw(format!(" · {:.1} steps/s · ETA {}", app.steps_per_s, fmt_duration(left))));
+    if run.source == Source::Live && run.phase == Phase::Running && run.steps_per_s > 0.0 {
+        let left = run.total_steps.saturating_sub(run.step) as f64 / run.steps_per_s;
+        info.push(Span::raw(format!(" · {:.1} steps/s · ETA {}", run.steps_per_s, fmt_duration(left))));
     }
-    info.push(Span::raw(format!(" · {} · theme {}", app.session_dir.display(), theme.name())));
+    info.push(Span::raw(format!(" · {} · theme {}", run.session_dir.display(), theme.name())));
     let [top, bottom] = [
         Rect { height: 1, ..area },
         Rect { y: area.y.saturating_add(1), height: area.height.saturating_sub(1).min(1), ..area },
@@ -47,7 +46,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Line::from(info).style(theme.status_bar()).render(top, buf);
 
     let mut used = 0;
-    if let Some(n) = &app.notice {
+    if let Some(n) = &view.notice {
         let style = match n.level {
             Level::Info => theme.status_bar(),
             Level::Warning => theme.status_bar().patch(theme.warning()),
@@ -73,25 +72,26 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// Key hints for the current state, most useful first.
 fn hints(app: &App) -> Vec<&'static str> {
+    let (run, view, probes) = (app.run(), app.view(), app.probes());
     let mut h = vec!["? help", "q quit", "←→ checkpoint", "↑↓ layer"];
     // Live, pausing and following matter more than the view toggles that follow.
-    if app.source == Source::Live {
-        match app.phase {
+    if run.source == Source::Live {
+        match run.phase {
             Phase::Running => h.push("space pause"),
             Phase::Paused => h.push("space resume"),
             _ => {}
         }
-        if !app.follow {
+        if !view.follow {
             h.push("f follow");
         }
     }
-    h.push(match app.view {
+    h.push(match view.mode {
         View::Scatter => "a all layers",
         View::AllLayers => "a one layer",
     });
     h.push("tab focus");
     h.push("p probe");
-    if app.probes.list.len() > 1 {
+    if probes.list.len() > 1 {
         h.push("[ ] probes");
     }
     h

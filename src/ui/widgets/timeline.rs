@@ -7,77 +7,46 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::{fmt_step, panel, title_span};
+use super::layout::{column_of, index_at, slot, timeline_inner, timeline_strip};
+use super::parts::{fmt_step, panel, title_span};
 use crate::ui::app::{App, Panel, Source};
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-/// Widest slot per checkpoint: a few checkpoints should not stretch across the screen.
-const MAX_SLOT: u16 = 6;
-
-/// Columns per checkpoint (0 when checkpoints outnumber columns).
-fn slot(n: usize, width: u16) -> u16 {
-    match u16::try_from(n) {
-        Ok(n) if n > 0 && n <= width => (width / n).clamp(1, MAX_SLOT),
-        _ => 0,
-    }
-}
-
-/// The checkpoint drawn at column `col` of a strip `width` wide (also what a click selects).
-pub fn index_at(n: usize, width: u16, col: u16) -> Option<usize> {
-    if n == 0 || col >= width {
-        return None;
-    }
-    let i = match slot(n, width) {
-        0 => usize::from(col) * n / usize::from(width),
-        s => usize::from(col / s),
-    };
-    (i < n).then_some(i)
-}
-
-/// The column where checkpoint `i` starts.
-fn column_of(n: usize, width: u16, i: usize) -> u16 {
-    match slot(n, width) {
-        0 if n > 0 => u16::try_from(i * usize::from(width) / n).unwrap_or(0),
-        0 => 0,
-        s => u16::try_from(i).unwrap_or(0).saturating_mul(s),
-    }
-}
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = app.themes().current();
-    let n = app.snapshots.len();
+    let (run, view) = (app.run(), app.view());
+    let theme = view.themes.current();
+    let n = run.snapshots.len();
     let mut title = vec![
         title_span("timeline", theme),
-        Span::styled(format!("{n} checkpoints · bars: ARI of L{} ", app.layer), theme.dim()),
+        Span::styled(format!("{n} checkpoints · bars: ARI of L{} ", view.layer), theme.dim()),
     ];
-    match app.source {
-        Source::Live if app.follow => title.push(Span::styled(" ● following live ", theme.accent())),
+    match run.source {
+        Source::Live if view.follow => title.push(Span::styled(" ● following live ", theme.accent())),
         Source::Live => title.push(Span::styled(" ◼ not following (f) ", theme.warning())),
         Source::Replay(_) => title.push(Span::styled(" replay ", theme.dim())),
     }
-    let block = panel(theme, Line::from(title), app.focus == Panel::Timeline);
-    let inner = block.inner(area);
-    block.render(area, buf);
+    panel(theme, Line::from(title), view.focus == Panel::Timeline).render(area, buf);
+    // The layout's geometry, not the block's: mouse clicks are hit-tested against the same.
+    let inner = timeline_inner(area);
     if inner.is_empty() || n == 0 {
-        app.timeline_strip.set(Rect::ZERO);
         if !inner.is_empty() {
             Line::styled(" no checkpoint yet", theme.dim()).render(inner, buf);
         }
         return;
     }
     let s = slot(n, inner.width);
-    let used = if s == 0 { inner.width } else { s * u16::try_from(n).unwrap_or(0) };
-    app.timeline_strip.set(Rect { width: used, ..inner });
-    let sel_col = column_of(n, inner.width, app.selected);
+    let used = timeline_strip(area, n).width;
+    let sel_col = column_of(n, inner.width, view.selected);
     for col in 0..used {
         let Some(mut i) = index_at(n, inner.width, col) else { continue };
-        let selected = if s == 0 { col == sel_col } else { i == app.selected };
+        let selected = if s == 0 { col == sel_col } else { i == view.selected };
         if selected {
-            i = app.selected;
+            i = view.selected;
         }
         // A gap between wide slots makes single checkpoints countable.
         let gap = s >= 3 && col % s == s - 1;
-        let layer = app.snapshots[i].layer(app.layer).filter(|l| l.error.is_none());
+        let layer = run.snapshots[i].layer(view.layer).filter(|l| l.error.is_none());
         let (ch, style) = match layer {
             _ if gap => (' ', theme.text()),
             Some(l) => {
@@ -93,36 +62,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if inner.height >= 2 {
         let row = Rect { y: inner.y + 1, height: 1, ..inner };
-        let label = format!("▲ step {}", fmt_step(app.snapshots[app.selected.min(n - 1)].step));
+        let label = format!("▲ step {}", fmt_step(run.snapshots[view.selected.min(n - 1)].step));
         let w = u16::try_from(label.chars().count()).unwrap_or(u16::MAX);
         let x = sel_col.min(inner.width.saturating_sub(w));
         // The first and last steps frame the strip, unless the selection's label covers them.
-        let first = fmt_step(app.snapshots.first().map_or(0, |s| s.step));
+        let first = fmt_step(run.snapshots.first().map_or(0, |s| s.step));
         if x > u16::try_from(first.len()).unwrap_or(u16::MAX) {
             Line::styled(first, theme.dim()).render(row, buf);
         }
-        let end = fmt_step(app.snapshots.last().map_or(0, |s| s.step));
+        let end = fmt_step(run.snapshots.last().map_or(0, |s| s.step));
         let end_x = used.saturating_sub(u16::try_from(end.len()).unwrap_or(0));
         if end_x > x.saturating_add(w) {
             Line::styled(end, theme.dim()).render(Rect { x: row.x + end_x, width: row.width - end_x, ..row }, buf);
         }
         Line::styled(label, theme.accent()).render(Rect { x: row.x + x, width: row.width - x, ..row }, buf);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn columns_and_indices_agree() {
-        for (n, w) in [(1, 10), (5, 10), (10, 10), (11, 10), (100, 7), (3, 1)] {
-            for i in 0..n {
-                let c = column_of(n, w, i);
-                let back = index_at(n, w, c).unwrap();
-                assert!(back <= i, "n={n} w={w} i={i} c={c} back={back}");
-            }
-            assert_eq!(index_at(n, w, w), None);
-        }
     }
 }

@@ -5,8 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
+use super::layout::{MIN_HEIGHT, MIN_WIDTH};
 use super::scatter::centred;
-use super::{MIN_HEIGHT, MIN_WIDTH};
 use crate::ui::theme::Theme;
 
 pub fn render(theme: &Theme, area: Rect, buf: &mut Buffer) {
