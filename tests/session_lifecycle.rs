@@ -162,3 +162,34 @@ fn kill_dash_nine_leaves_a_readable_session() {
         .to_string_lossy()
         .ends_with(".tmp")));
 }
+
+#[test]
+fn a_resumed_run_says_where_its_first_new_checkpoint_is() {
+    use clusterscope::model::DeviceChoice;
+    use clusterscope::train::{spawn, RunConfig, TrainerEvent};
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s");
+    common::make_tiny_session(&s, 30);
+    let exp = common::tiny_experiment(None);
+    let model = common::model_for(&exp);
+    // 60 steps at the tiny spec's 3 checkpoints: every 20, so after step 30 the next is 40.
+    let run = RunConfig {
+        experiment: exp,
+        model,
+        device: DeviceChoice::Cpu,
+        steps: 60,
+        out_dir: s,
+        resume: true,
+        stop_at: None,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = spawn(run, move |e| tx.send(e).is_ok(), |_| true).unwrap();
+    let first = rx.iter().find_map(|e| match e {
+        TrainerEvent::Started(info) => Some(info.first_checkpoint),
+        TrainerEvent::Failed(f) => panic!("resume failed: {f}"),
+        _ => None,
+    });
+    drop(rx);
+    h.thread.join().unwrap();
+    assert_eq!(first, Some(40));
+}
