@@ -26,8 +26,11 @@ pub enum SessionError {
     Missing(PathBuf),
     #[error("{0}: not a clusterscope session (no manifest.json)")]
     NoManifest(PathBuf),
-    #[error("{0}: a session already exists here (resume it with --resume, or choose another --name/--out)")]
+    #[error("{}: a session already exists here (resume it with --resume, or choose another --name/--out)", .0.display())]
     Exists(PathBuf),
+    /// A directory that holds other files: a session is never written among them.
+    #[error("{}: not empty and not a clusterscope session; choose another --out (nothing was written)", .0.display())]
+    Occupied(PathBuf),
     #[error("{file}: {reason}")]
     Corrupt { file: PathBuf, reason: String },
     #[error(
@@ -65,7 +68,10 @@ impl SessionError {
 impl Kind for SessionError {
     fn kind(&self) -> ErrorKind {
         match self {
-            SessionError::Missing(_) | SessionError::NoManifest(_) | SessionError::Exists(_) => ErrorKind::Usage,
+            SessionError::Missing(_)
+            | SessionError::NoManifest(_)
+            | SessionError::Exists(_)
+            | SessionError::Occupied(_) => ErrorKind::Usage,
             SessionError::Corrupt { .. }
             | SessionError::NewerVersion { .. }
             | SessionError::Foreign { .. }

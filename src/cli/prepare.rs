@@ -136,6 +136,20 @@ fn parse_device(s: &str) -> Result<DeviceChoice> {
     Ok(s.parse::<DeviceChoice>()?)
 }
 
+/// A `--name` is one plain directory name under `sessions/`: never empty, never a path.
+fn session_name(name: &str) -> Result<&str> {
+    let plain = !name.trim().is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control);
+    if plain {
+        Ok(name)
+    } else {
+        usage(format!("--name {name:?}: a session name is one directory name under sessions/ (no `/`, not `..`)"))
+    }
+}
+
 /// Validates everything a training run needs up front, so bad input fails before any work.
 pub fn prepare(args: &RunArgs) -> Result<RunConfig> {
     if let Some(dir) = &args.resume {
@@ -151,13 +165,14 @@ pub fn prepare(args: &RunArgs) -> Result<RunConfig> {
     }
     let out_dir = match (&args.out, &args.name) {
         (Some(dir), _) => dir.clone(),
-        (None, Some(name)) => Path::new("sessions").join(name),
+        (None, Some(name)) => Path::new("sessions").join(session_name(name)?),
         (None, None) => Path::new("sessions").join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string()),
     };
     // Checked here so every way of training refuses alike; the writer refuses again at creation.
     if SessionDir::new(&out_dir).manifest().exists() {
         return Err(SessionError::Exists(out_dir).into());
     }
+    SessionDir::new(&out_dir).check_free()?;
     Ok(RunConfig {
         experiment: Arc::new(experiment),
         model,

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::format::{CHECKPOINTS, LOG, MANIFEST, OPTIMIZER, POINTS, PROBES, SNAPSHOT, WEIGHTS};
+use super::SessionError;
 
 /// A session directory, as paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,20 @@ impl SessionDir {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Whether a new session may be created here: the directory is absent or empty. A session
+    /// is never written among someone else's files, which it could overwrite or delete.
+    pub fn check_free(&self) -> Result<(), SessionError> {
+        if !self.root.exists() {
+            return Ok(());
+        }
+        let mut entries = std::fs::read_dir(&self.root).map_err(|e| SessionError::read(&self.root, e))?;
+        if entries.next().is_some() {
+            Err(SessionError::Occupied(self.root.clone()))
+        } else {
+            Ok(())
+        }
     }
 
     pub fn manifest(&self) -> PathBuf {

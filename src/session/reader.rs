@@ -28,9 +28,20 @@ impl Session {
         let seen = points.iter().filter(|p| p.seen).count();
         let unseen = points.len() - seen;
         let mut snapshots = Vec::with_capacity(manifest.checkpoints.len());
+        let inside = fs::canonicalize(layout.checkpoints()).ok();
         for entry in &manifest.checkpoints {
-            let path = dir.join(CHECKPOINTS).join(&entry.dir).join(SNAPSHOT);
-            let snap: Snapshot = parse_json(&path, &read(&path)?)?;
+            let ckpt = layout.checkpoints().join(&entry.dir);
+            // A link out of the session is refused like a `..` in the manifest.
+            if let (Some(inside), Ok(real)) = (&inside, fs::canonicalize(&ckpt)) {
+                if !real.starts_with(inside) {
+                    return Err(SessionError::corrupt(
+                        &ckpt,
+                        format!("resolves to {}, outside the session", real.display()),
+                    ));
+                }
+            }
+            let path = ckpt.join(SNAPSHOT);
+            let snap = read_snapshot(&path)?;
             if snap.step != entry.step {
                 return Err(SessionError::corrupt(
                     &path,
@@ -64,10 +75,16 @@ impl Session {
     /// Index of a checkpoint by step, or the last one for `None`.
     pub fn checkpoint_index(&self, step: Option<usize>) -> Option<usize> {
         match step {
-            None => self.snapshots.len().checked_sub(1),
+            // The highest step, whatever order the manifest lists them in.
+            None => self.snapshots.iter().enumerate().max_by_key(|(_, s)| s.step).map(|(i, _)| i),
             Some(s) => self.snapshots.iter().position(|x| x.step == s),
         }
     }
+}
+
+/// One checkpoint's `snapshot.json`.
+pub fn read_snapshot(path: &Path) -> Result<Snapshot, SessionError> {
+    parse_json(path, &read(path)?)
 }
 
 pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
@@ -93,7 +110,19 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
     if version == 0 {
         return Err(SessionError::corrupt(&path, "missing or invalid format_version"));
     }
-    parse_json(&path, &bytes)
+    let manifest: Manifest = parse_json(&path, &bytes)?;
+    for c in &manifest.checkpoints {
+        // A manifest is data, not a way to make us read files elsewhere.
+        let mut parts = Path::new(&c.dir).components();
+        let plain = matches!((parts.next(), parts.next()), (Some(std::path::Component::Normal(_)), None));
+        if !plain {
+            return Err(SessionError::corrupt(
+                &path,
+                format!("checkpoint {} names directory {:?}, outside the session's checkpoints/", c.step, c.dir),
+            ));
+        }
+    }
+    Ok(manifest)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, SessionError> {

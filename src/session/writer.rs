@@ -23,6 +23,7 @@ impl SessionWriter {
         if dir.manifest().exists() {
             return Err(SessionError::Exists(root.to_path_buf()));
         }
+        dir.check_free()?;
         let ckpts = dir.checkpoints();
         fs::create_dir_all(&ckpts).map_err(|e| SessionError::write(&ckpts, e))?;
         write_atomic(&dir.points(), &serde_json::to_vec(points)?)?;

@@ -60,10 +60,13 @@ pub fn lock(writer: &SharedWriter) -> std::sync::MutexGuard<'_, SessionWriter> {
     writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Starts the analysis thread; `previous` is the analysis of the checkpoint before the first job
+/// (a resumed run's), if any.
 pub fn spawn_analyser<F>(
     exp: Arc<Experiment>,
     set: &AnalysisSet,
     writer: SharedWriter,
+    previous: Option<CheckpointAnalysis>,
     mut sink: F,
 ) -> Result<Analyser, TrainError>
 where
@@ -77,7 +80,8 @@ where
     let thread = std::thread::Builder::new()
         .name("analysis".into())
         .spawn(move || {
-            let mut prev: Option<CheckpointAnalysis> = None;
+            // PCA signs follow the previous checkpoint's, also across a resume.
+            let mut prev = previous;
             for job in rx {
                 let Job { mut snapshot, seen, unseen, resume } = job;
                 let d =

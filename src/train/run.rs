@@ -20,7 +20,7 @@ use crate::model::{DeviceChoice, ModelConfig};
 use crate::record::{Progress, RunInfo, Snapshot, Summary};
 use crate::session::format::{LogEntry, ResumeState, RunStatus};
 use crate::session::manifest::analysis_points;
-use crate::session::reader::read_manifest;
+use crate::session::reader::{read_manifest, read_snapshot};
 use crate::session::{Manifest, SessionDir, SessionWriter};
 
 /// How often progress is reported: often enough for a smooth UI, rarely enough not to flood it.
@@ -129,14 +129,15 @@ impl Run {
         };
         let mut trainer = Trainer::new(exp.clone(), config.model.clone(), device, config.steps)
             .map_err(TrainError::model("cannot build the model"))?;
-        let (writer, earlier_seconds) = if config.resume {
-            open_for_resume(&config, &mut trainer)?
+        let (writer, earlier_seconds, previous) = if config.resume {
+            let r = open_for_resume(&config, &mut trainer)?;
+            (r.writer, r.seconds, Some(r.previous))
         } else {
             let manifest = Manifest::new(&config.out_dir, &exp, &config.model, &info.device, config.steps)?;
-            (SessionWriter::create(&config.out_dir, manifest, &info.points)?, 0.0)
+            (SessionWriter::create(&config.out_dir, manifest, &info.points)?, 0.0, None)
         };
         let writer = Arc::new(Mutex::new(writer));
-        let analyser = spawn_analyser(exp, &analysis, writer.clone(), on_analyser)?;
+        let analyser = spawn_analyser(exp, &analysis, writer.clone(), previous, on_analyser)?;
         let last_checkpoint = config.resume.then(|| trainer.step());
         if config.resume {
             // The resume step's checkpoint is on disk already; the next one is the first reported.
@@ -295,14 +296,28 @@ impl Run {
 
 /// Loads the last checkpoint's weights, optimizer moments and data stream into `trainer`, and
 /// reopens the session; returns the writer and the training seconds already spent.
-fn open_for_resume(config: &RunConfig, trainer: &mut Trainer) -> Result<(SessionWriter, f64), TrainError> {
+fn open_for_resume(config: &RunConfig, trainer: &mut Trainer) -> Result<Resumed, TrainError> {
     let dir = &config.out_dir;
-    let manifest = read_manifest(dir)?;
+    let mut manifest = read_manifest(dir)?;
     let resume = manifest.resume.ok_or_else(|| TrainError::NothingToResume(dir.clone()))?;
     let layout = SessionDir::new(dir);
     trainer
         .resume_from(&layout.weights(resume.step), &layout.optimizer(resume.step), resume.step, resume.sampler)
         .map_err(|source| TrainError::Resume { file: layout.checkpoint(resume.step), source })?;
+    // The analysis goes on from the resumed checkpoint's, so PCA signs stay as they were.
+    let previous = read_snapshot(&layout.snapshot(resume.step))?.analysis;
     let seconds = manifest.train_seconds;
-    Ok((SessionWriter::resume(dir, manifest)?, seconds))
+    // This process decides how far the run goes and where it runs.
+    manifest.total_steps = config.steps;
+    manifest.device = trainer.device.name.clone();
+    Ok(Resumed { writer: SessionWriter::resume(dir, manifest)?, seconds, previous })
+}
+
+/// A session reopened to go on training.
+struct Resumed {
+    writer: SessionWriter,
+    /// Training seconds of the earlier processes.
+    seconds: f64,
+    /// The analysis of the checkpoint resumed from.
+    previous: CheckpointAnalysis,
 }
