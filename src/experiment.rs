@@ -94,6 +94,7 @@ impl Experiment {
         if spec.tasks.len() < 2 {
             return Err(invalid("tasks", format!("{} task(s)", spec.tasks.len()), "need at least 2 tasks (K >= 2)"));
         }
+        check_default_held_out(&spec)?;
         let mut names = HashSet::new();
         let mut table_rng = rng_for(seed, "task-tables");
         let mut tasks = Vec::with_capacity(spec.tasks.len());
@@ -293,6 +294,10 @@ fn validate_symbols(spec: &ExperimentSpec) -> Result<Vec<String>, SpecError> {
         if s.is_empty() || s.chars().any(char::is_whitespace) {
             return Err(invalid("symbols", format!("{s:?}"), "a symbol is one non-empty word"));
         }
+        if s.contains('|') {
+            // `|` separates a probe's instruction from its input, so such a symbol could never be probed.
+            return Err(invalid("symbols", format!("{s:?}"), "`|` is reserved (it separates a probe's input)"));
+        }
         if SPECIALS.contains(&s.as_str()) {
             return Err(invalid("symbols", format!("{s:?}"), "is a reserved special token"));
         }
@@ -301,6 +306,20 @@ fn validate_symbols(spec: &ExperimentSpec) -> Result<Vec<String>, SpecError> {
         }
     }
     Ok(spec.symbols.clone())
+}
+
+/// An experiment-wide `held_out` index may point past a task with fewer distributions, but one
+/// that no task using the default has would hold out nothing, silently.
+fn check_default_held_out(spec: &ExperimentSpec) -> Result<(), SpecError> {
+    let most = spec.tasks.iter().filter(|t| t.held_out.is_none()).map(|t| t.instructions.len()).max();
+    match (most, spec.held_out.iter().find(|&&h| most.is_some_and(|m| h >= m))) {
+        (Some(m), Some(&bad)) => Err(invalid(
+            "held_out",
+            bad,
+            format!("no task has a distribution {bad} to hold out (0-based; the most any task has is {m})"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn validate_train(spec: &ExperimentSpec) -> Result<(), SpecError> {

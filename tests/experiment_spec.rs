@@ -130,3 +130,14 @@ fn held_out_words_never_trained_get_a_warning() {
         exp.warnings
     );
 }
+
+#[test]
+fn held_out_past_every_task_and_a_pipe_symbol_are_refused() {
+    let spec = tiny_spec();
+    let held = spec.replacen("held_out = [2]", "held_out = [99]", 1);
+    assert_ne!(held, spec, "the tiny spec holds out distribution 2");
+    assert_error(&held, &["held_out = 99", "no task has a distribution 99"]);
+    let pipe = spec.replacen("symbols = [\"A\"", "symbols = [\"A|\"", 1);
+    assert_ne!(pipe, spec, "the tiny spec names symbol A first");
+    assert_error(&pipe, &["symbols", "\"A|\"", "`|` is reserved"]);
+}
