@@ -6,8 +6,10 @@ pub mod fused;
 pub mod fused_block;
 pub mod gpt;
 pub mod init;
+pub mod kernels;
 pub mod layers;
 
 pub use config::ModelConfig;
 pub use device::{DeviceChoice, SelectedDevice};
 pub use gpt::{ForwardOut, Gpt};
+pub use kernels::Kernels;

@@ -1,24 +1,10 @@
-//! The switch between fused CPU kernels and the composed reference ops (issue 7), the
-//! element-wise kernels the fused block runs (GELU, LayerNorm row statistics, compiled for
+//! The element-wise kernels the fused block runs (GELU, LayerNorm row statistics, compiled for
 //! AVX2+FMA where the CPU has them), and the fused LayerNorm op for the final LayerNorm. The
-//! composed-op versions in `layers` stay as the reference (and the path on other devices);
-//! `set_fused(false)` selects them everywhere, for the equivalence test.
+//! composed-op versions in `layers` stay as the reference (and the path on other devices); a
+//! model built with `Kernels::Composed` runs them, for the equivalence test.
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, Layout, Result, Shape, Tensor};
-use std::sync::atomic::{AtomicBool, Ordering};
-
-static FUSED: AtomicBool = AtomicBool::new(true);
-
-/// Chooses fused kernels (the default) or the composed reference ops.
-pub fn set_fused(on: bool) {
-    FUSED.store(on, Ordering::SeqCst);
-}
-
-/// Whether a fused kernel can serve `x`: fused ops are on, on the CPU, in f32.
-pub fn usable(x: &Tensor) -> bool {
-    FUSED.load(Ordering::Relaxed) && x.device().is_cpu() && x.dtype() == candle_core::DType::F32
-}
 
 const C: f32 = 0.797_884_6; // sqrt(2 / pi)
 const K: f32 = 0.044_715;

@@ -7,8 +7,8 @@
 //! keeps what the backward needs in the op instance, which the autograd graph owns, so it is
 //! freed with the graph.
 //!
-//! The composed ops in `layers` stay the reference: `fused::set_fused(false)` selects them, and
-//! `tests/fused_ops.rs` checks that the loss and every parameter's gradient agree.
+//! The composed ops in `layers` stay the reference (a model built with `Kernels::Composed` runs
+//! them), and `tests/fused_ops.rs` checks that the loss and every parameter's gradient agree.
 //! Results do not depend on the number of threads: row chunks are fixed in size and partial
 //! sums are added in a fixed order.
 

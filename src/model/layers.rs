@@ -6,6 +6,7 @@ use candle_nn::{Init, VarBuilder};
 
 use super::config::ModelConfig;
 use super::fused_block::BlockDims;
+use super::kernels::Kernels;
 
 // Parameters start at zero and are filled from our own seeded RNG afterwards (see `init`):
 // candle's CPU backend cannot be seeded.
@@ -32,25 +33,29 @@ impl Module for Linear {
     }
 }
 
+/// LayerNorm over the last dimension with a gain and a bias: the fused op where its
+/// [`Kernels`] allow, else composed from primitive ops (see the module's note).
 pub struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
     eps: f64,
+    kernels: Kernels,
 }
 
 impl LayerNorm {
-    pub fn new(d: usize, vb: VarBuilder) -> Result<Self> {
+    pub fn new(d: usize, vb: VarBuilder, kernels: Kernels) -> Result<Self> {
         Ok(LayerNorm {
             weight: vb.get_with_hints(d, "weight", ZERO)?,
             bias: vb.get_with_hints(d, "bias", ZERO)?,
             eps: 1e-5,
+            kernels,
         })
     }
 }
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if super::fused::usable(x) {
+        if self.kernels.fuse(x) {
             return super::fused::layer_norm(x, &self.weight, &self.bias, self.eps as f32);
         }
         let mean = x.mean_keepdim(D::Minus1)?;
@@ -128,23 +133,26 @@ impl Module for Mlp {
     }
 }
 
-/// Pre-LN block: x + attn(ln1(x)), then x + mlp(ln2(x)).
+/// Pre-LN block: x + attn(ln1(x)), then x + mlp(ln2(x)). Runs as one fused op where its
+/// [`Kernels`] allow, else layer by layer.
 pub struct Block {
     ln1: LayerNorm,
     attn: CausalSelfAttention,
     ln2: LayerNorm,
     mlp: Mlp,
     dims: BlockDims,
+    kernels: Kernels,
 }
 
 impl Block {
-    pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+    pub fn new(cfg: &ModelConfig, vb: VarBuilder, kernels: Kernels) -> Result<Self> {
         Ok(Block {
-            ln1: LayerNorm::new(cfg.d_model, vb.pp("ln1"))?,
+            ln1: LayerNorm::new(cfg.d_model, vb.pp("ln1"), kernels)?,
             attn: CausalSelfAttention::new(cfg, vb.pp("attn"))?,
-            ln2: LayerNorm::new(cfg.d_model, vb.pp("ln2"))?,
+            ln2: LayerNorm::new(cfg.d_model, vb.pp("ln2"), kernels)?,
             mlp: Mlp::new(cfg, vb.pp("mlp"))?,
             dims: BlockDims { d: cfg.d_model, d_ff: cfg.d_ff, heads: cfg.heads, t: 0, eps: 1e-5 },
+            kernels,
         })
     }
 
@@ -169,7 +177,7 @@ impl Block {
     }
 
     pub fn forward(&self, x: &Tensor, b: usize, t: usize, mask: &Tensor) -> Result<Tensor> {
-        if super::fused::usable(x) && b * t == x.dim(0)? {
+        if self.kernels.fuse(x) && b * t == x.dim(0)? {
             let dims = BlockDims { t, eps: self.ln1.eps as f32, ..self.dims };
             return super::fused_block::block(x, &self.packed_parameters()?, dims);
         }
