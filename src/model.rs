@@ -1,9 +1,11 @@
-//! The causal language model: configuration presets, layers, hidden-state capture, devices.
+//! The causal language model: configuration presets, layers, hidden-state capture, devices,
+//! and the fused CPU kernels the layers may run instead of composed candle ops.
 
 pub mod config;
 pub mod device;
-pub mod fused;
+pub mod elementwise;
 pub mod fused_block;
+pub mod fused_layer_norm;
 pub mod gpt;
 pub mod init;
 pub mod kernels;

@@ -114,11 +114,11 @@ fn fused_results_do_not_depend_on_the_thread_count() {
 
 #[test]
 fn fused_gelu_matches_reference_over_a_wide_range() {
-    use clusterscope::model::fused::{gelu_grad_slice, gelu_slice};
+    use clusterscope::model::elementwise::{gelu_grad_slice, gelu_slice};
     let xs: Vec<f32> = (-4000..=4000).map(|i| i as f32 * 0.005).chain([-1e4, -50.0, 50.0, 1e4, 0.0]).collect();
     // The fused block's kernels, called directly, against the composed ops and their autograd.
     let x = candle_core::Var::new(xs.as_slice(), &Device::Cpu).unwrap();
-    let r = clusterscope::model::layers::gelu(x.as_tensor()).unwrap();
+    let r = clusterscope::model::layers::gelu_reference(x.as_tensor()).unwrap();
     let rg = r.sum_all().unwrap().backward().unwrap();
     let mut f = vec![0f32; xs.len()];
     gelu_slice(&mut f, &xs);

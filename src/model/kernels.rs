@@ -2,7 +2,8 @@
 //! value fixed when a layer is built (as candle's `layer_norm` and `layer_norm_slow` are two
 //! functions, not a mode), so two models with different choices can live side by side.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, DType, Device, Layout, Result, Tensor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernels {
@@ -33,6 +34,15 @@ impl Kernels {
 /// Whether a fused kernel can serve `x`: the kernels are written for f32 on the CPU.
 pub fn fusable(x: &Tensor) -> bool {
     x.device().is_cpu() && x.dtype() == DType::F32
+}
+
+/// A custom op's input as a flat f32 slice: the fused kernels read contiguous f32 storage only.
+pub fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &'static str) -> Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        (CpuStorage::F32(_), None) => candle_core::bail!("{op}: input must be contiguous"),
+        _ => Err(candle_core::Error::UnsupportedDTypeForOp(s.dtype(), op)),
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@ use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
 use super::config::ModelConfig;
-use super::fused_block::BlockDims;
+use super::fused_block::{self, BlockDims};
+use super::fused_layer_norm;
 use super::kernels::Kernels;
 
 // Parameters start at zero and are filled from our own seeded RNG afterwards (see `init`):
@@ -56,7 +57,7 @@ impl LayerNorm {
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if self.kernels.fuse(x) {
-            return super::fused::layer_norm(x, &self.weight, &self.bias, self.eps as f32);
+            return fused_layer_norm::layer_norm(x, &self.weight, &self.bias, self.eps as f32);
         }
         let mean = x.mean_keepdim(D::Minus1)?;
         let centered = x.broadcast_sub(&mean)?;
@@ -75,8 +76,9 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
 }
 
 /// GELU, tanh approximation (as GPT-2 and PyTorch's `approximate="tanh"`), from primitive ops:
-/// the reference that the fused block's GELU kernel is tested against.
-pub fn gelu(x: &Tensor) -> Result<Tensor> {
+/// the composed path's GELU, and the reference that the fused kernel
+/// ([`gelu_slice`](super::elementwise::gelu_slice)) is tested against.
+pub fn gelu_reference(x: &Tensor) -> Result<Tensor> {
     const C: f64 = 0.797_884_560_802_865_4; // sqrt(2 / pi)
     let inner = ((x * x)?.affine(0.044715, 1.0)? * x)?.affine(C, 0.0)?;
     (x * (inner.tanh()? + 1.0)?)? * 0.5
@@ -129,7 +131,7 @@ impl Mlp {
 
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.proj.forward(&gelu(&self.fc.forward(x)?)?)
+        self.proj.forward(&gelu_reference(&self.fc.forward(x)?)?)
     }
 }
 
@@ -179,7 +181,7 @@ impl Block {
     pub fn forward(&self, x: &Tensor, b: usize, t: usize, mask: &Tensor) -> Result<Tensor> {
         if self.kernels.fuse(x) && b * t == x.dim(0)? {
             let dims = BlockDims { t, eps: self.ln1.eps as f32, ..self.dims };
-            return super::fused_block::block(x, &self.packed_parameters()?, dims);
+            return fused_block::block(x, &self.packed_parameters()?, dims);
         }
         let x = (x + self.attn.forward(&self.ln1.forward(x)?, b, t, mask)?)?;
         &x + self.mlp.forward(&self.ln2.forward(&x)?)?
