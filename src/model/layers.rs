@@ -1,5 +1,7 @@
-//! Transformer layers built only from primitive candle ops, so that autograd reaches every
-//! parameter (candle's fused LayerNorm and softmax_last_dim record no backward: DESIGN §5).
+//! The Transformer's layers. The composed path builds them from primitive candle ops only:
+//! candle's own fused LayerNorm and `softmax_last_dim` record no backward pass, so gradients
+//! would silently stop there and training would stall. LayerNorm and the block choose between
+//! that path and the fused CPU kernels by the [`Kernels`] value they were built with.
 
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
