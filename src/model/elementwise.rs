@@ -81,10 +81,12 @@ fn has_avx2() -> bool {
 macro_rules! dispatch {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $kernel:path) => {
         $(#[$m])*
+        #[allow(clippy::too_many_arguments)]
         $vis fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
                 fn fast($($arg: $ty),*) {
                     $kernel($($arg),*)
                 }
@@ -153,14 +155,28 @@ fn row_stats(row: &[f32], eps: f32) -> (f32, f32) {
     (mean, 1.0 / (var + eps).sqrt())
 }
 
+/// LayerNorm of the rows of `x` into `y`: `(x - mean) / sqrt(var + eps) * w + b`.
+pub fn layer_norm_rows(x: &[f32], ln: Affine<&[f32]>, eps: f32, y: &mut [f32]) {
+    layer_norm_rows_dispatch(x, ln.w, ln.b, eps, y)
+}
+
+/// Backward of LayerNorm on some rows: `dx = [residual +] LN'(dy)`; adds the gain's and
+/// bias's gradients into `grads`.
+pub fn layer_norm_backward_rows(rows: NormBackward<'_>, dx: &mut [f32], grads: Affine<&mut [f32]>) {
+    let NormBackward { x, dy, w, eps, residual } = rows;
+    layer_norm_backward_rows_dispatch(dy, x, w, eps, residual, dx, grads.w, grads.b)
+}
+
+// The kernels below take every slice as an argument of its own, not inside a struct: only
+// reference arguments tell LLVM that the slices do not overlap. Passed in structs, the loops
+// that write `dx`, `dw` and `db` compiled to different, larger code that must allow for overlap.
+
 dispatch! {
-    /// LayerNorm of the rows of `x` into `y`: `(x - mean) / sqrt(var + eps) * w + b`.
-    pub fn layer_norm_rows(x: &[f32], ln: Affine<&[f32]>, eps: f32, y: &mut [f32]) => layer_norm_rows_kernel
+    fn layer_norm_rows_dispatch(x: &[f32], w: &[f32], b: &[f32], eps: f32, y: &mut [f32]) => layer_norm_rows_kernel
 }
 
 #[inline(always)]
-fn layer_norm_rows_kernel(x: &[f32], ln: Affine<&[f32]>, eps: f32, y: &mut [f32]) {
-    let Affine { w, b } = ln;
+fn layer_norm_rows_kernel(x: &[f32], w: &[f32], b: &[f32], eps: f32, y: &mut [f32]) {
     let d = w.len();
     for (yr, xr) in y.chunks_exact_mut(d).zip(x.chunks_exact(d)) {
         let (mu, rs) = row_stats(xr, eps);
@@ -171,16 +187,30 @@ fn layer_norm_rows_kernel(x: &[f32], ln: Affine<&[f32]>, eps: f32, y: &mut [f32]
 }
 
 dispatch! {
-    /// Backward of LayerNorm on some rows: `dx = [residual +] LN'(dy)`; adds the gain's and
-    /// bias's gradients into `grads`.
-    pub fn layer_norm_backward_rows(rows: NormBackward<'_>, dx: &mut [f32], grads: Affine<&mut [f32]>)
-        => layer_norm_backward_rows_kernel
+    fn layer_norm_backward_rows_dispatch(
+        dy: &[f32],
+        x: &[f32],
+        w: &[f32],
+        eps: f32,
+        residual: Option<&[f32]>,
+        dx: &mut [f32],
+        dw: &mut [f32],
+        db: &mut [f32],
+    ) => layer_norm_backward_rows_kernel
 }
 
 #[inline(always)]
-fn layer_norm_backward_rows_kernel(rows: NormBackward<'_>, dx: &mut [f32], grads: Affine<&mut [f32]>) {
-    let NormBackward { x, dy, w, eps, residual } = rows;
-    let Affine { w: dw, b: db } = grads;
+#[allow(clippy::too_many_arguments)]
+fn layer_norm_backward_rows_kernel(
+    dy: &[f32],
+    x: &[f32],
+    w: &[f32],
+    eps: f32,
+    residual: Option<&[f32]>,
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
     let d = w.len();
     let (mut xhat, mut gw) = (vec![0f32; d], vec![0f32; d]);
     for (i, ((dxr, dyr), xr)) in dx.chunks_exact_mut(d).zip(dy.chunks_exact(d)).zip(x.chunks_exact(d)).enumerate() {

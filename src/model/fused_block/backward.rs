@@ -94,8 +94,14 @@ fn backward_chunk(dims: &BlockDims, p: &BlockParams<&[f32]>, c: Chunk, dx: &mut 
 fn linear_backward(dy: &[f32], x: Mat, w: &[f32], grads: Affine<&mut [f32]>, dx: &mut [f32]) -> Result<()> {
     let (n, d_out, d_in) = (x.rows, grads.b.len(), x.cols);
     matmul(MatMut::rows(grads.w, d_out, d_in)?, Mat::rows(dy, n, d_out)?.t(), x, false, 1.0)?;
-    for row in dy.chunks_exact(d_out) {
-        grads.b.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
-    }
+    add_column_sums(grads.b, dy);
     matmul(MatMut::rows(dx, n, d_in)?, Mat::rows(dy, n, d_out)?, Mat::rows(w, d_out, d_in)?, false, 1.0)
+}
+
+/// `db += colsum(dy)` for `dy` (n, db.len()). A function of its own so that `db` is a reference
+/// argument: LLVM then knows it does not overlap `dy` (a struct field would not say so).
+fn add_column_sums(db: &mut [f32], dy: &[f32]) {
+    for row in dy.chunks_exact(db.len()) {
+        db.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+    }
 }
