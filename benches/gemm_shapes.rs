@@ -1,6 +1,7 @@
 //! GFLOP/s of the `gemm` crate's kernels on the matrix shapes of one fused Transformer block
-//! (issue 7's configuration: 2048 rows, d 128, d_ff 512), on all threads and on one. This is the
-//! ceiling for a training step: `cargo bench --bench gemm_shapes`.
+//! (the default preset at the speed benchmark's batch: 32 sequences of 64 = 2048 rows, d 128,
+//! d_ff 512), on all threads and on one. This is the ceiling for a training step:
+//! `cargo bench --bench gemm_shapes`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 use gemm::{gemm, Parallelism};

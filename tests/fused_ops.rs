@@ -1,19 +1,13 @@
 //! The fused kernels equal the composed reference ops: the loss and every parameter's gradient
 //! within 1e-5 relative; where float noise dominates, they are as close to an f64 reference as
 //! the composed ops are; and results do not depend on the number of threads.
-//! (Its own test binary: the fused switch is process-wide, so tests that flip it take a lock.)
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use clusterscope::model::fused::set_fused;
 use clusterscope::model::init::named_parameters;
-use clusterscope::model::{Gpt, ModelConfig};
+use clusterscope::model::{Gpt, Kernels, ModelConfig};
 use clusterscope::train::loss::cross_entropy;
-use std::sync::Mutex;
-
-static SWITCH: Mutex<()> = Mutex::new(());
-
 use rand::{Rng, SeedableRng};
 
 fn loss_and_grads(model: &Gpt, varmap: &VarMap, seq: &Tensor, ctx: usize) -> (f32, Vec<(String, Vec<f32>)>) {
@@ -55,13 +49,17 @@ fn setup(scale: f64) -> (Gpt, VarMap, Tensor) {
     (model, varmap, Tensor::from_vec(tokens, (40, CFG.context + 1), &Device::Cpu).unwrap())
 }
 
+/// The same parameters (the same variables, so gradients are keyed alike) run by the composed
+/// reference ops.
+fn composed_model(varmap: &VarMap) -> Gpt {
+    Gpt::with_kernels(&CFG, VarBuilder::from_varmap(varmap, DType::F32, &Device::Cpu), Kernels::Composed).unwrap()
+}
+
 #[test]
 fn fused_kernels_match_the_reference_ops() {
-    let _lock = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
     let (model, varmap, seq) = setup(10.0);
-    set_fused(false);
-    let (ref_loss, ref_grads) = loss_and_grads(&model, &varmap, &seq, CFG.context);
-    set_fused(true);
+    assert_eq!(model.kernels(), Kernels::Fused);
+    let (ref_loss, ref_grads) = loss_and_grads(&composed_model(&varmap), &varmap, &seq, CFG.context);
     let (loss, grads) = loss_and_grads(&model, &varmap, &seq, CFG.context);
 
     assert!(((loss - ref_loss) / ref_loss).abs() <= 1e-5, "loss {loss} vs reference {ref_loss}");
@@ -77,18 +75,16 @@ fn fused_kernels_match_the_reference_ops() {
 /// be as close to an f64 run of the composed ops as the composed ops in f32 are.
 #[test]
 fn fused_kernels_are_as_accurate_as_the_reference_when_float_noise_dominates() {
-    let _lock = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
     let (model, varmap, seq) = setup(25.0);
     let exact_map = VarMap::new();
-    let exact = Gpt::new(&CFG, VarBuilder::from_varmap(&exact_map, DType::F64, &Device::Cpu)).unwrap();
+    let exact_vb = VarBuilder::from_varmap(&exact_map, DType::F64, &Device::Cpu);
+    let exact = Gpt::with_kernels(&CFG, exact_vb, Kernels::Composed).unwrap();
     let src: std::collections::HashMap<_, _> = named_parameters(&varmap).unwrap().into_iter().collect();
     for (name, v) in named_parameters(&exact_map).unwrap() {
         v.set(&src[&name].as_tensor().to_dtype(DType::F64).unwrap()).unwrap();
     }
-    set_fused(false);
     let (_, truth) = loss_and_grads(&exact, &exact_map, &seq, CFG.context);
-    let (_, composed) = loss_and_grads(&model, &varmap, &seq, CFG.context);
-    set_fused(true);
+    let (_, composed) = loss_and_grads(&composed_model(&varmap), &varmap, &seq, CFG.context);
     let (_, fused) = loss_and_grads(&model, &varmap, &seq, CFG.context);
     let worst =
         |g: &[(String, Vec<f32>)]| g.iter().zip(&truth).map(|((_, a), (_, t))| rel_diff(a, t)).fold(0.0f32, f32::max);
@@ -101,8 +97,6 @@ fn fused_kernels_are_as_accurate_as_the_reference_when_float_noise_dominates() {
 /// nothing, bit for bit.
 #[test]
 fn fused_results_do_not_depend_on_the_thread_count() {
-    let _lock = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
-    set_fused(true);
     let (model, varmap, seq) = setup(10.0);
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
@@ -121,11 +115,11 @@ fn fused_results_do_not_depend_on_the_thread_count() {
 
 #[test]
 fn fused_gelu_matches_reference_over_a_wide_range() {
-    use clusterscope::model::fused::{gelu_grad_slice, gelu_slice};
+    use clusterscope::model::elementwise::{gelu_grad_slice, gelu_slice};
     let xs: Vec<f32> = (-4000..=4000).map(|i| i as f32 * 0.005).chain([-1e4, -50.0, 50.0, 1e4, 0.0]).collect();
     // The fused block's kernels, called directly, against the composed ops and their autograd.
     let x = candle_core::Var::new(xs.as_slice(), &Device::Cpu).unwrap();
-    let r = clusterscope::model::layers::gelu(x.as_tensor()).unwrap();
+    let r = clusterscope::model::layers::gelu_reference(x.as_tensor()).unwrap();
     let rg = r.sum_all().unwrap().backward().unwrap();
     let mut f = vec![0f32; xs.len()];
     gelu_slice(&mut f, &xs);
@@ -146,7 +140,6 @@ fn fused_gelu_matches_reference_over_a_wide_range() {
 #[test]
 fn fused_adamw_matches_the_composed_update() {
     use clusterscope::train::optimizer::{AdamW, AdamWConfig};
-    let _lock = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
     let cfg = AdamWConfig {
         lr: 3e-3,
         beta1: 0.9,
@@ -158,8 +151,7 @@ fn fused_adamw_matches_the_composed_update() {
         min_lr_ratio: 0.1,
         grad_clip: 0.5,
     };
-    let run = |fused: bool| {
-        set_fused(fused);
+    let run = |kernels: Kernels| {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let mut values = |n: usize| (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<_>>();
         let w = candle_core::Var::from_vec(values(40 * 70), (40, 70), &Device::Cpu).unwrap();
@@ -168,7 +160,8 @@ fn fused_adamw_matches_the_composed_update() {
             Tensor::from_vec(values(40 * 70), (40, 70), &Device::Cpu).unwrap(),
             Tensor::from_vec(values(70), 70, &Device::Cpu).unwrap(),
         );
-        let mut opt = AdamW::new(vec![("b".into(), b.clone()), ("w".into(), w.clone())], cfg).unwrap();
+        let mut opt =
+            AdamW::with_kernels(vec![("b".into(), b.clone()), ("w".into(), w.clone())], cfg, kernels).unwrap();
         for _ in 0..3 {
             let loss = ((w.as_tensor() * &cw).unwrap().sqr().unwrap().sum_all().unwrap()
                 + (b.as_tensor() * &cb).unwrap().sum_all().unwrap())
@@ -179,8 +172,8 @@ fn fused_adamw_matches_the_composed_update() {
         let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         (flat(w.as_tensor()), flat(b.as_tensor()), flat(&state["w.m"]), flat(&state["w.v"]))
     };
-    let reference = run(false);
-    let fused = run(true);
+    let reference = run(Kernels::Composed);
+    let fused = run(Kernels::Fused);
     for (name, a, r) in [
         ("w", &fused.0, &reference.0),
         ("b", &fused.1, &reference.1),

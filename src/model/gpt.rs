@@ -5,6 +5,7 @@ use candle_nn::{Init, VarBuilder, VarMap};
 
 use super::config::ModelConfig;
 use super::init::init_parameters;
+use super::kernels::Kernels;
 use super::layers::{causal_mask, Block, LayerNorm, Linear};
 
 pub struct Gpt {
@@ -14,6 +15,7 @@ pub struct Gpt {
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     head: Linear,
+    kernels: Kernels,
 }
 
 /// What a forward pass returns.
@@ -26,30 +28,49 @@ pub struct ForwardOut {
 }
 
 impl Gpt {
+    /// A model with the kernels for `vb`'s device ([`Kernels::for_device`]).
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+        let kernels = Kernels::for_device(vb.device());
+        Self::with_kernels(cfg, vb, kernels)
+    }
+
+    /// A model that runs `kernels` wherever they can serve its tensors.
+    pub fn with_kernels(cfg: &ModelConfig, vb: VarBuilder, kernels: Kernels) -> Result<Self> {
         let zero = Init::Const(0.0);
-        let blocks =
-            (0..cfg.layers).map(|i| Block::new(cfg, vb.pp(format!("blocks.{i}")))).collect::<Result<Vec<_>>>()?;
+        let blocks = (0..cfg.layers)
+            .map(|i| Block::new(cfg, vb.pp(format!("blocks.{i}")), kernels))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Gpt {
             cfg: cfg.clone(),
             tok_emb: vb.get_with_hints((cfg.vocab, cfg.d_model), "tok_emb.weight", zero)?,
             pos_emb: vb.get_with_hints((cfg.context, cfg.d_model), "pos_emb.weight", zero)?,
             blocks,
-            ln_f: LayerNorm::new(cfg.d_model, vb.pp("ln_f"))?,
+            ln_f: LayerNorm::new(cfg.d_model, vb.pp("ln_f"), kernels)?,
             head: Linear::new(cfg.d_model, cfg.vocab, vb.pp("head"))?,
+            kernels,
         })
     }
 
-    /// A new model with its parameter map, initialised from `seed` (see [`init_parameters`]).
+    /// A new model with its parameter map, initialised from `seed` (see [`init_parameters`]),
+    /// with the kernels for `device`.
     pub fn initialized(cfg: &ModelConfig, device: &Device, seed: u64) -> Result<(Gpt, VarMap)> {
+        Self::initialized_with(cfg, device, seed, Kernels::for_device(device))
+    }
+
+    /// [`initialized`](Self::initialized) with the kernels given.
+    pub fn initialized_with(cfg: &ModelConfig, device: &Device, seed: u64, kernels: Kernels) -> Result<(Gpt, VarMap)> {
         let varmap = VarMap::new();
-        let model = Gpt::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
+        let model = Gpt::with_kernels(cfg, VarBuilder::from_varmap(&varmap, DType::F32, device), kernels)?;
         init_parameters(&varmap, cfg.layers, seed)?;
         Ok((model, varmap))
     }
 
     pub fn config(&self) -> &ModelConfig {
         &self.cfg
+    }
+
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     /// `tokens`: (B, T) u32. `logit_rows` and `hidden_rows`: optional (B,) u32 indices into the

@@ -1,11 +1,15 @@
-//! Transformer layers built only from primitive candle ops, so that autograd reaches every
-//! parameter (candle's fused LayerNorm and softmax_last_dim record no backward: DESIGN §5).
+//! The Transformer's layers. The composed path builds them from primitive candle ops only:
+//! candle's own fused LayerNorm and `softmax_last_dim` record no backward pass, so gradients
+//! would silently stop there and training would stall. LayerNorm and the block choose between
+//! that path and the fused CPU kernels by the [`Kernels`] value they were built with.
 
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
 use super::config::ModelConfig;
-use super::fused_block::BlockDims;
+use super::fused_block::{self, BlockDims};
+use super::fused_layer_norm;
+use super::kernels::Kernels;
 
 // Parameters start at zero and are filled from our own seeded RNG afterwards (see `init`):
 // candle's CPU backend cannot be seeded.
@@ -32,26 +36,30 @@ impl Module for Linear {
     }
 }
 
+/// LayerNorm over the last dimension with a gain and a bias: the fused op where its
+/// [`Kernels`] allow, else composed from primitive ops (see the module's note).
 pub struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
     eps: f64,
+    kernels: Kernels,
 }
 
 impl LayerNorm {
-    pub fn new(d: usize, vb: VarBuilder) -> Result<Self> {
+    pub fn new(d: usize, vb: VarBuilder, kernels: Kernels) -> Result<Self> {
         Ok(LayerNorm {
             weight: vb.get_with_hints(d, "weight", ZERO)?,
             bias: vb.get_with_hints(d, "bias", ZERO)?,
             eps: 1e-5,
+            kernels,
         })
     }
 }
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if super::fused::usable(x) {
-            return super::fused::layer_norm(x, &self.weight, &self.bias, self.eps as f32);
+        if self.kernels.fuse(x) {
+            return fused_layer_norm::layer_norm(x, &self.weight, &self.bias, self.eps as f32);
         }
         let mean = x.mean_keepdim(D::Minus1)?;
         let centered = x.broadcast_sub(&mean)?;
@@ -70,8 +78,9 @@ pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
 }
 
 /// GELU, tanh approximation (as GPT-2 and PyTorch's `approximate="tanh"`), from primitive ops:
-/// the reference that the fused block's GELU kernel is tested against.
-pub fn gelu(x: &Tensor) -> Result<Tensor> {
+/// the composed path's GELU, and the reference that the fused kernel
+/// ([`gelu_slice`](super::elementwise::gelu_slice)) is tested against.
+pub fn gelu_reference(x: &Tensor) -> Result<Tensor> {
     const C: f64 = 0.797_884_560_802_865_4; // sqrt(2 / pi)
     let inner = ((x * x)?.affine(0.044715, 1.0)? * x)?.affine(C, 0.0)?;
     (x * (inner.tanh()? + 1.0)?)? * 0.5
@@ -124,27 +133,30 @@ impl Mlp {
 
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.proj.forward(&gelu(&self.fc.forward(x)?)?)
+        self.proj.forward(&gelu_reference(&self.fc.forward(x)?)?)
     }
 }
 
-/// Pre-LN block: x + attn(ln1(x)), then x + mlp(ln2(x)).
+/// Pre-LN block: x + attn(ln1(x)), then x + mlp(ln2(x)). Runs as one fused op where its
+/// [`Kernels`] allow, else layer by layer.
 pub struct Block {
     ln1: LayerNorm,
     attn: CausalSelfAttention,
     ln2: LayerNorm,
     mlp: Mlp,
     dims: BlockDims,
+    kernels: Kernels,
 }
 
 impl Block {
-    pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self> {
+    pub fn new(cfg: &ModelConfig, vb: VarBuilder, kernels: Kernels) -> Result<Self> {
         Ok(Block {
-            ln1: LayerNorm::new(cfg.d_model, vb.pp("ln1"))?,
+            ln1: LayerNorm::new(cfg.d_model, vb.pp("ln1"), kernels)?,
             attn: CausalSelfAttention::new(cfg, vb.pp("attn"))?,
-            ln2: LayerNorm::new(cfg.d_model, vb.pp("ln2"))?,
+            ln2: LayerNorm::new(cfg.d_model, vb.pp("ln2"), kernels)?,
             mlp: Mlp::new(cfg, vb.pp("mlp"))?,
             dims: BlockDims { d: cfg.d_model, d_ff: cfg.d_ff, heads: cfg.heads, t: 0, eps: 1e-5 },
+            kernels,
         })
     }
 
@@ -169,9 +181,9 @@ impl Block {
     }
 
     pub fn forward(&self, x: &Tensor, b: usize, t: usize, mask: &Tensor) -> Result<Tensor> {
-        if super::fused::usable(x) && b * t == x.dim(0)? {
+        if self.kernels.fuse(x) && b * t == x.dim(0)? {
             let dims = BlockDims { t, eps: self.ln1.eps as f32, ..self.dims };
-            return super::fused_block::block(x, &self.packed_parameters()?, dims);
+            return fused_block::block(x, &self.packed_parameters()?, dims);
         }
         let x = (x + self.attn.forward(&self.ln1.forward(x)?, b, t, mask)?)?;
         &x + self.mlp.forward(&self.ln2.forward(&x)?)?

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use std::collections::HashMap;
 
 use crate::experiment::spec::TrainSpec;
+use crate::model::Kernels;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamWConfig {
@@ -60,11 +61,20 @@ pub struct AdamW {
     cfg: AdamWConfig,
     slots: Vec<Slot>,
     step: usize,
+    kernels: Kernels,
 }
 
 impl AdamW {
     /// `params` in a stable order (by name). Matrices decay; biases and LayerNorm gains do not.
+    /// The update runs the kernels for the parameters' device ([`Kernels::for_device`]).
     pub fn new(params: Vec<(String, Var)>, cfg: AdamWConfig) -> Result<Self> {
+        let kernels = params.first().map_or(Kernels::Composed, |(_, v)| Kernels::for_device(v.device()));
+        Self::with_kernels(params, cfg, kernels)
+    }
+
+    /// [`new`](Self::new) with the kernels given: with [`Kernels::Fused`], each parameter on the
+    /// CPU in f32 is updated in place in two fused passes; anything else takes the composed ops.
+    pub fn with_kernels(params: Vec<(String, Var)>, cfg: AdamWConfig, kernels: Kernels) -> Result<Self> {
         let slots = params
             .into_iter()
             .map(|(name, var)| {
@@ -72,7 +82,7 @@ impl AdamW {
                 Ok(Slot { m: var.zeros_like()?, v: var.zeros_like()?, name, var, decay })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(AdamW { cfg, slots, step: 0 })
+        Ok(AdamW { cfg, slots, step: 0, kernels })
     }
 
     pub fn step_count(&self) -> usize {
@@ -81,6 +91,10 @@ impl AdamW {
 
     pub fn config(&self) -> &AdamWConfig {
         &self.cfg
+    }
+
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     /// Applies one update; returns the learning rate used and the gradient norm before clipping.
@@ -103,7 +117,7 @@ impl AdamW {
         for s in &mut self.slots {
             let Some(g) = grads.get(s.var.as_tensor()) else { continue };
             let decay = if s.decay { self.cfg.weight_decay } else { 0.0 };
-            if crate::model::fused::usable(s.var.as_tensor()) && crate::model::fused::usable(g) {
+            if self.kernels.fuse(s.var.as_tensor()) && self.kernels.fuse(g) {
                 let g = g.contiguous()?;
                 s.m.inplace_op2(&g, &Moment { beta: b1 as f32, scale: scale as f32, square: false })?;
                 s.v.inplace_op2(&g, &Moment { beta: b2 as f32, scale: scale as f32, square: true })?;
