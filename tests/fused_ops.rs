@@ -6,7 +6,7 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use clusterscope::model::init::named_parameters;
-use clusterscope::model::{Gpt, Kernels, ModelConfig};
+use clusterscope::model::{CausalLm, Gpt, Kernels, ModelConfig};
 use clusterscope::train::loss::cross_entropy;
 use rand::{Rng, SeedableRng};
 

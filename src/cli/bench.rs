@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::experiment::sampling::rng_for;
 use crate::model::init::named_parameters;
-use crate::model::{Gpt, ModelConfig, SelectedDevice};
+use crate::model::{CausalLm, Gpt, ModelConfig, SelectedDevice};
 use crate::train::loss::cross_entropy;
 use crate::train::optimizer::{AdamW, AdamWConfig};
 

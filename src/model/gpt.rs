@@ -1,4 +1,5 @@
-//! The GPT-style causal language model.
+//! The GPT-style causal language model. Its forward pass from tokens is
+//! [`CausalLm::forward`](super::CausalLm::forward), the seam every reader of a model uses.
 
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder, VarMap};
@@ -71,19 +72,6 @@ impl Gpt {
 
     pub fn kernels(&self) -> Kernels {
         self.kernels
-    }
-
-    /// `tokens`: (B, T) u32. `logit_rows` and `hidden_rows`: optional (B,) u32 indices into the
-    /// flattened B*T positions (`b * T + position`, see [`readout_rows`]) at which logits and
-    /// hidden states are read; without `logit_rows`, logits come for every position.
-    pub fn forward(
-        &self,
-        tokens: &Tensor,
-        logit_rows: Option<&Tensor>,
-        hidden_rows: Option<&Tensor>,
-    ) -> Result<ForwardOut> {
-        let (b, t) = tokens.dims2()?;
-        self.forward_embedded(&self.embed(tokens)?, b, t, logit_rows, hidden_rows)
     }
 
     /// Token embeddings of (B, T) tokens as (B*T, d): the input that attribution differentiates.

@@ -13,7 +13,7 @@ use super::optimizer::{AdamW, AdamWConfig};
 use crate::experiment::sampling::{BatchSampler, SamplerState};
 use crate::experiment::{Example, Experiment};
 use crate::model::init::named_parameters;
-use crate::model::{Gpt, ModelConfig, SelectedDevice};
+use crate::model::{CausalLm, Gpt, ModelConfig, SelectedDevice};
 
 pub struct Trainer {
     pub experiment: Arc<Experiment>,
