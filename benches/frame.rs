@@ -1,5 +1,5 @@
 //! One full frame (scatter + curves + timeline + status) with 10,000 points at 200x60 into a
-//! TestBackend. Budget: 5 ms in release (issue 5).
+//! TestBackend. Budget: 5 ms in release, so a redraw never holds up a key.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 #[path = "../tests/ui_support/mod.rs"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The clusterscope model in PyTorch: the reference for numerics and speed (issue 7).
+"""The clusterscope model in PyTorch: the reference for numerics and speed (same weights, same batches).
 
 Same architecture as src/model (token + learned position embeddings, pre-LN blocks of causal
 multi-head attention with one fused qkv projection and a tanh-GELU MLP, final LayerNorm, separate
