@@ -4,6 +4,7 @@
 
 pub mod format;
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod probes;
 pub mod reader;
@@ -15,6 +16,7 @@ use crate::error::{ErrorKind, Kind};
 
 pub use format::{Manifest, RunStatus};
 pub use layout::SessionDir;
+pub use lock::SessionLock;
 pub use probes::SavedProbe;
 pub use reader::Session;
 pub use writer::SessionWriter;
@@ -28,6 +30,9 @@ pub enum SessionError {
     NoManifest(PathBuf),
     #[error("{}: a session already exists here (resume it with --resume, or choose another --name/--out)", .0.display())]
     Exists(PathBuf),
+    /// Another process writes this session now.
+    #[error("session {} is being written by {holder}; wait for it or choose another --out", dir.display())]
+    Busy { dir: PathBuf, holder: String },
     /// A directory that holds other files: a session is never written among them.
     #[error("{}: not empty and not a clusterscope session; choose another --out (nothing was written)", .0.display())]
     Occupied(PathBuf),
@@ -71,7 +76,8 @@ impl Kind for SessionError {
             SessionError::Missing(_)
             | SessionError::NoManifest(_)
             | SessionError::Exists(_)
-            | SessionError::Occupied(_) => ErrorKind::Usage,
+            | SessionError::Occupied(_)
+            | SessionError::Busy { .. } => ErrorKind::Usage,
             SessionError::Corrupt { .. }
             | SessionError::NewerVersion { .. }
             | SessionError::Foreign { .. }

@@ -130,3 +130,79 @@ fn resume_carries_steps_device_and_pca_signs_on() {
         .code(2)
         .stderr(predicate::str::contains("already trained 9 of 9 steps"));
 }
+
+fn manifest_of(dir: &std::path::Path) -> Option<serde_json::Value> {
+    serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).ok()?).ok()
+}
+
+#[test]
+fn a_session_being_written_is_refused_to_a_second_writer_and_freed_when_its_writer_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s");
+    let mut first = std::process::Command::new(assert_cmd::cargo::cargo_bin("clusterscope"))
+        .args(["train", "--headless", "--device", "cpu", "--steps", "1000000", "--experiment"])
+        .arg(fixture("specs/tiny.toml"))
+        .arg("--out")
+        .arg(&s)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until its step-0 checkpoint is on disk, so there is something to resume.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while manifest_of(&s).is_none_or(|m| m["resume"].is_null()) {
+        assert!(std::time::Instant::now() < deadline, "the first run never saved a checkpoint");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let log_before = std::fs::read_to_string(s.join("log.jsonl")).unwrap();
+    bin()
+        .args(["train", "--headless", "--device", "cpu", "--steps", "2000000", "--resume"])
+        .arg(&s)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("is being written by process {}", first.id())));
+    let log_after = std::fs::read_to_string(s.join("log.jsonl")).unwrap();
+    assert!(log_after.starts_with(&log_before), "the refused resume rewrote nothing");
+    // A writer killed outright leaves its lock file behind; the next writer takes it over.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let done = manifest_of(&s).unwrap()["resume"]["step"].as_u64().unwrap();
+    bin()
+        .args(["train", "--headless", "--device", "cpu", "--resume"])
+        .arg(&s)
+        .args(["--steps", &(done + 2).to_string()])
+        .assert()
+        .success();
+    assert_eq!(Session::open(&s).unwrap().snapshots.last().unwrap().step as u64, done + 2);
+}
+
+#[test]
+fn two_runs_started_together_on_one_directory_leave_one_whole_session() {
+    for round in 0..4 {
+        let dir = tempfile::tempdir().unwrap();
+        let s = dir.path().join("s");
+        let start = |seed: &str| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("clusterscope"))
+                .args(["train", "--headless", "--device", "cpu", "--steps", "20", "--seed", seed, "--experiment"])
+                .arg(fixture("specs/tiny.toml"))
+                .arg("--out")
+                .arg(&s)
+                .output()
+        };
+        let (a, b) = std::thread::scope(|sc| {
+            let a = sc.spawn(|| start("7").unwrap());
+            let b = sc.spawn(|| start("9").unwrap());
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let wins = [&a, &b].iter().filter(|o| o.status.success()).count();
+        assert_eq!(wins, 1, "round {round}: exactly one run writes the session");
+        let loser = if a.status.success() { &b } else { &a };
+        let err = String::from_utf8_lossy(&loser.stderr);
+        assert!(err.contains("is being written by") || err.contains("already exists"), "round {round}: {err}");
+        let seed = if a.status.success() { 7 } else { 9 };
+        let session = Session::open(&s).unwrap();
+        assert_eq!(session.manifest.seed, seed, "round {round}");
+        let out = dir.path().join("x");
+        bin().arg("export").arg(&s).arg("--out").arg(&out).assert().success();
+    }
+}

@@ -3,6 +3,7 @@
 //! ```text
 //! <session>/
 //!   manifest.json                 written last, atomically: the list of complete checkpoints
+//!   .lock                         flock'd by the one process writing the session (its pid inside)
 //!   points.json                   the analysis set: task, seen/unseen, instruction, input
 //!   log.jsonl                     training log, one JSON object per logging interval
 //!   probes.jsonl                  probes made, one JSON object per line
@@ -31,6 +32,8 @@ pub const CHECKPOINTS: &str = "checkpoints";
 pub const WEIGHTS: &str = "weights.safetensors";
 pub const SNAPSHOT: &str = "snapshot.json";
 pub const OPTIMIZER: &str = "optimizer.safetensors";
+/// Held (flock) by the process writing the session.
+pub const LOCK: &str = ".lock";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

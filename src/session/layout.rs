@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::format::{CHECKPOINTS, LOG, MANIFEST, OPTIMIZER, POINTS, PROBES, SNAPSHOT, WEIGHTS};
+use super::format::{CHECKPOINTS, LOCK, LOG, MANIFEST, OPTIMIZER, POINTS, PROBES, SNAPSHOT, WEIGHTS};
 use super::SessionError;
 
 /// A session directory, as paths.
@@ -20,15 +20,21 @@ impl SessionDir {
         &self.root
     }
 
-    /// Whether a new session may be created here: the directory is absent or empty. A session
-    /// is never written among someone else's files, which it could overwrite or delete.
+    /// Whether a new session may be created here: the directory is absent or empty (but for a
+    /// lock file). A session is never written among someone else's files, which it could
+    /// overwrite or delete.
     pub fn check_free(&self) -> Result<(), SessionError> {
         if !self.root.exists() {
             return Ok(());
         }
-        let mut entries = std::fs::read_dir(&self.root).map_err(|e| SessionError::read(&self.root, e))?;
-        if entries.next().is_some() {
-            Err(SessionError::Occupied(self.root.clone()))
+        let entries = std::fs::read_dir(&self.root).map_err(|e| SessionError::read(&self.root, e))?;
+        let lock = self.lock();
+        if entries.flatten().any(|e| e.path() != lock) {
+            // Files of a session another process is creating right now are not "other files".
+            match super::lock::holder(self) {
+                Some(holder) => Err(SessionError::Busy { dir: self.root.clone(), holder }),
+                None => Err(SessionError::Occupied(self.root.clone())),
+            }
         } else {
             Ok(())
         }
@@ -36,6 +42,10 @@ impl SessionDir {
 
     pub fn manifest(&self) -> PathBuf {
         self.root.join(MANIFEST)
+    }
+
+    pub fn lock(&self) -> PathBuf {
+        self.root.join(LOCK)
     }
 
     pub fn points(&self) -> PathBuf {

@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 use super::format::*;
 use super::layout::checkpoint_dir_name;
-use super::{SessionDir, SessionError};
+use super::{SessionDir, SessionError, SessionLock};
 use crate::record::{PointInfo, Snapshot};
 
 pub struct SessionWriter {
+    /// Held while this writer lives: no other process writes the session meanwhile.
+    _lock: SessionLock,
     dir: SessionDir,
     manifest: Manifest,
     log: BufWriter<File>,
@@ -20,6 +22,8 @@ impl SessionWriter {
     /// overwritten.
     pub fn create(root: &Path, manifest: Manifest, points: &[PointInfo]) -> Result<Self, SessionError> {
         let dir = SessionDir::new(root);
+        // Locked first: what the checks below see cannot change under us.
+        let lock = SessionLock::acquire(&dir)?;
         if dir.manifest().exists() {
             return Err(SessionError::Exists(root.to_path_buf()));
         }
@@ -29,12 +33,14 @@ impl SessionWriter {
         write_atomic(&dir.points(), &serde_json::to_vec(points)?)?;
         write_atomic(&dir.manifest(), &serde_json::to_vec(&manifest)?)?;
         let log = open_log(&dir, true)?;
-        Ok(SessionWriter { dir, manifest, log })
+        Ok(SessionWriter { _lock: lock, dir, manifest, log })
     }
 
     /// Reopens a session to continue it from its last checkpoint. Log lines past that checkpoint
     /// describe steps that will be trained again, so they are dropped.
-    pub fn resume(root: &Path, manifest: Manifest) -> Result<Self, SessionError> {
+    /// `lock` is taken before the manifest is read, so the manifest is the one this writer
+    /// continues.
+    pub fn resume(lock: SessionLock, root: &Path, manifest: Manifest) -> Result<Self, SessionError> {
         let dir = SessionDir::new(root);
         let resume_step = manifest.resume.map(|r| r.step).unwrap_or(0);
         let log_path = dir.log();
@@ -54,7 +60,7 @@ impl SessionWriter {
             }
         }
         let log = open_log(&dir, false)?;
-        let mut w = SessionWriter { dir, manifest, log };
+        let mut w = SessionWriter { _lock: lock, dir, manifest, log };
         w.manifest.status = RunStatus::Running;
         w.write_manifest()?;
         Ok(w)

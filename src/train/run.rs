@@ -21,7 +21,7 @@ use crate::record::{Progress, RunInfo, Snapshot, Summary};
 use crate::session::format::{LogEntry, ResumeState, RunStatus};
 use crate::session::manifest::analysis_points;
 use crate::session::reader::{read_manifest, read_snapshot};
-use crate::session::{Manifest, SessionDir, SessionWriter};
+use crate::session::{Manifest, SessionDir, SessionLock, SessionWriter};
 
 /// How often progress is reported: often enough for a smooth UI, rarely enough not to flood it.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -298,9 +298,10 @@ impl Run {
 /// reopens the session; returns the writer and the training seconds already spent.
 fn open_for_resume(config: &RunConfig, trainer: &mut Trainer) -> Result<Resumed, TrainError> {
     let dir = &config.out_dir;
+    let layout = SessionDir::new(dir);
+    let lock = SessionLock::acquire(&layout)?;
     let mut manifest = read_manifest(dir)?;
     let resume = manifest.resume.ok_or_else(|| TrainError::NothingToResume(dir.clone()))?;
-    let layout = SessionDir::new(dir);
     trainer
         .resume_from(&layout.weights(resume.step), &layout.optimizer(resume.step), resume.step, resume.sampler)
         .map_err(|source| TrainError::Resume { file: layout.checkpoint(resume.step), source })?;
@@ -310,7 +311,7 @@ fn open_for_resume(config: &RunConfig, trainer: &mut Trainer) -> Result<Resumed,
     // This process decides how far the run goes and where it runs.
     manifest.total_steps = config.steps;
     manifest.device = trainer.device.name.clone();
-    Ok(Resumed { writer: SessionWriter::resume(dir, manifest)?, seconds, previous })
+    Ok(Resumed { writer: SessionWriter::resume(lock, dir, manifest)?, seconds, previous })
 }
 
 /// A session reopened to go on training.
