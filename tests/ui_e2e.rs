@@ -170,3 +170,29 @@ fn replay_opens_the_demo_session_and_quits() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn thousands_of_queued_keys_are_all_read_and_q_still_quits() {
+    let demo = fixture("../../sessions/demo");
+    let mut pty = Pty::spawn(&["replay", demo.to_str().unwrap()], 100, 30);
+    pty.wait_for("replay screen", |s| s.contains("REPLAY"), Duration::from_secs(30));
+    // 5,000 arrow keys at once (15,000 bytes): far past the 1,024 bytes that once stalled input.
+    // Written from a thread, since a terminal whose reader stalls blocks its writer.
+    let burst: String = (0..5000).map(|i| if i % 2 == 0 { LEFT } else { "\x1b[C" }).collect();
+    let mut writer = std::mem::replace(&mut pty.writer, Box::new(std::io::sink()));
+    let (done_tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        writer.write_all(burst.as_bytes()).unwrap();
+        writer.write_all(b"q").unwrap();
+        writer.flush().unwrap();
+        let _ = done_tx.send(Instant::now());
+        // Keep the terminal open until the test ends.
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let sent = done.recv_timeout(Duration::from_secs(10)).expect("the app stopped reading its input");
+    while pty.child.try_wait().unwrap().is_none() {
+        let screen = pty.screen();
+        assert!(sent.elapsed() < Duration::from_secs(2), "q not handled within 2 s of 5,000 keys; screen:\n{screen}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
