@@ -196,3 +196,88 @@ fn thousands_of_queued_keys_are_all_read_and_q_still_quits() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+fn tiny_endless_spec(dir: &std::path::Path) -> std::path::PathBuf {
+    let spec =
+        common::tiny_spec().replace("steps = 300", "steps = 1000000").replace("checkpoints = 3", "checkpoints = 20000");
+    let path = dir.join("spec.toml");
+    std::fs::write(&path, spec).unwrap();
+    path
+}
+
+#[test]
+fn termination_signals_stop_the_app_like_q() {
+    for (signal, name) in [(libc::SIGTERM, "TERM"), (libc::SIGHUP, "HUP"), (libc::SIGINT, "INT")] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("session");
+        let spec = tiny_endless_spec(dir.path());
+        let mut pty = Pty::spawn(
+            &[
+                "--threads",
+                "1",
+                "--device",
+                "cpu",
+                "--experiment",
+                spec.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            110,
+            34,
+        );
+        let long = Duration::from_secs(60);
+        pty.wait_for("training", |s| s.contains("RUNNING") && checkpoints_on_screen(s) >= 2, long);
+        let pid = pty.child.process_id().unwrap() as libc::pid_t;
+        // SAFETY: a signal to the child this test started.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let deadline = Instant::now() + long;
+        let status = loop {
+            if let Some(st) = pty.child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(Instant::now() < deadline, "SIG{name}: the app did not stop; screen:\n{}", pty.screen());
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "SIG{name}: exit status {status:?}");
+        std::thread::sleep(Duration::from_millis(200));
+        let parser = pty.parser.lock().unwrap();
+        assert!(!parser.screen().alternate_screen(), "SIG{name}: left the alternate screen");
+        assert!(!parser.screen().hide_cursor(), "SIG{name}: cursor shown again");
+        drop(parser);
+        let session = clusterscope::session::Session::open(&out).unwrap();
+        assert_eq!(session.manifest.status, clusterscope::session::RunStatus::Stopped, "SIG{name}");
+    }
+}
+
+#[test]
+fn termination_signals_stop_headless_training_after_a_checkpoint() {
+    for (signal, name) in [(libc::SIGTERM, "TERM"), (libc::SIGHUP, "HUP")] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("session");
+        let spec = tiny_endless_spec(dir.path());
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("clusterscope"))
+            .args(["train", "--headless", "--threads", "1", "--device", "cpu", "--experiment"])
+            .arg(&spec)
+            .arg("--out")
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let log = out.join("log.jsonl");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // Some steps past the step-0 checkpoint, so the stop has something new to save.
+        while std::fs::read_to_string(&log).map_or(0, |l| l.lines().count()) < 20 {
+            assert!(Instant::now() < deadline, "SIG{name}: training did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: a signal to the child this test started.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+        let status = child.wait().unwrap();
+        assert!(status.success(), "SIG{name}: {status:?}");
+        let session = clusterscope::session::Session::open(&out).unwrap();
+        assert_eq!(session.manifest.status, clusterscope::session::RunStatus::Stopped, "SIG{name}");
+        let last = session.snapshots.last().unwrap().step;
+        assert!(last >= 20, "SIG{name}: a checkpoint at the step it stopped (got {last})");
+    }
+}

@@ -36,6 +36,8 @@ pub enum UiEvent {
     Trainer(TrainerEvent),
     Analyser(AnalyserEvent),
     Probe(ProbeResult),
+    /// SIGINT, SIGTERM or SIGHUP: stop as `q` does, so the terminal and the session are left whole.
+    Signal,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -184,6 +186,11 @@ fn with_terminal<F>(tx: Sender<UiEvent>, rx: Receiver<UiEvent>, body: F) -> Resu
 where
     F: FnOnce(&mut DefaultTerminal, Receiver<UiEvent>) -> Result<(), UiError>,
 {
+    let signals = tx.clone();
+    // Only fails when a handler is already set, and then that one stops the run.
+    let _ = ctrlc::set_handler(move || {
+        let _ = signals.send(UiEvent::Signal);
+    });
     let mut terminal = ratatui::try_init()?;
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
     spawn_input(tx);
@@ -191,6 +198,15 @@ where
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
+}
+
+/// Asks the run to stop after a checkpoint; returns when it was asked.
+fn stop_run(app: &mut App, worker: Option<&RunHandle>) -> Instant {
+    app.set_status_message("stopping: saving the session…".into());
+    if let Some(w) = worker {
+        let _ = w.commands.send(TrainerCommand::Stop);
+    }
+    Instant::now()
 }
 
 /// Reads terminal input on its own thread; ends when the UI stops listening.
@@ -243,13 +259,7 @@ fn event_loop(
                     }
                     match app.on_key(k) {
                         Some(Action::Quit) if worker_done => return Ok(()),
-                        Some(Action::Quit) => {
-                            quitting = Some(Instant::now());
-                            app.set_status_message("stopping: saving the session…".into());
-                            if let Some(w) = worker {
-                                let _ = w.commands.send(TrainerCommand::Stop);
-                            }
-                        }
+                        Some(Action::Quit) => quitting = Some(stop_run(app, worker)),
                         Some(Action::Trainer(cmd)) => {
                             if let Some(w) = worker {
                                 let _ = w.commands.send(cmd);
@@ -258,6 +268,13 @@ fn event_loop(
                         None => {}
                     }
                 }
+                UiEvent::Signal if quitting.is_none() => {
+                    if worker_done {
+                        return Ok(());
+                    }
+                    quitting = Some(stop_run(app, worker));
+                }
+                UiEvent::Signal => {}
                 UiEvent::Mouse(m) => app.on_mouse(m, terminal.get_frame().area()),
                 UiEvent::Resize => {}
                 UiEvent::Probe(r) => {
