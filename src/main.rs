@@ -207,6 +207,12 @@ fn usage<T>(msg: impl Into<String>) -> Result<T> {
 
 fn main() -> ExitCode {
     clusterscope::alloc::keep_freed_memory();
+    // The model library attaches a backtrace to its errors when RUST_BACKTRACE is set, which
+    // many users have set for other reasons; an error here is one line unless asked otherwise.
+    if std::env::var_os("CLUSTERSCOPE_BACKTRACE").is_none() {
+        std::env::remove_var("RUST_BACKTRACE");
+        std::env::remove_var("RUST_LIB_BACKTRACE");
+    }
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
         // Read by candle's CPU kernels and rayon's pool; set before either starts.

@@ -206,3 +206,46 @@ fn two_runs_started_together_on_one_directory_leave_one_whole_session() {
         bin().arg("export").arg(&s).arg("--out").arg(&out).assert().success();
     }
 }
+
+#[test]
+fn weights_are_as_readable_as_the_rest_of_the_session() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s");
+    common::make_tiny_session(&s, 10);
+    let mode = |p: std::path::PathBuf| std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(s.join("checkpoints/step-000010/weights.safetensors")), 0o644);
+    assert_eq!(mode(s.join("checkpoints/step-000010/optimizer.safetensors")), 0o644);
+}
+
+#[test]
+fn control_characters_in_a_session_are_shown_escaped() {
+    let (_d, s) = with_manifest_edit(|m| m["task_names"][0] = "evil\u{1b}[2J".into());
+    let out = bin().arg("show").arg(&s).assert().success().get_output().stdout.clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert!(text.contains("evil\\u{1b}[2J"), "{text}");
+}
+
+#[test]
+fn model_errors_are_one_line_even_with_rust_backtrace_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s");
+    common::make_tiny_session(&s, 10);
+    let weights = s.join("checkpoints/step-000010/weights.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    let out = bin()
+        .env("RUST_BACKTRACE", "1")
+        .arg("probe")
+        .arg(&s)
+        .args(["do first", "--input", "A", "--checkpoint", "10"])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("weights.safetensors"), "{err}");
+}

@@ -5,11 +5,17 @@ use serde_json::{json, Value};
 use crate::analysis::{score_table, LayerAnalysis};
 use crate::session::Session;
 
+/// Text from a session file as the terminal should show it: control characters (an escape
+/// sequence in a task name could repaint the user's terminal) are shown escaped.
+fn printable(s: &str) -> String {
+    s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+}
+
 pub fn summary_text(s: &Session) -> String {
     let m = &s.manifest;
     let mut out = format!(
         "session {} ({})\n  created {}, clusterscope {}, format v{}\n  status {:?}, {} of {} steps, {:.1} s training on {}\n  model: d_model {}, {} layers, {} heads, vocab {}, context {} ({} parameters)\n  tasks ({}): {}\n  seed {}, {} seen + {} unseen analysis points\n\n",
-        m.name,
+        printable(&m.name),
         s.dir.display(),
         m.created,
         m.app_version,
@@ -26,7 +32,7 @@ pub fn summary_text(s: &Session) -> String {
         m.model.context,
         m.model.num_parameters(),
         m.task_names.len(),
-        m.task_names.join(", "),
+        m.task_names.iter().map(|t| printable(t)).collect::<Vec<_>>().join(", "),
         m.seed,
         s.points.iter().filter(|p| p.seen).count(),
         s.points.iter().filter(|p| !p.seen).count(),

@@ -88,7 +88,13 @@ impl SessionWriter {
         for f in [WEIGHTS, OPTIMIZER] {
             let p = tmp.join(f);
             if p.exists() {
-                File::open(&p).and_then(|f| f.sync_all()).map_err(|e| SessionError::write(&p, e))?;
+                // The model library writes these private (0600); a session's files are all
+                // readable alike, so a copy or a colleague sees the weights with the rest.
+                let readable = fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o644));
+                readable
+                    .and_then(|()| File::open(&p))
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| SessionError::write(&p, e))?;
             }
         }
         write_atomic(&tmp.join(SNAPSHOT), &serde_json::to_vec(snapshot)?)?;
