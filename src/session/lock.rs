@@ -15,16 +15,39 @@ pub struct SessionLock {
     _file: File,
 }
 
-/// Who holds the session's lock now, if anyone (found by trying to take it, and letting go).
+/// Who holds the session's lock now, if anyone. Only looks: the lock file is not created or
+/// written, and a free lock is let go at once.
 pub fn holder(dir: &SessionDir) -> Option<String> {
-    if !dir.lock().exists() {
+    let mut file = File::open(dir.lock()).ok()?;
+    if try_flock(&file).ok()? {
         return None;
     }
+    let who = read_holder(&mut file);
     // This process's own lock (a writer checking its directory) is not someone else's.
-    let me = format!("process {}", std::process::id());
-    match SessionLock::acquire(dir) {
-        Err(SessionError::Busy { holder, .. }) if holder != me => Some(holder),
-        _ => None,
+    (who != format!("process {}", std::process::id())).then_some(who)
+}
+
+/// Takes the lock on `file` if it is free: `Ok(false)` when another open file holds it.
+fn try_flock(file: &File) -> std::io::Result<bool> {
+    // SAFETY: flock on a descriptor the caller owns; it touches no memory.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(err)
+    }
+}
+
+/// The holder a lock file names, as the message to a second writer says it.
+fn read_holder(file: &mut File) -> String {
+    let mut pid = String::new();
+    let _ = file.read_to_string(&mut pid);
+    match pid.trim() {
+        "" => "another process".to_string(),
+        pid => format!("process {pid}"),
     }
 }
 
@@ -41,18 +64,8 @@ impl SessionLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| SessionError::write(&path, e))?;
-        // SAFETY: flock on a descriptor this function owns; it touches no memory.
-        let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
-        if !taken {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
-                return Err(SessionError::write(&path, err));
-            }
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim();
-            let who = if holder.is_empty() { "another process".to_string() } else { format!("process {holder}") };
-            return Err(SessionError::Busy { dir: root.to_path_buf(), holder: who });
+        if !try_flock(&file).map_err(|e| SessionError::write(&path, e))? {
+            return Err(SessionError::Busy { dir: root.to_path_buf(), holder: read_holder(&mut file) });
         }
         // Ours now: say who writes, for the message a second writer gets.
         let pid = std::process::id().to_string();
