@@ -60,6 +60,24 @@ impl Pty {
         }
     }
 
+    /// Waits for the app to exit successfully and checks it gave the terminal back: off the
+    /// alternate screen, cursor shown.
+    fn exits_restored(&mut self, when: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            assert!(Instant::now() < deadline, "{when}: the app did not exit; screen:\n{}", self.screen());
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "{when}: exit status {status:?}");
+        std::thread::sleep(Duration::from_millis(200));
+        let parser = self.parser.lock().unwrap();
+        assert!(!parser.screen().alternate_screen(), "{when}: left the alternate screen");
+        assert!(!parser.screen().hide_cursor(), "{when}: cursor shown again");
+    }
+
     fn send(&mut self, keys: &str) {
         self.writer.write_all(keys.as_bytes()).unwrap();
         self.writer.flush().unwrap();
@@ -79,12 +97,8 @@ fn checkpoints_on_screen(s: &str) -> usize {
 fn the_app_trains_and_answers_keys_in_a_real_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("session");
-    // Checkpoints every 50 steps, and far more steps than the test waits for: still training
-    // when `q` arrives.
-    let spec =
-        common::tiny_spec().replace("steps = 300", "steps = 1000000").replace("checkpoints = 3", "checkpoints = 20000");
-    let spec_path = dir.path().join("spec.toml");
-    std::fs::write(&spec_path, spec).unwrap();
+    // Still training when `q` arrives.
+    let spec_path = tiny_endless_spec(dir.path());
     let mut pty = Pty::spawn(
         &[
             "--threads",
@@ -132,20 +146,7 @@ fn the_app_trains_and_answers_keys_in_a_real_terminal() {
 
     // Quit: training stops cleanly, the session is saved, the terminal is restored.
     pty.send("q");
-    let deadline = Instant::now() + long;
-    let status = loop {
-        if let Some(st) = pty.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "the app did not exit after q; screen:\n{}", pty.screen());
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "exit status {status:?}");
-    std::thread::sleep(Duration::from_millis(200));
-    let parser = pty.parser.lock().unwrap();
-    assert!(!parser.screen().alternate_screen(), "left the alternate screen");
-    assert!(!parser.screen().hide_cursor(), "cursor shown again");
-    drop(parser);
+    pty.exits_restored("after q", long);
     let session = clusterscope::session::Session::open(&out).unwrap();
     assert_eq!(session.manifest.status, clusterscope::session::RunStatus::Stopped);
     assert!(session.snapshots.len() >= 4);
@@ -230,20 +231,7 @@ fn termination_signals_stop_the_app_like_q() {
         let pid = pty.child.process_id().unwrap() as libc::pid_t;
         // SAFETY: a signal to the child this test started.
         assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-        let deadline = Instant::now() + long;
-        let status = loop {
-            if let Some(st) = pty.child.try_wait().unwrap() {
-                break st;
-            }
-            assert!(Instant::now() < deadline, "SIG{name}: the app did not stop; screen:\n{}", pty.screen());
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert!(status.success(), "SIG{name}: exit status {status:?}");
-        std::thread::sleep(Duration::from_millis(200));
-        let parser = pty.parser.lock().unwrap();
-        assert!(!parser.screen().alternate_screen(), "SIG{name}: left the alternate screen");
-        assert!(!parser.screen().hide_cursor(), "SIG{name}: cursor shown again");
-        drop(parser);
+        pty.exits_restored(&format!("after SIG{name}"), long);
         let session = clusterscope::session::Session::open(&out).unwrap();
         assert_eq!(session.manifest.status, clusterscope::session::RunStatus::Stopped, "SIG{name}");
     }
