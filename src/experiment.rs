@@ -2,6 +2,7 @@
 //! batches. Pure data, no tensors: the trainer turns examples into tensors.
 
 pub mod family;
+pub mod limits;
 pub mod probe;
 pub mod regex;
 pub mod sampling;
@@ -76,7 +77,7 @@ pub struct Experiment {
 
 impl Experiment {
     pub fn from_toml(text: &str, seed_override: Option<u64>) -> Result<Self, SpecError> {
-        let spec = ExperimentSpec::from_toml(text).map_err(|e| SpecError::Parse(e.to_string().trim().to_string()))?;
+        let spec = ExperimentSpec::from_toml(text).map_err(|e| SpecError::Parse(one_line_toml_error(text, &e)))?;
         Self::from_spec(spec, seed_override)
     }
 
@@ -89,7 +90,8 @@ impl Experiment {
             spec.seed = seed;
         }
         let seed = spec.seed;
-        validate_train(&spec)?;
+        limits::validate_train(&spec)?;
+        limits::validate_counts(&spec)?;
         let symbols = validate_symbols(&spec)?;
         if spec.tasks.len() < 2 {
             return Err(invalid("tasks", format!("{} task(s)", spec.tasks.len()), "need at least 2 tasks (K >= 2)"));
@@ -114,9 +116,11 @@ impl Experiment {
                 .iter()
                 .enumerate()
                 .map(|(di, src)| {
-                    WordRegex::parse(src).map_err(|e| {
-                        invalid(format!("tasks[{ti}].instructions[{di}]"), format!("{src:?}"), e.to_string())
-                    })
+                    let field = format!("tasks[{ti}].instructions[{di}]");
+                    let re = WordRegex::parse(src)
+                        .map_err(|e| invalid(&field, format!("{:?}", limits::abbreviated(src)), e.to_string()))?;
+                    limits::check_expression(&field, &re)?;
+                    Ok(re)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let held: BTreeSet<usize> = ts.held_out.as_ref().unwrap_or(&spec.held_out).iter().copied().collect();
@@ -146,16 +150,19 @@ impl Experiment {
         let family = Arc::new(LookupTables::from_spec(&spec.tasks, &symbols, &mut table_rng)?);
 
         let mut words: Vec<String> = Vec::new();
+        let mut known: HashSet<String> = HashSet::new();
         for t in &tasks {
             for d in &t.distributions {
                 for w in d.words() {
-                    if !words.contains(&w) {
+                    if known.insert(w.clone()) {
                         words.push(w);
                     }
                 }
             }
         }
-        if let Some(w) = words.iter().find(|w| symbols.contains(w)) {
+        limits::check_vocabulary(words.len())?;
+        let symbol_set: HashSet<&String> = symbols.iter().collect();
+        if let Some(w) = words.iter().find(|w| symbol_set.contains(w)) {
             return Err(invalid(
                 "symbols",
                 format!("{w:?}"),
@@ -285,6 +292,21 @@ impl Experiment {
     }
 }
 
+/// A TOML error as one line, `line L, column C: message`: the library's own rendering quotes the
+/// offending source line, which may be megabytes long.
+fn one_line_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
 fn validate_symbols(spec: &ExperimentSpec) -> Result<Vec<String>, SpecError> {
     if spec.symbols.len() < 2 {
         return Err(invalid("symbols", format!("{:?}", spec.symbols), "need at least 2 symbols"));
@@ -320,33 +342,4 @@ fn check_default_held_out(spec: &ExperimentSpec) -> Result<(), SpecError> {
         )),
         _ => Ok(()),
     }
-}
-
-fn validate_train(spec: &ExperimentSpec) -> Result<(), SpecError> {
-    let t = &spec.train;
-    let positive = |name: &str, v: usize| {
-        if v == 0 {
-            Err(invalid(format!("train.{name}"), v, "must be at least 1"))
-        } else {
-            Ok(())
-        }
-    };
-    positive("steps", t.steps)?;
-    positive("batch_size", t.batch_size)?;
-    positive("checkpoints", t.checkpoints)?;
-    positive("analysis_per_task", t.analysis_per_task)?;
-    if !(t.lr.is_finite() && t.lr > 0.0) {
-        return Err(invalid("train.lr", t.lr, "must be a positive number"));
-    }
-    for (name, v) in [("beta1", t.beta1), ("beta2", t.beta2), ("min_lr_ratio", t.min_lr_ratio)] {
-        if !(0.0..=1.0).contains(&v) {
-            return Err(invalid(format!("train.{name}"), v, "must be within [0, 1]"));
-        }
-    }
-    for (name, v) in [("weight_decay", t.weight_decay), ("grad_clip", t.grad_clip)] {
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(invalid(format!("train.{name}"), v, "must be a non-negative number"));
-        }
-    }
-    Ok(())
 }

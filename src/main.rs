@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clusterscope::cli::bench::{bench_train, BenchConfig};
-use clusterscope::cli::prepare::{load_experiment, merge_run_args, prepare, PrepareError, RunArgs};
+use clusterscope::cli::prepare::{load_experiment, merge_run_args, model_for, prepare, PrepareError, RunArgs};
 use clusterscope::cli::{headless, CliError};
 use clusterscope::error::{ErrorKind, Kind};
 use clusterscope::model::config::ModelConfig;
@@ -300,6 +300,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Cmd::Spec { experiment }) => {
             let exp = load_experiment(experiment.as_deref(), None)?;
+            model_for(&exp)?;
             for w in &exp.warnings {
                 eprintln!("warning: {w}");
             }

@@ -200,7 +200,7 @@ fn thousands_of_queued_keys_are_all_read_and_q_still_quits() {
 
 fn tiny_endless_spec(dir: &std::path::Path) -> std::path::PathBuf {
     let spec =
-        common::tiny_spec().replace("steps = 300", "steps = 1000000").replace("checkpoints = 3", "checkpoints = 20000");
+        common::tiny_spec().replace("steps = 300", "steps = 500000").replace("checkpoints = 3", "checkpoints = 10000");
     let path = dir.join("spec.toml");
     std::fs::write(&path, spec).unwrap();
     path

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::error::{ErrorKind, Kind};
 use crate::experiment::{Experiment, SpecError};
-use crate::model::config::ModelConfig;
+use crate::model::config::{ConfigError, ModelConfig};
 use crate::model::device::DeviceError;
 use crate::model::DeviceChoice;
 use crate::session::reader::read_manifest;
@@ -27,6 +27,11 @@ pub enum PrepareError {
     #[error(transparent)]
     Spec(#[from] SpecError),
     #[error(transparent)]
+    Model(#[from] ConfigError),
+    /// A configuration that validates field by field but cannot fit this machine.
+    #[error("{0}")]
+    TooBig(String),
+    #[error(transparent)]
     Device(#[from] DeviceError),
     #[error(transparent)]
     Session(#[from] SessionError),
@@ -36,7 +41,10 @@ impl Kind for PrepareError {
     fn kind(&self) -> ErrorKind {
         match self {
             PrepareError::Usage(_) | PrepareError::SpecRead { .. } => ErrorKind::Usage,
-            PrepareError::SpecFile { .. } | PrepareError::Spec(_) => ErrorKind::BadData,
+            PrepareError::SpecFile { .. }
+            | PrepareError::Spec(_)
+            | PrepareError::Model(_)
+            | PrepareError::TooBig(_) => ErrorKind::BadData,
             PrepareError::Device(e) => e.kind(),
             PrepareError::Session(e) => e.kind(),
         }
@@ -157,8 +165,7 @@ pub fn prepare(args: &RunArgs) -> Result<RunConfig> {
     }
     let experiment = load_experiment(args.experiment.as_deref(), args.seed)?;
     let device = parse_device(args.device.as_deref().unwrap_or("auto"))?;
-    let model = ModelConfig::from_spec(&experiment.spec.model, experiment.tokenizer.len(), experiment.max_sequence_len)
-        .map_err(|e| PrepareError::Usage(e.to_string()))?;
+    let model = model_for(&experiment)?;
     let steps = args.steps.unwrap_or(experiment.spec.train.steps);
     if steps == 0 {
         return usage("--steps 0: need at least 1 step");
@@ -209,14 +216,65 @@ fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
     })
 }
 
+/// The model an experiment's `[model]` section asks for, checked as training would check it and
+/// against the memory this machine has, so `spec` and `train` refuse alike.
+pub fn model_for(experiment: &Experiment) -> Result<ModelConfig> {
+    let model = ModelConfig::from_spec(&experiment.spec.model, experiment.tokenizer.len(), experiment.max_sequence_len)
+        .map_err(PrepareError::Model)?;
+    let train = &experiment.spec.train;
+    let points = experiment.num_tasks() * (train.analysis_per_task + train.unseen_per_task);
+    let stored = 4 * points as u128 * (model.layers as u128 + 1) * model.d_model as u128;
+    let needed = model.training_bytes(train.batch_size, experiment.max_sequence_len) + stored;
+    if let Some(total) = host_memory_bytes() {
+        if needed > u128::from(total) {
+            return Err(PrepareError::TooBig(format!(
+                "train.batch_size = {}, model.d_model = {}, model.layers = {}: training would need about {} of memory, this machine has {}",
+                train.batch_size,
+                model.d_model,
+                model.layers,
+                gib(needed),
+                gib(u128::from(total))
+            )));
+        }
+    }
+    Ok(model)
+}
+
+fn gib(bytes: u128) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+/// Physical memory, from /proc/meminfo; `None` where it cannot be read (then nothing is refused
+/// for size alone).
+fn host_memory_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 pub fn load_experiment(path: Option<&Path>, seed: Option<u64>) -> Result<Experiment> {
     match path {
         None => Ok(Experiment::default_experiment(seed)?),
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|source| PrepareError::SpecRead { file: p.to_path_buf(), source })?;
+            let text = read_spec(p)?;
             Experiment::from_toml(&text, seed)
                 .map_err(|source| PrepareError::SpecFile { file: p.to_path_buf(), source })
         }
     }
+}
+
+/// A spec file, read only up to the size a spec may have: a huge or endless file (a device, a
+/// FIFO fed forever) is refused rather than read into memory.
+fn read_spec(p: &Path) -> Result<String> {
+    use crate::experiment::limits::MAX_SPEC_BYTES;
+    use std::io::Read;
+    let err = |source| PrepareError::SpecRead { file: p.to_path_buf(), source };
+    let file = std::fs::File::open(p).map_err(err)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes).map_err(err)?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return usage(format!("{}: a spec file may be at most {} MiB", p.display(), MAX_SPEC_BYTES >> 20));
+    }
+    String::from_utf8(bytes).map_err(|_| err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")))
 }

@@ -5,7 +5,7 @@
 
 use rand::seq::SliceRandom;
 use rand::Rng;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::spec::TaskSpec;
 use super::{invalid, SpecError};
@@ -72,7 +72,8 @@ impl TaskFamily for LookupTables {
 }
 
 fn explicit_table(map: &BTreeMap<String, String>, symbols: &[String], field: &str) -> Result<Vec<usize>, SpecError> {
-    let index = |s: &str| symbols.iter().position(|x| x == s);
+    let positions: HashMap<&str, usize> = symbols.iter().enumerate().map(|(i, s)| (s.as_str(), i)).collect();
+    let index = |s: &str| positions.get(s).copied();
     if let Some(k) = map.keys().find(|k| index(k).is_none()) {
         return Err(invalid(field, format!("{k:?}"), "input is not one of `symbols`"));
     }

@@ -8,10 +8,16 @@
 //! context.
 
 use rand::Rng;
-use std::collections::BTreeSet;
+use std::collections::HashSet;
+
+mod matcher;
+use matcher::Matcher;
 
 /// The longest repetition count a spec may ask for; beyond it instructions outgrow any context.
 pub const MAX_REPEAT: usize = 16;
+/// How deeply groups may nest: far beyond any instruction worth writing, and it keeps every walk
+/// of the expression's tree well inside the stack.
+pub const MAX_DEPTH: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegexError {
@@ -29,10 +35,12 @@ pub enum RegexError {
     BadChar(char),
     #[error("the expression can produce an empty instruction")]
     MatchesEmpty,
+    #[error("groups nest more than {MAX_DEPTH} deep")]
+    TooDeep,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Node {
+pub(super) enum Node {
     Word(String),
     /// A sequence of items, each repeated between `min` and `max` times.
     Seq(Vec<(Node, usize, usize)>),
@@ -122,6 +130,7 @@ fn parse_repeat(body: &str) -> Result<Tok, RegexError> {
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -145,7 +154,12 @@ impl Parser {
                 }
                 Tok::Open => {
                     self.pos += 1;
+                    self.depth += 1;
+                    if self.depth > MAX_DEPTH {
+                        return Err(RegexError::TooDeep);
+                    }
                     let inner = self.alt()?;
+                    self.depth -= 1;
                     if self.toks.get(self.pos) != Some(&Tok::Close) {
                         return Err(RegexError::Unbalanced(self.pos));
                     }
@@ -181,7 +195,7 @@ impl WordRegex {
         if toks.is_empty() {
             return Err(RegexError::Empty);
         }
-        let mut p = Parser { toks, pos: 0 };
+        let mut p = Parser { toks, pos: 0, depth: 0 };
         let root = p.alt()?;
         if p.pos != p.toks.len() {
             return Err(RegexError::Unbalanced(p.pos));
@@ -207,16 +221,23 @@ impl WordRegex {
     /// Whether the word sequence is in the expression's language.
     pub fn matches<S: AsRef<str>>(&self, words: &[S]) -> bool {
         let words: Vec<&str> = words.iter().map(|w| w.as_ref()).collect();
-        self.root.ends(&words, 0).contains(&words.len())
+        if words.len() > self.max_len() || words.len() < self.root.min_len() {
+            return false;
+        }
+        let mut m = Matcher::new(&words);
+        m.ends(&self.root, 0).contains(words.len())
     }
 
     /// Every literal word the expression can produce, in order of first appearance.
     pub fn words(&self) -> Vec<String> {
         let mut out = Vec::new();
-        self.root.collect_words(&mut out);
+        let mut seen = HashSet::new();
+        self.root.collect_words(&mut out, &mut seen);
         out
     }
 
+    /// The longest instruction the expression can produce, in words (saturating: a size too big
+    /// to count is refused all the same).
     pub fn max_len(&self) -> usize {
         self.root.max_len()
     }
@@ -242,50 +263,15 @@ impl Node {
         }
     }
 
-    /// All positions where a match of this node starting at `start` can end.
-    fn ends(&self, words: &[&str], start: usize) -> BTreeSet<usize> {
+    fn collect_words<'a>(&'a self, out: &mut Vec<String>, seen: &mut HashSet<&'a str>) {
         match self {
             Node::Word(w) => {
-                let mut s = BTreeSet::new();
-                if words.get(start) == Some(&w.as_str()) {
-                    s.insert(start + 1);
-                }
-                s
-            }
-            Node::Alt(alts) => alts.iter().flat_map(|a| a.ends(words, start)).collect(),
-            Node::Seq(items) => {
-                let mut cur = BTreeSet::from([start]);
-                for (node, lo, hi) in items {
-                    let mut reached = BTreeSet::new();
-                    let mut frontier = cur;
-                    for rep in 0..=*hi {
-                        if rep >= *lo {
-                            reached.extend(frontier.iter().copied());
-                        }
-                        if rep == *hi || frontier.is_empty() {
-                            break;
-                        }
-                        frontier = frontier.iter().flat_map(|&p| node.ends(words, p)).collect();
-                    }
-                    cur = reached;
-                    if cur.is_empty() {
-                        break;
-                    }
-                }
-                cur
-            }
-        }
-    }
-
-    fn collect_words(&self, out: &mut Vec<String>) {
-        match self {
-            Node::Word(w) => {
-                if !out.contains(w) {
+                if seen.insert(w) {
                     out.push(w.clone());
                 }
             }
-            Node::Alt(alts) => alts.iter().for_each(|a| a.collect_words(out)),
-            Node::Seq(items) => items.iter().for_each(|(n, _, _)| n.collect_words(out)),
+            Node::Alt(alts) => alts.iter().for_each(|a| a.collect_words(out, seen)),
+            Node::Seq(items) => items.iter().for_each(|(n, _, _)| n.collect_words(out, seen)),
         }
     }
 
@@ -293,7 +279,9 @@ impl Node {
         match self {
             Node::Word(_) => 1,
             Node::Alt(alts) => alts.iter().map(Node::min_len).min().unwrap_or(0),
-            Node::Seq(items) => items.iter().map(|(n, lo, _)| n.min_len() * lo).sum(),
+            Node::Seq(items) => {
+                items.iter().fold(0, |acc, (n, lo, _)| acc.saturating_add(n.min_len().saturating_mul(*lo)))
+            }
         }
     }
 
@@ -301,7 +289,9 @@ impl Node {
         match self {
             Node::Word(_) => 1,
             Node::Alt(alts) => alts.iter().map(Node::max_len).max().unwrap_or(0),
-            Node::Seq(items) => items.iter().map(|(n, _, hi)| n.max_len() * hi).sum(),
+            Node::Seq(items) => {
+                items.iter().fold(0, |acc, (n, _, hi)| acc.saturating_add(n.max_len().saturating_mul(*hi)))
+            }
         }
     }
 }
@@ -327,6 +317,23 @@ mod tests {
     }
 
     #[test]
+    fn nested_optional_repetition_matches_in_polynomial_time() {
+        // Every split of a long run of `a`s among 128 optional slots is a match path: a matcher
+        // that tries them one by one never finishes.
+        let re = WordRegex::parse("((a? b?){16}){8} c").unwrap();
+        let mut yes: Vec<&str> = vec!["a"; 120];
+        yes.push("c");
+        assert!(re.matches(&yes));
+        let mut no: Vec<&str> = vec!["a"; 129];
+        no.push("c");
+        assert!(!re.matches(&no));
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..50 {
+            assert!(re.matches(&re.sample(&mut rng)));
+        }
+    }
+
+    #[test]
     fn rejects_bad_expressions() {
         assert_eq!(WordRegex::parse("  "), Err(RegexError::Empty));
         assert_eq!(WordRegex::parse("a*"), Err(RegexError::Unbounded('*')));
@@ -340,5 +347,9 @@ mod tests {
         assert_eq!(WordRegex::parse("a.b"), Err(RegexError::BadChar('.')));
         assert_eq!(WordRegex::parse("(a)?"), Err(RegexError::MatchesEmpty));
         assert_eq!(WordRegex::parse("a|"), Err(RegexError::MatchesEmpty));
+        let deep = format!("{}a{}", "(".repeat(33), ")".repeat(33));
+        assert_eq!(WordRegex::parse(&deep), Err(RegexError::TooDeep));
+        let ok = format!("{}a{}", "(".repeat(32), ")".repeat(32));
+        assert!(WordRegex::parse(&ok).is_ok());
     }
 }

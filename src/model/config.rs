@@ -24,6 +24,13 @@ pub enum ConfigError {
 
 pub const PRESETS: [&str; 3] = ["tiny", "small", "default"];
 
+/// Caps on each size, far above what this tool's experiments need; the memory a whole
+/// configuration needs is checked separately ([`ModelConfig::training_bytes`]).
+pub const MAX_D_MODEL: usize = 8192;
+pub const MAX_LAYERS: usize = 256;
+pub const MAX_D_FF: usize = 32_768;
+pub const MAX_CONTEXT: usize = 8192;
+
 impl ModelConfig {
     /// `(d_model, layers, heads)` of a named preset; `d_ff` is always 4 x d_model.
     pub fn preset(name: &str, vocab: usize, context: usize) -> Result<Self, ConfigError> {
@@ -89,6 +96,17 @@ impl ModelConfig {
                 return Err(ConfigError::Invalid { field, value, reason: "must be at least 1".into() });
             }
         }
+        let caps = [
+            ("context", self.context, MAX_CONTEXT),
+            ("d_model", self.d_model, MAX_D_MODEL),
+            ("layers", self.layers, MAX_LAYERS),
+            ("d_ff", self.d_ff, MAX_D_FF),
+        ];
+        for (field, value, cap) in caps {
+            if value > cap {
+                return Err(ConfigError::Invalid { field, value, reason: format!("at most {cap}") });
+            }
+        }
         if self.d_model % self.heads != 0 {
             return Err(ConfigError::Invalid {
                 field: "heads",
@@ -97,6 +115,17 @@ impl ModelConfig {
             });
         }
         Ok(())
+    }
+
+    /// About how many bytes training takes with batches of `batch` sequences of `seq` tokens:
+    /// weights, gradients and both AdamW moments, plus the activations kept for the backward
+    /// pass and their gradients. An estimate to refuse the impossible up front, not a budget.
+    pub fn training_bytes(&self, batch: usize, seq: usize) -> u128 {
+        let (d, ff) = (self.d_model as u128, self.d_ff as u128);
+        let tokens = batch as u128 * seq as u128;
+        let per_token_layer = 9 * d + 2 * ff + self.heads as u128 * seq as u128;
+        let activations = tokens * (self.layers as u128 * per_token_layer + 3 * self.vocab as u128);
+        4 * (4 * self.num_parameters() as u128 + 2 * activations)
     }
 
     pub fn head_dim(&self) -> usize {
