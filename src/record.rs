@@ -6,6 +6,6 @@ pub mod probe;
 pub mod run;
 pub mod snapshot;
 
-pub use probe::{ProbeAnswer, ProbeFailure, ProbeOutcome, ProbeRequest, ProbeResult};
+pub use probe::{ProbeAnswer, ProbeCommand, ProbeFailure, ProbeOutcome, ProbeRequest, ProbeResult};
 pub use run::{PointInfo, Progress, RunInfo, Summary};
 pub use snapshot::Snapshot;

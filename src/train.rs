@@ -15,6 +15,6 @@ pub mod tally;
 pub mod trainer;
 
 pub use error::{ProbeFault, TrainError};
-pub use protocol::{AnalyserEvent, Failure, TrainerCommand, TrainerEvent};
+pub use protocol::{AnalyserEvent, Failure, StopCause, TrainerCommand, TrainerEvent};
 pub use run::{spawn, RunConfig, RunHandle};
 pub use trainer::Trainer;

@@ -7,7 +7,7 @@ mod common;
 use assert_cmd::Command;
 use clusterscope::experiment::probe::{parse, ProbeError};
 use clusterscope::model::DeviceChoice;
-use clusterscope::record::ProbeRequest;
+use clusterscope::record::{ProbeCommand, ProbeRequest};
 use clusterscope::report::probe_report::report;
 use clusterscope::session::{probes as saved, Session, SessionDir};
 use clusterscope::train::prober::{spawn_prober, ProbeEngine};
@@ -107,19 +107,27 @@ fn headless_probe_errors_exit_2_with_one_line() {
     run(&["--input", "C", "--checkpoint", "7", "flip it"], &["no checkpoint \"7\""]);
 }
 
-#[test]
-fn probes_made_in_the_app_are_saved_in_the_session() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = dir.path().join("s");
+/// A 30-step tiny session in `dir` and a probe thread on it: (session, commands, results).
+fn prober_on_tiny_session(
+    dir: &std::path::Path,
+) -> (PathBuf, std::sync::mpsc::Sender<ProbeCommand>, std::sync::mpsc::Receiver<clusterscope::record::ProbeResult>) {
+    let s = dir.join("s");
     common::make_tiny_session(&s, 30);
     let session = Session::open(&s).unwrap();
     let exp = Arc::new(session.experiment().unwrap());
     let engine = ProbeEngine::new(exp, session.manifest.model.clone(), &s, DeviceChoice::Cpu).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let probes = spawn_prober(engine, move |e| tx.send(e).is_ok()).unwrap();
-    probes.send(ProbeRequest { id: 1, text: "do first | A".into(), step: 30, save: true }).unwrap();
-    probes.send(ProbeRequest { id: 1, text: "do first | A".into(), step: 0, save: false }).unwrap();
-    probes.send(ProbeRequest { id: 2, text: "bogus | A".into(), step: 30, save: true }).unwrap();
+    (s, probes, rx)
+}
+
+#[test]
+fn probes_made_in_the_app_are_saved_in_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, probes, rx) = prober_on_tiny_session(dir.path());
+    probes.send(ProbeRequest { id: 1, text: "do first | A".into(), step: 30, save: true }.into()).unwrap();
+    probes.send(ProbeRequest { id: 1, text: "do first | A".into(), step: 0, save: false }.into()).unwrap();
+    probes.send(ProbeRequest { id: 2, text: "bogus | A".into(), step: 30, save: true }.into()).unwrap();
     let mut results = Vec::new();
     while results.len() < 3 {
         results.push(rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap());
@@ -129,6 +137,37 @@ fn probes_made_in_the_app_are_saved_in_the_session() {
     let saved = saved::read(&SessionDir::new(&s));
     assert_eq!(saved.len(), 1, "only the first, valid probe is recorded: {saved:?}");
     assert_eq!(saved[0].text, "do first | A");
+}
+
+#[test]
+fn a_deleted_probe_is_forgotten_by_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, probes, rx) = prober_on_tiny_session(dir.path());
+    let wait = |id: u64| loop {
+        let r = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+        if r.id == id {
+            return r;
+        }
+    };
+    let run = |id: u64, text: &str| ProbeRequest { id, text: text.into(), step: 30, save: true }.into();
+    probes.send(run(1, "do first | A")).unwrap();
+    probes.send(run(2, "do first | A")).unwrap();
+    wait(2);
+    // Deleted after it was saved: forgotten on file. Deleted before its request ran: never saved.
+    probes.send(ProbeCommand::Forget { id: 1, text: "do first | A".into() }).unwrap();
+    probes.send(run(3, "do first | B")).unwrap();
+    probes.send(ProbeCommand::Forget { id: 3, text: "do first | B".into() }).unwrap();
+    // A probe whose save failed has nothing on file to forget.
+    probes.send(run(4, "bogus | A")).unwrap();
+    wait(4);
+    probes.send(ProbeCommand::Forget { id: 4, text: "bogus | A".into() }).unwrap();
+    probes.send(run(5, "do first | C")).unwrap();
+    wait(5);
+    let texts: Vec<String> = saved::read(&SessionDir::new(&s)).into_iter().map(|p| p.text).collect();
+    assert_eq!(texts, ["do first | A", "do first | C"], "one of the two A probes and C remain");
+    // What replay restores is what the file says after the deletions.
+    let lines = std::fs::read_to_string(SessionDir::new(&s).probes()).unwrap();
+    assert!(lines.lines().any(|l| l.contains("\"deleted\":true")), "{lines}");
 }
 
 proptest! {

@@ -63,6 +63,12 @@ impl Pty {
     /// Waits for the app to exit successfully and checks it gave the terminal back: off the
     /// alternate screen, cursor shown.
     fn exits_restored(&mut self, when: &str, timeout: Duration) {
+        let status = self.exits(when, timeout);
+        assert!(status.success(), "{when}: exit status {status:?}");
+    }
+
+    /// Waits for the app to exit, checks it gave the terminal back, and returns its status.
+    fn exits(&mut self, when: &str, timeout: Duration) -> portable_pty::ExitStatus {
         let deadline = Instant::now() + timeout;
         let status = loop {
             if let Some(st) = self.child.try_wait().unwrap() {
@@ -71,11 +77,11 @@ impl Pty {
             assert!(Instant::now() < deadline, "{when}: the app did not exit; screen:\n{}", self.screen());
             std::thread::sleep(Duration::from_millis(50));
         };
-        assert!(status.success(), "{when}: exit status {status:?}");
         std::thread::sleep(Duration::from_millis(200));
         let parser = self.parser.lock().unwrap();
         assert!(!parser.screen().alternate_screen(), "{when}: left the alternate screen");
         assert!(!parser.screen().hide_cursor(), "{when}: cursor shown again");
+        status
     }
 
     fn send(&mut self, keys: &str) {
@@ -149,6 +155,7 @@ fn the_app_trains_and_answers_keys_in_a_real_terminal() {
     pty.exits_restored("after q", long);
     let session = clusterscope::session::Session::open(&out).unwrap();
     assert_eq!(session.manifest.status, clusterscope::session::RunStatus::Stopped);
+    assert!(session.manifest.reason.as_deref().unwrap_or("").starts_with("stopped by the user at step"));
     assert!(session.snapshots.len() >= 4);
 }
 
@@ -234,7 +241,33 @@ fn termination_signals_stop_the_app_like_q() {
         pty.exits_restored(&format!("after SIG{name}"), long);
         let session = clusterscope::session::Session::open(&out).unwrap();
         assert_eq!(session.manifest.status, clusterscope::session::RunStatus::Stopped, "SIG{name}");
+        let reason = session.manifest.reason.clone().unwrap_or_default();
+        assert!(reason.starts_with("stopped by a signal"), "SIG{name}: {reason}");
     }
+}
+
+#[test]
+fn a_failed_run_shows_failed_and_the_app_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("session");
+    let spec = dir.path().join("diverge.toml");
+    std::fs::write(&spec, common::diverging_spec()).unwrap();
+    let mut pty = Pty::spawn(
+        &["--threads", "1", "--device", "cpu", "--experiment", spec.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        110,
+        34,
+    );
+    let long = Duration::from_secs(60);
+    let s = pty.wait_for("the failure", |s| s.contains("FAILED"), long);
+    assert!(s.contains("diverged"), "the status bar says why:\n{s}");
+    pty.send("q");
+    let status = pty.exits("after a failed run", long);
+    assert!(!status.success(), "a failed run exits non-zero: {status:?}");
+    // Said again on the restored terminal, where it stays in the scrollback.
+    let s = pty.screen();
+    assert!(s.contains("error:") && s.contains("diverged"), "{s}");
+    let session = clusterscope::session::Session::open(&out).unwrap();
+    assert_eq!(session.manifest.status, clusterscope::session::RunStatus::Failed);
 }
 
 #[test]
@@ -265,6 +298,7 @@ fn termination_signals_stop_headless_training_after_a_checkpoint() {
         assert!(status.success(), "SIG{name}: {status:?}");
         let session = clusterscope::session::Session::open(&out).unwrap();
         assert_eq!(session.manifest.status, clusterscope::session::RunStatus::Stopped, "SIG{name}");
+        assert!(session.manifest.reason.as_deref().unwrap_or("").starts_with("stopped by a signal"), "SIG{name}");
         let last = session.snapshots.last().unwrap().step;
         assert!(last >= 20, "SIG{name}: a checkpoint at the step it stopped (got {last})");
     }

@@ -300,6 +300,9 @@ fn deleting_and_switching_probes_never_panics() {
     assert_eq!(app.probes().selected, 0);
     app.on_key(key(KeyCode::Char('x')));
     assert_eq!(app.probes().list.len(), 1);
+    // The session's record of it goes too (through the probe thread, which saved it).
+    assert_eq!(app.take_forgotten_probes(), vec![(1, "copy the symbol | A".to_string())]);
+    assert!(app.take_forgotten_probes().is_empty());
     // The deleted probe's late result is ignored.
     app.on_probe_result(probe_at_centroid(&f, &exp, 1, 5, 0, &["copy"], "A"));
     assert!(app.probes().list[0].result(f.snapshots[5].step).is_none());

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use super::CliError;
 use crate::analysis::score_table;
 use crate::record::Summary;
-use crate::train::{spawn, AnalyserEvent, RunConfig, TrainerCommand, TrainerEvent};
+use crate::train::{spawn, AnalyserEvent, RunConfig, StopCause, TrainerCommand, TrainerEvent};
 
 /// What the headless front end listens to: both producers of a run, on one channel.
 enum Heard {
@@ -32,7 +32,7 @@ pub fn train(run: &RunConfig, json: bool) -> Result<(), CliError> {
             std::process::exit(130);
         }
         eprintln!("\nstopping: saving a checkpoint (Ctrl-C again to abort)");
-        let _ = stop.send(TrainerCommand::Stop);
+        let _ = stop.send(TrainerCommand::Stop(StopCause::Signal));
     })?;
 
     let bar = ProgressBar::new(run.steps as u64);

@@ -10,7 +10,7 @@ use crate::experiment::{Experiment, SpecError};
 use crate::model::config::{ConfigError, ModelConfig};
 use crate::model::device::DeviceError;
 use crate::model::DeviceChoice;
-use crate::session::reader::read_manifest;
+use crate::session::reader::{read_manifest, restartable};
 use crate::session::{SessionDir, SessionError};
 use crate::train::RunConfig;
 
@@ -176,10 +176,14 @@ pub fn prepare(args: &RunArgs) -> Result<RunConfig> {
         (None, None) => Path::new("sessions").join(chrono::Local::now().format("%Y%m%d-%H%M%S").to_string()),
     };
     // Checked here so every way of training refuses alike; the writer refuses again at creation.
+    // A session that died before its first checkpoint holds nothing to keep: it starts again.
     if SessionDir::new(&out_dir).manifest().exists() {
-        return Err(SessionError::Exists(out_dir).into());
+        if !restartable(&out_dir) {
+            return Err(SessionError::Exists(out_dir).into());
+        }
+    } else {
+        SessionDir::new(&out_dir).check_free()?;
     }
-    SessionDir::new(&out_dir).check_free()?;
     Ok(RunConfig {
         experiment: Arc::new(experiment),
         model,
@@ -198,6 +202,9 @@ fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
     })?;
     let device = parse_device(args.device.as_deref().unwrap_or("auto"))?;
     let steps = args.steps.unwrap_or(manifest.total_steps);
+    // Killed before its first checkpoint: nothing to go on from, so the run starts again in place
+    // with the spec it was started with.
+    let fresh = restartable(dir);
     let done = manifest.resume.map_or(0, |r| r.step);
     if steps <= done {
         return usage(format!(
@@ -211,7 +218,7 @@ fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
         device,
         steps,
         out_dir: dir.to_path_buf(),
-        resume: true,
+        resume: !fresh,
         stop_at: args.stop_at,
     })
 }

@@ -65,7 +65,9 @@ pub(super) fn validate_train(spec: &ExperimentSpec) -> Result<(), SpecError> {
             return Err(invalid(format!("train.{name}"), v, "must be within [0, 1]"));
         }
     }
-    for (name, v) in [("weight_decay", t.weight_decay), ("grad_clip", t.grad_clip)] {
+    for (name, v) in
+        [("weight_decay", t.weight_decay), ("grad_clip", t.grad_clip), ("checkpoint_minutes", t.checkpoint_minutes)]
+    {
         if !(v.is_finite() && v >= 0.0) {
             return Err(invalid(format!("train.{name}"), v, "must be a non-negative number"));
         }

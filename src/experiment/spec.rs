@@ -113,6 +113,9 @@ pub struct TrainSpec {
     pub grad_clip: f64,
     /// About how many checkpoints a run makes (plus step 0 and the final step).
     pub checkpoints: usize,
+    /// A checkpoint is also made once this many minutes have passed since the last one, so a
+    /// long run always has recent progress on disk; 0 turns the clock off.
+    pub checkpoint_minutes: f64,
     pub loss: LossOn,
     /// Seen (instruction, input) pairs per task in the fixed analysis set.
     pub analysis_per_task: usize,
@@ -133,6 +136,7 @@ impl Default for TrainSpec {
             beta2: 0.98,
             grad_clip: 1.0,
             checkpoints: 20,
+            checkpoint_minutes: 10.0,
             loss: LossOn::Answer,
             analysis_per_task: 256,
             unseen_per_task: 64,

@@ -16,6 +16,24 @@ pub struct ProbeRequest {
     pub save: bool,
 }
 
+/// What the UI asks of the probe thread, in the order it asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeCommand {
+    Run(ProbeRequest),
+    /// Probe `id` (made as `text`) was deleted: it is forgotten by the session too, so replay
+    /// does not bring it back.
+    Forget {
+        id: u64,
+        text: String,
+    },
+}
+
+impl From<ProbeRequest> for ProbeCommand {
+    fn from(r: ProbeRequest) -> Self {
+        ProbeCommand::Run(r)
+    }
+}
+
 /// The answer to a [`ProbeRequest`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeResult {

@@ -3,7 +3,8 @@
 use serde_json::{json, Value};
 
 use crate::analysis::{score_table, LayerAnalysis};
-use crate::session::Session;
+use crate::session::lock::holder;
+use crate::session::{RunStatus, Session};
 
 /// Text from a session file as the terminal should show it: control characters (an escape
 /// sequence in a task name could repaint the user's terminal) are shown escaped.
@@ -11,16 +12,36 @@ fn printable(s: &str) -> String {
     s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
 }
 
+/// How the run stands, in words: a "running" session that no process writes was interrupted
+/// (killed, or its end could not be recorded, as on a full disk).
+fn status_text(s: &Session, writer: Option<&str>) -> String {
+    let m = &s.manifest;
+    let status = match (m.status, writer) {
+        (RunStatus::Running, Some(who)) => format!("running (written by {who})"),
+        (RunStatus::Running, None) => {
+            "interrupted (no process writes it; `train --resume` goes on from the last checkpoint)".to_string()
+        }
+        (RunStatus::Finished, _) => "finished".to_string(),
+        (RunStatus::Stopped, _) => "stopped".to_string(),
+        (RunStatus::Failed, _) => "FAILED".to_string(),
+    };
+    match &m.reason {
+        Some(reason) => format!("{status}: {}", printable(reason)),
+        None => status,
+    }
+}
+
 pub fn summary_text(s: &Session) -> String {
     let m = &s.manifest;
+    let writer = holder(&s.layout());
     let mut out = format!(
-        "session {} ({})\n  created {}, clusterscope {}, format v{}\n  status {:?}, {} of {} steps, {:.1} s training on {}\n  model: d_model {}, {} layers, {} heads, vocab {}, context {} ({} parameters)\n  tasks ({}): {}\n  seed {}, {} seen + {} unseen analysis points\n\n",
+        "session {} ({})\n  created {}, clusterscope {}, format v{}\n  status {}\n  {} of {} steps, {:.1} s training on {}\n  model: d_model {}, {} layers, {} heads, vocab {}, context {} ({} parameters)\n  tasks ({}): {}\n  seed {}, {} seen + {} unseen analysis points\n\n",
         printable(&m.name),
         s.dir.display(),
         m.created,
         m.app_version,
         m.format_version,
-        m.status,
+        status_text(s, writer.as_deref()),
         s.snapshots.last().map_or(0, |x| x.step),
         m.total_steps,
         m.train_seconds,
@@ -67,6 +88,7 @@ pub fn summary_text(s: &Session) -> String {
 
 pub fn summary_json(s: &Session) -> Value {
     let m = &s.manifest;
+    let writer = holder(&s.layout());
     let checkpoints: Vec<Value> = s
         .snapshots
         .iter()
@@ -89,6 +111,9 @@ pub fn summary_json(s: &Session) -> Value {
         "app_version": m.app_version,
         "created": m.created,
         "status": m.status,
+        "reason": m.reason,
+        "writer": writer,
+        "interrupted": m.status == RunStatus::Running && writer.is_none(),
         "seed": m.seed,
         "device": m.device,
         "total_steps": m.total_steps,

@@ -41,7 +41,10 @@ pub enum RunStatus {
     /// Still training, or killed before it could say otherwise.
     Running,
     Finished,
+    /// Stopped before the end (the user, a signal, `--stop-at`); resumable.
     Stopped,
+    /// Could not go on (divergence, a full disk); `reason` says why.
+    Failed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +63,9 @@ pub struct Manifest {
     pub total_steps: usize,
     pub task_names: Vec<String>,
     pub status: RunStatus,
+    /// Why the run stopped or failed, in words; absent while it runs and once it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub checkpoints: Vec<CheckpointEntry>,
     /// Wall-clock seconds spent training, summed over resumes.
     pub train_seconds: f64,

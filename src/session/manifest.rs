@@ -32,6 +32,7 @@ impl Manifest {
             total_steps,
             task_names: experiment.task_names(),
             status: RunStatus::Running,
+            reason: None,
             checkpoints: Vec::new(),
             train_seconds: 0.0,
             resume: None,

@@ -10,6 +10,10 @@ use super::SessionDir;
 pub struct SavedProbe {
     pub text: String,
     pub step: usize,
+    /// A deletion: forgets the latest earlier probe of the same text. The file is only ever
+    /// appended to, so a crash mid-write loses at most the last line.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// Appends a probe. Probes are a convenience record: failing to write one must not fail the
@@ -21,11 +25,24 @@ pub fn append(dir: &SessionDir, probe: &SavedProbe) {
     }
 }
 
-/// The probes recorded in a session, oldest first; unreadable lines are skipped.
+/// Records that a probe made as `text` was deleted; best effort, like [`append`].
+pub fn forget(dir: &SessionDir, text: &str) {
+    append(dir, &SavedProbe { text: text.to_string(), step: 0, deleted: true });
+}
+
+/// The probes recorded in a session and not deleted since, oldest first; unreadable lines are
+/// skipped.
 pub fn read(dir: &SessionDir) -> Vec<SavedProbe> {
-    std::fs::read_to_string(dir.probes())
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    let mut kept: Vec<SavedProbe> = Vec::new();
+    let text = std::fs::read_to_string(dir.probes()).unwrap_or_default();
+    for probe in text.lines().filter_map(|l| serde_json::from_str::<SavedProbe>(l).ok()) {
+        if probe.deleted {
+            if let Some(i) = kept.iter().rposition(|p| p.text == probe.text) {
+                kept.remove(i);
+            }
+        } else {
+            kept.push(probe);
+        }
+    }
+    kept
 }

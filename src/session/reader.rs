@@ -125,6 +125,13 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
     Ok(manifest)
 }
 
+/// Whether the session in `dir` may be started again in place: its manifest is readable and no
+/// checkpoint was ever recorded (the run died before its first), so nothing in it is worth
+/// keeping and a resume has nothing to go on from.
+pub fn restartable(dir: &Path) -> bool {
+    read_manifest(dir).is_ok_and(|m| m.checkpoints.is_empty() && m.resume.is_none())
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, SessionError> {
     let bytes = fs::read(path).map_err(|e| SessionError::read(path, e))?;
     if bytes.is_empty() {

@@ -25,7 +25,10 @@ impl SessionWriter {
         // Locked first: what the checks below see cannot change under us.
         let lock = SessionLock::acquire(&dir)?;
         if dir.manifest().exists() {
-            return Err(SessionError::Exists(root.to_path_buf()));
+            if !super::reader::restartable(root) {
+                return Err(SessionError::Exists(root.to_path_buf()));
+            }
+            clear_unstarted(&dir)?;
         }
         dir.check_free()?;
         let ckpts = dir.checkpoints();
@@ -62,6 +65,7 @@ impl SessionWriter {
         let log = open_log(&dir, false)?;
         let mut w = SessionWriter { _lock: lock, dir, manifest, log };
         w.manifest.status = RunStatus::Running;
+        w.manifest.reason = None;
         w.write_manifest()?;
         Ok(w)
     }
@@ -75,6 +79,12 @@ impl SessionWriter {
         }
         fs::create_dir_all(&tmp).map_err(|e| SessionError::write(&tmp, e))?;
         Ok(PendingCheckpoint { dir: tmp })
+    }
+
+    /// Drops a checkpoint that could not be completed: its files are of no use, and on a full
+    /// disk the space they hold is what lets the manifest still record the failure.
+    pub fn abandon_checkpoint(&self, step: usize) {
+        let _ = fs::remove_dir_all(self.dir.pending_checkpoint(step));
     }
 
     /// Completes a checkpoint begun with [`begin_checkpoint`](Self::begin_checkpoint) (weights,
@@ -131,8 +141,15 @@ impl SessionWriter {
         writeln!(self.log, "{line}").and_then(|_| self.log.flush()).map_err(|e| SessionError::write(&self.dir.log(), e))
     }
 
-    pub fn finish(&mut self, status: RunStatus, train_seconds: f64) -> Result<(), SessionError> {
+    /// Records how the run ended (`reason` says why it stopped or failed) and its training time.
+    pub fn finish(
+        &mut self,
+        status: RunStatus,
+        reason: Option<String>,
+        train_seconds: f64,
+    ) -> Result<(), SessionError> {
         self.manifest.status = status;
+        self.manifest.reason = reason;
         self.manifest.train_seconds = train_seconds;
         self.write_manifest()
     }
@@ -160,6 +177,35 @@ impl PendingCheckpoint {
     pub fn optimizer(&self) -> PathBuf {
         self.dir.join(OPTIMIZER)
     }
+}
+
+/// Removes the files of a session that never recorded a checkpoint, so it can start again in
+/// place. Only the session's own files go; anything else stays, and `check_free` then refuses.
+fn clear_unstarted(dir: &SessionDir) -> Result<(), SessionError> {
+    for file in [dir.manifest(), dir.points(), dir.log(), dir.probes()] {
+        let mut tmp = file.as_os_str().to_owned();
+        tmp.push(".tmp");
+        for f in [file, PathBuf::from(tmp)] {
+            match fs::remove_file(&f) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(SessionError::write(&f, e)),
+                _ => {}
+            }
+        }
+    }
+    let ckpts = dir.checkpoints();
+    let Ok(entries) = fs::read_dir(&ckpts) else { return Ok(()) };
+    let mut only_checkpoints = true;
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with("step-") && e.path().is_dir() {
+            fs::remove_dir_all(e.path()).map_err(|err| SessionError::write(&e.path(), err))?;
+        } else {
+            only_checkpoints = false;
+        }
+    }
+    if only_checkpoints {
+        fs::remove_dir(&ckpts).map_err(|e| SessionError::write(&ckpts, e))?;
+    }
+    Ok(())
 }
 
 fn open_log(dir: &SessionDir, truncate: bool) -> Result<BufWriter<File>, SessionError> {

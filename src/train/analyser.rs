@@ -2,9 +2,8 @@
 //! every layer (PCA, k-means, scores), completes the checkpoint on disk, and reports it. It runs
 //! beside training so the trainer does not wait for the analysis.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use super::error::TrainError;
@@ -33,20 +32,21 @@ pub struct Job {
 pub struct Analyser {
     pub jobs: Sender<Job>,
     pub thread: JoinHandle<()>,
-    /// Set when a checkpoint could not be saved (the thread has reported it and stopped).
-    failed: Arc<AtomicBool>,
+    /// Why a checkpoint could not be saved, once it could not (the thread has reported it and
+    /// stopped).
+    failure: Arc<OnceLock<String>>,
 }
 
 impl Analyser {
     pub fn failed(&self) -> bool {
-        self.failed.load(Ordering::SeqCst)
+        self.failure.get().is_some()
     }
 
-    /// Waits for every queued checkpoint to be analysed and saved.
-    pub fn finish(self) -> bool {
+    /// Waits for every queued checkpoint to be analysed and saved; says why not, if one was not.
+    pub fn finish(self) -> Option<String> {
         drop(self.jobs);
         let _ = self.thread.join();
-        self.failed.load(Ordering::SeqCst)
+        self.failure.get().cloned()
     }
 }
 
@@ -75,8 +75,8 @@ where
     let (jobs, rx): (Sender<Job>, Receiver<Job>) = std::sync::mpsc::channel();
     let seen_labels = set.seen_labels();
     let unseen_labels = set.unseen_labels();
-    let failed = Arc::new(AtomicBool::new(false));
-    let failed_flag = failed.clone();
+    let failure = Arc::new(OnceLock::new());
+    let failure_slot = failure.clone();
     let thread = std::thread::Builder::new()
         .name("analysis".into())
         .spawn(move || {
@@ -96,13 +96,13 @@ where
                     restarts: KMEANS_RESTARTS,
                 };
                 snapshot.analysis = analyze_checkpoint(&input, prev.as_ref());
-                if let Err(e) = lock(&writer).commit_checkpoint(&snapshot, resume) {
-                    failed_flag.store(true, Ordering::SeqCst);
+                let committed = lock(&writer).commit_checkpoint(&snapshot, resume);
+                if let Err(e) = committed {
+                    lock(&writer).abandon_checkpoint(snapshot.step);
                     let failure = Failure::from(&e);
-                    sink(AnalyserEvent::Failed(Failure {
-                        message: format!("cannot save checkpoint {}: {}", snapshot.step, failure.message),
-                        ..failure
-                    }));
+                    let message = format!("cannot save checkpoint {}: {}", snapshot.step, failure.message);
+                    let _ = failure_slot.set(message.clone());
+                    sink(AnalyserEvent::Failed(Failure { message, ..failure }));
                     return;
                 }
                 prev = Some(snapshot.analysis.clone());
@@ -112,5 +112,5 @@ where
             }
         })
         .map_err(|source| TrainError::Thread { thread: "analysis", source })?;
-    Ok(Analyser { jobs, thread, failed })
+    Ok(Analyser { jobs, thread, failure })
 }

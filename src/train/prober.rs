@@ -4,7 +4,7 @@
 //! session, so live training and replay probe the same way and training never waits.
 
 use candle_core::{Tensor, Var, D};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use crate::experiment::Experiment;
 use crate::model::gpt::readout_rows;
 use crate::model::layers::softmax_last;
 use crate::model::{DeviceChoice, ModelConfig};
-use crate::record::{ProbeAnswer, ProbeRequest, ProbeResult};
+use crate::record::{ProbeAnswer, ProbeCommand, ProbeRequest, ProbeResult};
 use crate::session::{probes, SavedProbe, SessionDir};
 
 pub struct ProbeEngine {
@@ -103,25 +103,43 @@ impl ProbeEngine {
 }
 
 /// Starts the probe thread. Requests queued while one runs are answered newest first, so the
-/// probe the user looks at now comes back first; exact repeats are answered once.
-pub fn spawn_prober<F>(mut engine: ProbeEngine, mut sink: F) -> std::io::Result<Sender<ProbeRequest>>
+/// probe the user looks at now comes back first; exact repeats are answered once. A deletion is
+/// taken in the order it was sent: a probe saved before it is forgotten after.
+pub fn spawn_prober<F>(mut engine: ProbeEngine, mut sink: F) -> std::io::Result<Sender<ProbeCommand>>
 where
     F: FnMut(ProbeResult) -> bool + Send + 'static,
 {
-    let (tx, rx) = mpsc::channel::<ProbeRequest>();
+    let (tx, rx) = mpsc::channel::<ProbeCommand>();
     // candle's CPU kernels run on rayon's global pool, which training keeps busy; a pool of our
     // own keeps a probe from queueing behind training's work.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).thread_name(|_| "prober-pool".into()).build().ok();
     std::thread::Builder::new().name("prober".into()).spawn(move || {
         let mut queue: VecDeque<ProbeRequest> = VecDeque::new();
+        // Whether each probe asked to be saved here was (a probe restored from the session
+        // asked elsewhere, and is on file).
+        let mut saved: HashMap<u64, bool> = HashMap::new();
         loop {
+            let mut incoming: Vec<ProbeCommand> = Vec::new();
             if queue.is_empty() {
                 match rx.recv() {
-                    Ok(r) => queue.push_back(r),
+                    Ok(c) => incoming.push(c),
                     Err(_) => return,
                 }
             }
-            queue.extend(rx.try_iter());
+            incoming.extend(rx.try_iter());
+            for command in incoming {
+                match command {
+                    ProbeCommand::Run(r) => queue.push_back(r),
+                    ProbeCommand::Forget { id, text } => {
+                        // A save still queued never happens; one already made is undone.
+                        let queued = queue.iter().any(|r| r.id == id && r.save);
+                        queue.retain(|r| r.id != id);
+                        if !queued && saved.get(&id).copied().unwrap_or(true) {
+                            probes::forget(&engine.session, &text);
+                        }
+                    }
+                }
+            }
             let Some(mut req) = queue.pop_back() else { continue };
             // An older copy of the same request may be the one asking to be saved.
             req.save |= queue.iter().any(|r| r.id == req.id && r.step == req.step && r.save);
@@ -130,8 +148,11 @@ where
                 Some(pool) => pool.install(|| engine.run(&req.text, req.step)),
                 None => engine.run(&req.text, req.step),
             };
+            if req.save {
+                saved.insert(req.id, outcome.is_ok());
+            }
             if req.save && outcome.is_ok() {
-                probes::append(&engine.session, &SavedProbe { text: req.text.clone(), step: req.step });
+                probes::append(&engine.session, &SavedProbe { text: req.text.clone(), step: req.step, deleted: false });
             }
             let outcome = outcome.map_err(|e| e.to_string().into());
             let result = ProbeResult { id: req.id, step: req.step, text: req.text, outcome };

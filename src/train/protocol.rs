@@ -12,7 +12,25 @@ pub enum TrainerCommand {
     Pause,
     Resume,
     /// Save a checkpoint at the current step, then finish.
-    Stop,
+    Stop(StopCause),
+}
+
+/// Who asked a run to stop, for the session's record of why it stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    /// `q` in the app.
+    User,
+    /// SIGINT, SIGTERM or SIGHUP (the handler cannot tell which).
+    Signal,
+}
+
+impl StopCause {
+    pub fn describe(self) -> &'static str {
+        match self {
+            StopCause::User => "stopped by the user",
+            StopCause::Signal => "stopped by a signal (SIGINT, SIGTERM or SIGHUP)",
+        }
+    }
 }
 
 /// What the training loop reports.

@@ -73,7 +73,8 @@ where
 /// Why the loop ended.
 enum Exit {
     Done,
-    Stopped,
+    /// Stopped early; why, in words.
+    Stopped(String),
     /// The listener went away; nobody to report to.
     Abandoned,
     /// The analysis thread reported an error already.
@@ -102,6 +103,8 @@ struct Run {
     losses: LossTally,
     accuracy: Accuracy,
     last_checkpoint: Option<usize>,
+    /// When the last checkpoint was made (or the run started), for `train.checkpoint_minutes`.
+    last_checkpoint_at: Instant,
 }
 
 impl Run {
@@ -157,34 +160,53 @@ impl Run {
             losses: LossTally::default(),
             accuracy: Accuracy::default(),
             last_checkpoint,
+            last_checkpoint_at: Instant::now(),
         })
     }
 
-    /// Trains to the end (or a stop), then waits for the last checkpoint to be saved and
-    /// reports the summary.
+    /// Trains to the end (or a stop), then waits for the last checkpoint to be saved, records how
+    /// the run ended in the manifest (failed, with the reason, too) and reports the summary.
     fn train<T: FnMut(TrainerEvent) -> bool>(mut self, on_trainer: &mut T) -> Result<(), TrainError> {
         if !on_trainer(TrainerEvent::Started(Box::new(self.info.clone()))) {
             return Ok(());
         }
-        let exit = match self.train_loop(on_trainer) {
+        let mut result = self.train_loop(on_trainer);
+        if matches!(result, Ok(Exit::Done | Exit::Stopped(_))) && self.last_checkpoint != Some(self.trainer.step()) {
+            if let Err(e) = self.checkpoint() {
+                result = Err(e);
+            }
+        }
+        let Run { analyser, writer, trainer, losses, accuracy, started, earlier_seconds, info, .. } = self;
+        let analysis_failure = analyser.finish();
+        let seconds = started.elapsed().as_secs_f64();
+        let record =
+            |status: RunStatus, reason: Option<String>| lock(&writer).finish(status, reason, earlier_seconds + seconds);
+        let exit = match result {
             Ok(exit) => exit,
             Err(e) => {
-                self.analyser.finish();
+                // Best effort: on a full disk the manifest may not take the news either, and then
+                // the session reads as interrupted, which is true as well.
+                let _ = record(RunStatus::Failed, Some(e.to_string()));
                 return Err(e);
             }
         };
-        if matches!(exit, Exit::Done | Exit::Stopped) && self.last_checkpoint != Some(self.trainer.step()) {
-            self.checkpoint()?;
-        }
-        let Run { analyser, writer, trainer, losses, accuracy, started, earlier_seconds, info, .. } = self;
-        let failed = analyser.finish();
-        if matches!(exit, Exit::Abandoned | Exit::Failed) || failed {
+        if let Some(reason) = analysis_failure {
+            // The analysis thread has reported it to the watcher already.
+            let _ = record(RunStatus::Failed, Some(reason));
             return Ok(());
         }
-        let seconds = started.elapsed().as_secs_f64();
-        let stopped = matches!(exit, Exit::Stopped);
-        let status = if stopped { RunStatus::Stopped } else { RunStatus::Finished };
-        lock(&writer).finish(status, earlier_seconds + seconds)?;
+        let stopped = match exit {
+            Exit::Done => None,
+            Exit::Stopped(why) => Some(why),
+            Exit::Abandoned | Exit::Failed => {
+                let why = format!("stopped at step {}: the app watching the run went away", trainer.step());
+                let _ = record(RunStatus::Stopped, Some(why));
+                return Ok(());
+            }
+        };
+        let status = if stopped.is_some() { RunStatus::Stopped } else { RunStatus::Finished };
+        let is_stopped = stopped.is_some();
+        record(status, stopped)?;
         on_trainer(TrainerEvent::Finished(Summary {
             steps: trainer.step(),
             seconds,
@@ -192,7 +214,7 @@ impl Run {
             seen_accuracy: accuracy.seen,
             unseen_accuracy: accuracy.unseen,
             device: info.device,
-            stopped,
+            stopped: is_stopped,
         }));
         Ok(())
     }
@@ -208,8 +230,8 @@ impl Run {
             if self.analyser.failed() {
                 return Ok(Exit::Failed);
             }
-            if self.config.stop_at.is_some_and(|s| self.trainer.step() >= s) {
-                return Ok(Exit::Stopped);
+            if let Some(at) = self.config.stop_at.filter(|&s| self.trainer.step() >= s) {
+                return Ok(Exit::Stopped(format!("stopped at step {at} (--stop-at)")));
             }
             // Paused: block until told otherwise, so a paused run costs no CPU.
             let next = if paused {
@@ -233,7 +255,9 @@ impl Run {
                     }
                     continue;
                 }
-                Some(TrainerCommand::Stop) => return Ok(Exit::Stopped),
+                Some(TrainerCommand::Stop(cause)) => {
+                    return Ok(Exit::Stopped(format!("{} at step {}", cause.describe(), self.trainer.step())))
+                }
                 None => {}
             }
             let loss = self.trainer.train_step().map_err(TrainError::model("training step failed"))?;
@@ -247,11 +271,17 @@ impl Run {
                     return Ok(Exit::Abandoned);
                 }
             }
-            if step % every == 0 || step == self.config.steps {
+            if step % every == 0 || step == self.config.steps || self.checkpoint_due() {
                 self.checkpoint()?;
             }
         }
         Ok(Exit::Done)
+    }
+
+    /// Whether `train.checkpoint_minutes` have passed since the last checkpoint.
+    fn checkpoint_due(&self) -> bool {
+        let minutes = self.config.experiment.spec.train.checkpoint_minutes;
+        minutes > 0.0 && self.last_checkpoint_at.elapsed().as_secs_f64() >= 60.0 * minutes
     }
 
     fn progress(&mut self, steps_per_s: f64, paused: bool) -> Progress {
@@ -273,9 +303,14 @@ impl Run {
         let unseen =
             self.trainer.evaluate(&self.analysis.unseen, true).map_err(TrainError::model("evaluation failed"))?;
         let pending = lock(&self.writer).begin_checkpoint(step)?;
-        let saving = format!("{}: cannot save the checkpoint", pending.dir().display());
-        self.trainer.save_weights(&pending.weights()).map_err(TrainError::model(saving.clone()))?;
-        self.trainer.save_optimizer(&pending.optimizer()).map_err(TrainError::model(saving))?;
+        let saved = self
+            .trainer
+            .save_weights(&pending.weights())
+            .and_then(|()| self.trainer.save_optimizer(&pending.optimizer()));
+        if let Err(e) = saved {
+            lock(&self.writer).abandon_checkpoint(step);
+            return Err(TrainError::model(format!("{}: cannot save the checkpoint", pending.dir().display()))(e));
+        }
         let snapshot = Snapshot {
             step,
             loss: self.losses.take_checkpoint_loss(),
@@ -286,6 +321,7 @@ impl Run {
         };
         self.accuracy = Accuracy { seen: seen.accuracy, unseen: unseen.accuracy };
         self.last_checkpoint = Some(step);
+        self.last_checkpoint_at = Instant::now();
         let resume = Some(ResumeState { step, sampler: self.trainer.sampler_state() });
         self.analyser
             .jobs
@@ -304,7 +340,7 @@ fn open_for_resume(config: &RunConfig, trainer: &mut Trainer) -> Result<Resumed,
     let resume = manifest.resume.ok_or_else(|| TrainError::NothingToResume(dir.clone()))?;
     trainer
         .resume_from(&layout.weights(resume.step), &layout.optimizer(resume.step), resume.step, resume.sampler)
-        .map_err(|source| TrainError::Resume { file: layout.checkpoint(resume.step), source })?;
+        .map_err(|(file, source)| TrainError::Resume { file, source })?;
     // The analysis goes on from the resumed checkpoint's, so PCA signs stay as they were.
     let previous = read_snapshot(&layout.snapshot(resume.step))?.analysis;
     let seconds = manifest.train_seconds;

@@ -109,11 +109,19 @@ impl Trainer {
         candle_core::safetensors::save(&self.optimizer.state()?, path)
     }
 
-    /// Continues from a checkpoint: its weights, optimizer moments, step and data stream.
-    pub fn resume_from(&mut self, weights: &Path, optimizer: &Path, step: usize, sampler: SamplerState) -> Result<()> {
-        self.varmap.load(weights)?;
-        let state = candle_core::safetensors::load(optimizer, &self.device.device)?;
-        self.optimizer.restore(&state, step)?;
+    /// Continues from a checkpoint: its weights, optimizer moments, step and data stream. An error
+    /// names the file it came from.
+    pub fn resume_from(
+        &mut self,
+        weights: &Path,
+        optimizer: &Path,
+        step: usize,
+        sampler: SamplerState,
+    ) -> std::result::Result<(), (std::path::PathBuf, candle_core::Error)> {
+        self.varmap.load(weights).map_err(|e| (weights.to_path_buf(), e))?;
+        candle_core::safetensors::load(optimizer, &self.device.device)
+            .and_then(|state| self.optimizer.restore(&state, step))
+            .map_err(|e| (optimizer.to_path_buf(), e))?;
         self.sampler = BatchSampler::from_state(sampler);
         self.step = step;
         Ok(())

@@ -79,7 +79,12 @@ impl App {
             RunStatus::Running => Phase::Paused,
             RunStatus::Finished => Phase::Finished,
             RunStatus::Stopped => Phase::Stopped,
+            RunStatus::Failed => Phase::Failed,
         };
+        if let Some(reason) = &m.reason {
+            let level = if m.status == RunStatus::Failed { Level::Error } else { Level::Info };
+            app.view.notice = Some(Notice::new(level, reason));
+        }
         app.run.device = m.device.clone();
         app.run.session_dir = session.dir.clone();
         app.run.total_steps = m.total_steps;
@@ -228,6 +233,12 @@ impl App {
     pub fn take_probe_requests(&mut self) -> Vec<ProbeRequest> {
         self.sync_probes();
         self.probes.take_requests()
+    }
+
+    /// Probes the user deleted that the session has on file, as (id, text); the event loop
+    /// drains this and tells the probe thread, which keeps the session's record.
+    pub fn take_forgotten_probes(&mut self) -> Vec<(u64, String)> {
+        self.probes.take_forgotten()
     }
 
     /// A probe came back: its outcome is kept for its checkpoint.

@@ -17,10 +17,12 @@ use super::app::{Action, App};
 use super::theme::ThemeSet;
 use crate::error::{ErrorKind, Kind};
 use crate::model::DeviceChoice;
-use crate::record::{ProbeRequest, ProbeResult};
+use crate::record::{ProbeCommand, ProbeResult};
 use crate::session::{probes, Session};
 use crate::train::prober::{spawn_prober, ProbeEngine};
-use crate::train::{spawn, AnalyserEvent, ProbeFault, RunConfig, RunHandle, TrainerCommand, TrainerEvent};
+use crate::train::{
+    spawn, AnalyserEvent, Failure, ProbeFault, RunConfig, RunHandle, StopCause, TrainerCommand, TrainerEvent,
+};
 use std::sync::Arc;
 
 /// Redraw at least this often, so ETA and steps/s stay fresh while nothing else happens.
@@ -150,7 +152,11 @@ pub fn run_live(run: RunConfig, opts: &UiOptions) -> Result<(), UiError> {
         with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, Some(&worker), Some(&prober), opts));
     drop(app);
     let _ = worker.thread.join();
-    result
+    // A failed run is said again once the terminal is back, and the exit status tells scripts.
+    match result? {
+        Some(failure) => Err(UiError::Run { kind: failure.kind, message: failure.message }),
+        None => Ok(()),
+    }
 }
 
 /// Shows a saved session: every checkpoint at once, no training.
@@ -172,19 +178,19 @@ pub fn run_replay(session: &Session, opts: &UiOptions) -> Result<(), UiError> {
         }
         Err(_) => None,
     };
-    with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, None, prober.as_ref(), opts))
+    with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, None, prober.as_ref(), opts)).map(drop)
 }
 
-fn start_prober(engine: ProbeEngine, tx: &Sender<UiEvent>) -> Result<Sender<ProbeRequest>, UiError> {
+fn start_prober(engine: ProbeEngine, tx: &Sender<UiEvent>) -> Result<Sender<ProbeCommand>, UiError> {
     let tx = tx.clone();
     Ok(spawn_prober(engine, move |r| tx.send(UiEvent::Probe(r)).is_ok())?)
 }
 
 /// Takes over the terminal, runs `body`, and gives the terminal back whatever happens (ratatui's
 /// init also installs a panic hook that restores it).
-fn with_terminal<F>(tx: Sender<UiEvent>, rx: Receiver<UiEvent>, body: F) -> Result<(), UiError>
+fn with_terminal<F, T>(tx: Sender<UiEvent>, rx: Receiver<UiEvent>, body: F) -> Result<T, UiError>
 where
-    F: FnOnce(&mut DefaultTerminal, Receiver<UiEvent>) -> Result<(), UiError>,
+    F: FnOnce(&mut DefaultTerminal, Receiver<UiEvent>) -> Result<T, UiError>,
 {
     let signals = tx.clone();
     // Only fails when a handler is already set, and then that one stops the run.
@@ -201,10 +207,10 @@ where
 }
 
 /// Asks the run to stop after a checkpoint; returns when it was asked.
-fn stop_run(app: &mut App, worker: Option<&RunHandle>) -> Instant {
+fn stop_run(app: &mut App, worker: Option<&RunHandle>, cause: StopCause) -> Instant {
     app.set_status_message("stopping: saving the session…".into());
     if let Some(w) = worker {
-        let _ = w.commands.send(TrainerCommand::Stop);
+        let _ = w.commands.send(TrainerCommand::Stop(cause));
     }
     Instant::now()
 }
@@ -230,13 +236,15 @@ fn event_loop(
     app: &mut App,
     rx: Receiver<UiEvent>,
     worker: Option<&RunHandle>,
-    prober: Option<&Sender<ProbeRequest>>,
+    prober: Option<&Sender<ProbeCommand>>,
     opts: &UiOptions,
-) -> Result<(), UiError> {
+) -> Result<Option<Failure>, UiError> {
     let mut latency =
         opts.latency_log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
     let mut quitting: Option<Instant> = None;
     let mut worker_done = worker.is_none();
+    // What made the run fail, for the exit status once the user has read it on screen.
+    let mut failure: Option<Failure> = None;
     // Probe requests in flight, for the latency log: (id, step) -> when sent.
     let mut probes_sent: HashMap<(u64, usize), Instant> = HashMap::new();
     terminal.draw(|f| f.render_widget(&*app, f.area()))?;
@@ -244,7 +252,7 @@ fn event_loop(
         let first = match rx.recv_timeout(TICK) {
             Ok(e) => Some(e),
             Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            Err(RecvTimeoutError::Disconnected) => return Ok(failure),
         };
         // Handle everything already queued before drawing again: a burst of progress events
         // costs one frame, not one each.
@@ -258,8 +266,8 @@ fn event_loop(
                         continue;
                     }
                     match app.on_key(k) {
-                        Some(Action::Quit) if worker_done => return Ok(()),
-                        Some(Action::Quit) => quitting = Some(stop_run(app, worker)),
+                        Some(Action::Quit) if worker_done => return Ok(failure),
+                        Some(Action::Quit) => quitting = Some(stop_run(app, worker, StopCause::User)),
                         Some(Action::Trainer(cmd)) => {
                             if let Some(w) = worker {
                                 let _ = w.commands.send(cmd);
@@ -270,9 +278,9 @@ fn event_loop(
                 }
                 UiEvent::Signal if quitting.is_none() => {
                     if worker_done {
-                        return Ok(());
+                        return Ok(failure);
                     }
-                    quitting = Some(stop_run(app, worker));
+                    quitting = Some(stop_run(app, worker, StopCause::Signal));
                 }
                 UiEvent::Signal => {}
                 UiEvent::Mouse(m) => app.on_mouse(m, terminal.get_frame().area()),
@@ -283,21 +291,27 @@ fn event_loop(
                 }
                 UiEvent::Analyser(e) => {
                     let failed = matches!(e, AnalyserEvent::Failed(_));
+                    if let AnalyserEvent::Failed(f) = &e {
+                        failure = Some(f.clone());
+                    }
                     app.on_analyser(e);
                     if failed {
                         worker_done = true;
                         if quitting.is_some() {
-                            return Ok(());
+                            return Ok(failure);
                         }
                     }
                 }
                 UiEvent::Trainer(e) => {
                     let done = matches!(e, TrainerEvent::Finished(_) | TrainerEvent::Failed(_));
+                    if let TrainerEvent::Failed(f) = &e {
+                        failure = Some(f.clone());
+                    }
                     app.on_trainer(e);
                     if done {
                         worker_done = true;
                         if quitting.is_some() {
-                            return Ok(());
+                            return Ok(failure);
                         }
                     }
                 }
@@ -308,7 +322,12 @@ fn event_loop(
                 probes_sent.insert((req.id, req.step), Instant::now());
             }
             if let Some(p) = prober {
-                let _ = p.send(req);
+                let _ = p.send(ProbeCommand::Run(req));
+            }
+        }
+        for (id, text) in app.take_forgotten_probes() {
+            if let Some(p) = prober {
+                let _ = p.send(ProbeCommand::Forget { id, text });
             }
         }
         if quitting.is_some_and(|t| t.elapsed() > SAVE_TIMEOUT) {

@@ -15,6 +15,11 @@ pub fn tiny_spec() -> String {
     std::fs::read_to_string(fixture("specs/tiny.toml")).expect("tiny spec fixture")
 }
 
+/// The tiny spec with a learning rate that makes the loss overflow within a few steps.
+pub fn diverging_spec() -> String {
+    tiny_spec().replace("lr = 3e-3", "lr = 1e30").replace("warmup = 20", "warmup = 0")
+}
+
 pub fn tiny_experiment(seed: Option<u64>) -> Arc<Experiment> {
     Arc::new(Experiment::from_toml(&tiny_spec(), seed).expect("tiny spec is valid"))
 }

@@ -138,6 +138,7 @@ impl Fixture {
             total_steps: self.snapshots.last().map_or(0, |s| s.step),
             task_names: self.info.task_names.clone(),
             status: RunStatus::Finished,
+            reason: None,
             checkpoints: self
                 .snapshots
                 .iter()

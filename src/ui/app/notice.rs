@@ -21,7 +21,8 @@ impl Notice {
     }
 }
 
-/// Whitespace runs, newlines included, as single spaces.
+/// Whitespace runs, newlines included, as single spaces; other control characters (an escape
+/// sequence from a file could repaint the terminal) dropped.
 pub fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    s.split_whitespace().map(|w| w.replace(char::is_control, "")).collect::<Vec<_>>().join(" ")
 }

@@ -72,6 +72,8 @@ pub struct Probes {
     support: Option<ProbeSupport>,
     next_id: u64,
     outbox: Vec<ProbeRequest>,
+    /// Deleted probes the session has on file (id, text), for the event loop to forget there.
+    forgotten: Vec<(u64, String)>,
     /// The step of each probe's latest request. The probe thread may drop a request superseded
     /// by a newer one for the same id, so one in flight per probe is all that is counted on.
     in_flight: HashMap<u64, usize>,
@@ -123,6 +125,7 @@ impl Probes {
             support: None,
             next_id: 1,
             outbox: Vec::new(),
+            forgotten: Vec::new(),
             in_flight: HashMap::new(),
             history: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(0x5eed),
@@ -174,6 +177,10 @@ impl Probes {
 
     pub(crate) fn take_requests(&mut self) -> Vec<ProbeRequest> {
         std::mem::take(&mut self.outbox)
+    }
+
+    pub(crate) fn take_forgotten(&mut self) -> Vec<(u64, String)> {
+        std::mem::take(&mut self.forgotten)
     }
 
     fn add(&mut self, text: String, save_sent: bool) -> u64 {
@@ -298,6 +305,9 @@ impl Probes {
         }
         let p = self.list.remove(self.selected);
         self.in_flight.remove(&p.id);
+        if p.save_sent {
+            self.forgotten.push((p.id, p.text.clone()));
+        }
         if self.announce.is_some_and(|(id, _)| id == p.id) {
             self.announce = None;
         }

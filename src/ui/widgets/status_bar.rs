@@ -20,6 +20,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 RunStatus::Finished => " REPLAY · finished ",
                 RunStatus::Stopped => " REPLAY · stopped ",
                 RunStatus::Running => " REPLAY · incomplete ",
+                RunStatus::Failed => " REPLAY · failed ",
             },
             theme.accent(),
         ),
