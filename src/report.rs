@@ -1,10 +1,11 @@
 //! What a session shows outside the program: `show`'s summary, a probe's report, paper figures
-//! (PNG/SVG) and exports for Python (`.npy`, CSV, JSON).
+//! (PNG/SVG) and exports for Python (`.npy`, CSV, JSON) and for TensorBoard's projector.
 
 pub mod export;
 pub mod figures;
 pub mod npy;
 pub mod probe_report;
+pub mod projector;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
