@@ -14,6 +14,9 @@ match ours, so our safetensors load directly.
   # speed: one JSON line like `clusterscope bench train --json`
   python3 benches/torch_reference.py --bench --steps 20 --warmup 3 --threads 2
 
+  # either on a GPU (TF32 off, so the numbers compare with full-precision f32)
+  python3 benches/torch_reference.py --bench --device cuda
+
 PyTorch is a benchmark tool only (`pip install torch safetensors numpy`), never a dependency of
 the app or of CI.
 """
@@ -90,12 +93,13 @@ def step(model, opt, seq):
     return loss.item()
 
 
-def check(d):
+def check(d, device):
     from safetensors.torch import load_file
     meta = json.load(open(os.path.join(d, "candle.json")))
-    tokens = torch.from_numpy(np.load(os.path.join(d, "tokens.npy")))
+    tokens = torch.from_numpy(np.load(os.path.join(d, "tokens.npy"))).to(device)
     model = Gpt(meta["vocab"], meta["ctx"], meta["d_model"], meta["layers"], meta["heads"], meta["d_ff"])
-    missing, unexpected = model.load_state_dict(load_file(os.path.join(d, "init.safetensors")), strict=True), None
+    model.load_state_dict(load_file(os.path.join(d, "init.safetensors")), strict=True)
+    model.to(device)
     opt = optimizer(model, meta["lr"], meta["beta1"], meta["beta2"], meta["eps"], meta["weight_decay"])
     worst_abs = worst_rel = 0.0
     print(f"{'step':>4} {'candle':>12} {'torch':>12} {'abs diff':>10} {'rel diff':>10}")
@@ -111,27 +115,32 @@ def check(d):
 def bench(a):
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    model = Gpt(a.vocab, a.ctx, a.d_model, a.layers, a.heads, 4 * a.d_model)
+    model = Gpt(a.vocab, a.ctx, a.d_model, a.layers, a.heads, 4 * a.d_model).to(a.device)
     opt = optimizer(model, 1e-3, 0.9, 0.999, 1e-8, 0.01)
     g = torch.Generator().manual_seed(a.seed)
     for i in range(a.warmup + a.steps):
         if i == a.warmup:
             t0 = time.perf_counter()
-        loss = step(model, opt, torch.randint(0, a.vocab, (a.batch, a.ctx + 1), generator=g))
+        # step() reads the loss back (.item()), which waits for the GPU: each step is timed whole.
+        loss = step(model, opt, torch.randint(0, a.vocab, (a.batch, a.ctx + 1), generator=g).to(a.device))
     sps = a.steps / (time.perf_counter() - t0)
-    print(json.dumps({"impl": "torch", "torch": torch.__version__, "steps_per_s": sps, "tokens_per_s": sps * a.batch * a.ctx,
-                      "threads": a.threads, "final_loss": loss}))
+    print(json.dumps({"impl": "torch", "torch": torch.__version__, "device": a.device, "steps_per_s": sps,
+                      "tokens_per_s": sps * a.batch * a.ctx, "threads": a.threads, "final_loss": loss}))
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--check", metavar="DIR")
     p.add_argument("--bench", action="store_true")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     for name, default in [("d-model", 128), ("layers", 4), ("heads", 4), ("vocab", 64), ("ctx", 64), ("batch", 32),
                           ("steps", 20), ("warmup", 3), ("threads", 2), ("seed", 0)]:
         p.add_argument(f"--{name}", type=int, default=default)
     a = p.parse_args()
+    # Full f32 on the GPU, as clusterscope computes: TF32 would differ by ~1e-3.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     if a.check:
-        check(a.check)
+        check(a.check, a.device)
     else:
         bench(a)

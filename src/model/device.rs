@@ -92,6 +92,8 @@ fn cpu(note: Option<String>) -> SelectedDevice {
 }
 
 enum CudaOpen {
+    // Only a build without CUDA lacks it.
+    #[cfg_attr(feature = "cuda", allow(dead_code))]
     NotCompiled,
     // Only a CUDA build can fail to open a device.
     #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
