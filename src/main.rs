@@ -363,19 +363,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {
-        println!(
-            "{:.2} steps/s, {:.0} tokens/s ({:.1} ms/step) on {}: d_model {}, {} layers, {} heads, vocab {}, ctx {}, batch {}",
-            result.steps_per_s,
-            result.tokens_per_s,
-            result.step_ms,
-            result.device,
-            result.d_model,
-            result.layers,
-            result.heads,
-            result.vocab,
-            result.ctx,
-            result.batch
-        );
+        println!("{result}");
     }
     Ok(())
 }
