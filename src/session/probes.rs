@@ -23,9 +23,5 @@ pub fn append(dir: &SessionDir, probe: &SavedProbe) {
 
 /// The probes recorded in a session, oldest first; unreadable lines are skipped.
 pub fn read(dir: &SessionDir) -> Vec<SavedProbe> {
-    std::fs::read_to_string(dir.probes())
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    super::file::read_advisory(&dir.probes()).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }

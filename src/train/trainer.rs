@@ -7,9 +7,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::batch::{encode_batch, Batch};
+use super::error::TrainError;
 use super::inference::{evaluate, Evaluation};
 use super::loss::{cross_entropy, masked_cross_entropy};
 use super::optimizer::{AdamW, AdamWConfig};
+use super::weights::SavedTensors;
 use crate::experiment::sampling::{BatchSampler, SamplerState};
 use crate::experiment::{Example, Experiment};
 use crate::model::init::named_parameters;
@@ -110,10 +112,17 @@ impl Trainer {
     }
 
     /// Continues from a checkpoint: its weights, optimizer moments, step and data stream.
-    pub fn resume_from(&mut self, weights: &Path, optimizer: &Path, step: usize, sampler: SamplerState) -> Result<()> {
-        self.varmap.load(weights)?;
-        let state = candle_core::safetensors::load(optimizer, &self.device.device)?;
-        self.optimizer.restore(&state, step)?;
+    pub fn resume_from(
+        &mut self,
+        weights: &SavedTensors,
+        optimizer: &SavedTensors,
+        step: usize,
+        sampler: SamplerState,
+    ) -> std::result::Result<(), TrainError> {
+        weights.load_into(&self.varmap)?;
+        self.optimizer
+            .restore(&optimizer.tensors, step)
+            .map_err(|source| TrainError::Resume { file: optimizer.file.clone(), source })?;
         self.sampler = BatchSampler::from_state(sampler);
         self.step = step;
         Ok(())

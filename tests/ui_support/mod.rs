@@ -146,6 +146,7 @@ impl Fixture {
                     dir: format!("step-{:06}", s.step),
                     seen_accuracy: s.seen_accuracy,
                     unseen_accuracy: s.unseen_accuracy,
+                    checksums: Default::default(),
                 })
                 .collect(),
             train_seconds: 60.0,
@@ -156,6 +157,7 @@ impl Fixture {
             manifest,
             points: self.info.points.clone(),
             snapshots: self.snapshots.clone(),
+            damaged: Vec::new(),
             log: self.log.clone(),
         }
     }
