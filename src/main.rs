@@ -14,7 +14,7 @@ use clusterscope::error::{ErrorKind, Kind};
 use clusterscope::model::config::ModelConfig;
 use clusterscope::model::device::DeviceError;
 use clusterscope::model::DeviceChoice;
-use clusterscope::report::{export, figures, probe_report, summary, ReportError};
+use clusterscope::report::{check, export, figures, probe_report, summary, ReportError};
 use clusterscope::session::{Session, SessionError};
 use clusterscope::train::prober::ProbeEngine;
 use clusterscope::train::ProbeFault;
@@ -105,6 +105,13 @@ enum Cmd {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Verify every file of a saved session: manifest, points, each checkpoint's snapshot, weights
+    /// and optimizer state.
+    ///
+    /// Each must be a readable regular file with the checksum the manifest records (if any), the
+    /// weights finite and shaped as the model expects. Prints a line per problem naming the file,
+    /// then a summary line. Exit status 0 when everything is intact, 2 otherwise.
+    Check { dir: PathBuf },
     /// Print an experiment spec (the embedded default unless --experiment is given), validated.
     Spec {
         #[arg(long, value_name = "FILE")]
@@ -175,12 +182,16 @@ enum AppError {
     Bench(candle_core::Error),
     #[error("cannot print the result: {0}")]
     Print(String),
+    /// `check` found problems, already printed.
+    #[error("")]
+    Damaged,
 }
 
 impl Kind for AppError {
     fn kind(&self) -> ErrorKind {
         match self {
             AppError::Usage(_) => ErrorKind::Usage,
+            AppError::Damaged => ErrorKind::BadData,
             AppError::Prepare(e) => e.kind(),
             AppError::Device(e) => e.kind(),
             AppError::Session(e) => e.kind(),
@@ -220,6 +231,7 @@ fn main() -> ExitCode {
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(AppError::Damaged) => ExitCode::from(ErrorKind::BadData.exit_code()),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.kind().exit_code())
@@ -248,7 +260,12 @@ fn run(cli: Cli) -> Result<()> {
                 (false, false) => Ok(terminal::run_live(prepare(&run)?, &ui)?),
             }
         }
-        Some(Cmd::Replay { dir }) => Ok(terminal::run_replay(&Session::open(&dir)?, &ui)?),
+        Some(Cmd::Replay { dir }) => {
+            let session = Session::open(&dir)?;
+            // Damaged checkpoints are marked in the app; with none intact there is nothing to show.
+            session.require_intact()?;
+            Ok(terminal::run_replay(&session, &ui)?)
+        }
         Some(Cmd::Bench { what: BenchCmd::Train(args) }) => bench(&args),
         Some(Cmd::Show { dir, json }) => {
             let session = Session::open(&dir)?;
@@ -298,6 +315,11 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Some(Cmd::Check { dir }) => {
+            let report = check::check(&dir);
+            print!("{report}");
+            report.intact().then_some(()).ok_or(AppError::Damaged)
+        }
         Some(Cmd::Spec { experiment }) => {
             let exp = load_experiment(experiment.as_deref(), None)?;
             model_for(&exp)?;
@@ -319,6 +341,7 @@ impl Cmd {
             Cmd::Show { .. } => "show",
             Cmd::Export { .. } => "export",
             Cmd::Probe { .. } => "probe",
+            Cmd::Check { .. } => "check",
             Cmd::Spec { .. } => "spec",
         }
     }
@@ -328,20 +351,23 @@ fn parse_device(s: &str) -> Result<DeviceChoice> {
     Ok(s.parse::<DeviceChoice>()?)
 }
 
-/// A checkpoint given as a step number or `last`, as an index into the session's snapshots.
+/// A checkpoint given as a step number or `last`, as an index into the session's snapshots: a
+/// damaged one is refused, and `last` is the last intact one (with a warning if a later one is
+/// damaged).
 fn pick_checkpoint(session: &Session, which: &str) -> Result<usize> {
-    let found = match which {
-        "last" => session.checkpoint_index(None),
+    let step = match which {
+        "last" => None,
         s => match s.parse::<usize>() {
-            Ok(step) => session.checkpoint_index(Some(step)),
+            Ok(step) => Some(step),
             Err(_) => return usage(format!("--checkpoint {s:?}: expected a step number or `last`")),
         },
     };
-    found.ok_or_else(|| {
-        let steps: Vec<String> = session.snapshots.iter().map(|s| s.step.to_string()).collect();
-        let have = if steps.is_empty() { "none".to_string() } else { steps.join(", ") };
-        AppError::Usage(format!("{}: no checkpoint {which:?} (checkpoints at steps: {have})", session.dir.display()))
-    })
+    let index = session.usable_checkpoint(step)?;
+    let chosen = session.snapshots[index].step;
+    if let (None, Some(later)) = (step, session.damaged_after(chosen)) {
+        eprintln!("warning: checkpoint {} is damaged ({later}); using step {chosen}", later.step);
+    }
+    Ok(index)
 }
 
 fn bench(args: &BenchArgs) -> Result<()> {
@@ -364,19 +390,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {
-        println!(
-            "{:.2} steps/s, {:.0} tokens/s ({:.1} ms/step) on {}: d_model {}, {} layers, {} heads, vocab {}, ctx {}, batch {}",
-            result.steps_per_s,
-            result.tokens_per_s,
-            result.step_ms,
-            result.device,
-            result.d_model,
-            result.layers,
-            result.heads,
-            result.vocab,
-            result.ctx,
-            result.batch
-        );
+        println!("{result}");
     }
     Ok(())
 }

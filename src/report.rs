@@ -1,6 +1,7 @@
 //! What a session shows outside the program: `show`'s summary, a probe's report, paper figures
 //! (PNG/SVG) and exports for Python (`.npy`, CSV, JSON) and for TensorBoard's projector.
 
+pub mod check;
 pub mod export;
 pub mod figures;
 pub mod npy;
@@ -12,11 +13,14 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{ErrorKind, Kind};
 use crate::session::SessionError;
+use crate::train::WeightsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
     Session(#[from] SessionError),
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
     /// A checkpoint or layer that the session does not have.
     #[error("{}: {what}", session.display())]
     NotInSession { session: PathBuf, what: String },
@@ -47,6 +51,7 @@ impl Kind for ReportError {
     fn kind(&self) -> ErrorKind {
         match self {
             ReportError::Session(e) => e.kind(),
+            ReportError::Weights(e) => e.kind(),
             ReportError::NotInSession { .. } => ErrorKind::Usage,
             ReportError::Inconsistent { .. } | ReportError::Model { .. } | ReportError::Read { .. } => {
                 ErrorKind::BadData

@@ -2,6 +2,8 @@
 //! writing (atomically, as training goes), the manifest and the probes file. What is shown or
 //! exported from a session lives in `report`.
 
+pub mod checksum;
+pub mod file;
 pub mod format;
 pub mod layout;
 pub mod lock;
@@ -18,7 +20,7 @@ pub use format::{Manifest, RunStatus};
 pub use layout::SessionDir;
 pub use lock::SessionLock;
 pub use probes::SavedProbe;
-pub use reader::Session;
+pub use reader::{Damage, Session};
 pub use writer::SessionWriter;
 
 /// What can be wrong with a session; every message names the file.
@@ -38,6 +40,15 @@ pub enum SessionError {
     Occupied(PathBuf),
     #[error("{file}: {reason}")]
     Corrupt { file: PathBuf, reason: String },
+    /// A checkpoint asked for by step that the session holds but cannot use.
+    #[error("{file}: {reason}; checkpoint {step} is damaged")]
+    Damaged { step: usize, file: PathBuf, reason: String },
+    /// A checkpoint asked for (a step, or `last`) that the session does not list.
+    #[error("{}: no checkpoint {which:?} (checkpoints at steps: {have})", dir.display())]
+    NoCheckpoint { dir: PathBuf, which: String, have: String },
+    /// Checkpoints are listed, none of them can be used.
+    #[error("{}: no intact checkpoint ({count} damaged, the first {first})", dir.display())]
+    NoIntactCheckpoint { dir: PathBuf, count: usize, first: String },
     #[error(
         "{file}: session format version {found}, this clusterscope reads up to {supported} (upgrade clusterscope)"
     )]
@@ -77,8 +88,11 @@ impl Kind for SessionError {
             | SessionError::NoManifest(_)
             | SessionError::Exists(_)
             | SessionError::Occupied(_)
+            | SessionError::NoCheckpoint { .. }
             | SessionError::Busy { .. } => ErrorKind::Usage,
             SessionError::Corrupt { .. }
+            | SessionError::Damaged { .. }
+            | SessionError::NoIntactCheckpoint { .. }
             | SessionError::NewerVersion { .. }
             | SessionError::Foreign { .. }
             | SessionError::Read { .. } => ErrorKind::BadData,

@@ -13,8 +13,10 @@ pub mod protocol;
 pub mod run;
 pub mod tally;
 pub mod trainer;
+pub mod weights;
 
 pub use error::{ProbeFault, TrainError};
 pub use protocol::{AnalyserEvent, Failure, StopCause, TrainerCommand, TrainerEvent};
 pub use run::{spawn, RunConfig, RunHandle};
 pub use trainer::Trainer;
+pub use weights::{SavedTensors, WeightsError};

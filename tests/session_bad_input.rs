@@ -8,38 +8,6 @@ use clusterscope::session::Session;
 use common::*;
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-/// One good session, trained once, copied for each corruption.
-fn pristine() -> &'static Path {
-    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, p) = DIR.get_or_init(|| {
-        let t = tempfile::tempdir().unwrap();
-        let p = t.path().join("good");
-        make_tiny_session(&p, 20);
-        (t, p)
-    });
-    p
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
-}
-
-fn fresh_copy(tmp: &Path) -> PathBuf {
-    let p = tmp.join("copy");
-    copy_dir(pristine(), &p);
-    p
-}
 
 fn first_snapshot(dir: &Path) -> PathBuf {
     dir.join("checkpoints/step-000000/snapshot.json")
@@ -83,23 +51,32 @@ fn broken_manifests() {
     assert_one_line_error(&dir, "manifest.json", "invalid JSON");
 }
 
+/// `show` succeeds and lists step 0 as damaged, naming `file` and `what`.
+fn assert_first_damaged(dir: &Path, file: &str, what: &str) {
+    let out = Command::cargo_bin("clusterscope").unwrap().arg("show").arg(dir).assert().success().get_output().clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text.lines().find(|l| l.contains("step 0 DAMAGED")).unwrap_or_else(|| panic!("no damage: {text}"));
+    assert!(line.contains(file) && line.contains(what), "{line:?} should name {file} and say {what}");
+}
+
 #[test]
-fn broken_snapshots_and_points() {
+fn broken_snapshots_damage_their_checkpoint_and_broken_points_the_session() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = fresh_copy(tmp.path());
     let snap = first_snapshot(&dir);
     let good = std::fs::read(&snap).unwrap();
     std::fs::write(&snap, &good[..good.len() - 100]).unwrap();
-    assert_one_line_error(&dir, "step-000000/snapshot.json", "truncated JSON");
+    assert_first_damaged(&dir, "step-000000/snapshot.json", "truncated JSON");
     std::fs::remove_file(&snap).unwrap();
-    assert_one_line_error(&dir, "step-000000/snapshot.json", "No such file");
+    assert_first_damaged(&dir, "step-000000/snapshot.json", "No such file");
     let text = String::from_utf8(good).unwrap();
     std::fs::write(&snap, text.replacen("\"step\":0", "\"step\":5", 1)).unwrap();
-    assert_one_line_error(&dir, "step-000000/snapshot.json", "holds step 5");
+    assert_first_damaged(&dir, "step-000000/snapshot.json", "holds step 5");
     std::fs::write(&snap, &text).unwrap();
-    Session::open(&dir).expect("restored snapshot opens again");
+    let restored = Session::open(&dir).expect("restored snapshot opens again");
+    assert!(restored.damaged.is_empty(), "{:?}", restored.damaged);
     std::fs::write(dir.join("points.json"), "[]").unwrap();
-    assert_one_line_error(&dir, "step-000000/snapshot.json", "the session has 0 and 0");
+    assert_first_damaged(&dir, "step-000000/snapshot.json", "the session has 0 and 0");
     std::fs::remove_file(dir.join("points.json")).unwrap();
     assert_one_line_error(&dir, "points.json", "No such file");
 }

@@ -70,12 +70,25 @@ fn manifest_paths_outside_the_session_are_refused() {
                 .and(predicate::str::contains("manifest.json")),
         );
     }
-    // A checkpoint directory that is a link out of the session.
+    // A checkpoint directory that is a link out of the session: that checkpoint is damaged,
+    // and nothing in it is read.
     let (d, s) = with_manifest_edit(|_| {});
     let outside = d.path().join("elsewhere");
     std::fs::rename(s.join("checkpoints/step-000010"), &outside).unwrap();
     std::os::unix::fs::symlink(&outside, s.join("checkpoints/step-000010")).unwrap();
-    bin().arg("show").arg(&s).assert().code(2).stderr(predicate::str::contains("outside the session"));
+    bin()
+        .arg("show")
+        .arg(&s)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("step 10 DAMAGED").and(predicate::str::contains("outside the session")));
+    bin()
+        .arg("probe")
+        .arg(&s)
+        .args(["do first", "--input", "A", "--checkpoint", "10"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("outside the session"));
 }
 
 #[test]

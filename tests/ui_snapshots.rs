@@ -8,6 +8,7 @@
 mod ui_support;
 
 use clusterscope::record::{Progress, Summary};
+use clusterscope::session::Damage;
 use clusterscope::train::protocol::{AnalyserEvent, Failure, TrainerCommand, TrainerEvent};
 use clusterscope::ui::app::{Action, App, Level, Panel, Phase, View};
 use clusterscope::ui::theme::ThemeSet;
@@ -16,6 +17,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, Mo
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::Terminal;
+use std::path::PathBuf;
 use ui_support::{experiment, fixture, probe_at_centroid, Fixture};
 
 fn small() -> Fixture {
@@ -114,6 +116,18 @@ fn replay_status_bar() {
     let mut app = App::replay(&f.session(), ThemeSet::default());
     press(&mut app, &[KeyCode::Home, KeyCode::Right]);
     both_sizes("replay", &app);
+}
+
+#[test]
+fn replay_marks_damaged_checkpoints() {
+    let f = small();
+    let mut session = f.session();
+    let lost = session.snapshots.remove(1);
+    let file = PathBuf::from(format!("sessions/fixture/checkpoints/step-{:06}/snapshot.json", lost.step));
+    session.damaged.push(Damage { step: lost.step, file, reason: "invalid JSON".into() });
+    let app = App::replay(&session, ThemeSet::default());
+    assert_eq!(app.run().damaged, vec![lost.step]);
+    both_sizes("replay_damaged", &app);
 }
 
 #[test]

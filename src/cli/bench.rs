@@ -42,6 +42,26 @@ pub struct BenchResult {
     pub final_loss: f32,
 }
 
+/// The result in one line, for people.
+impl std::fmt::Display for BenchResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2} steps/s, {:.0} tokens/s ({:.1} ms/step) on {}: d_model {}, {} layers, {} heads, vocab {}, ctx {}, batch {}",
+            self.steps_per_s,
+            self.tokens_per_s,
+            self.step_ms,
+            self.device,
+            self.d_model,
+            self.layers,
+            self.heads,
+            self.vocab,
+            self.ctx,
+            self.batch
+        )
+    }
+}
+
 /// Trains next-token prediction on random sequences of `ctx` tokens; times only the steps after
 /// `warmup` (allocator and thread-pool warm-up).
 pub fn bench_train(cfg: &BenchConfig, device: &SelectedDevice) -> candle_core::Result<BenchResult> {

@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use super::{npy, ReportError};
 use crate::model::SelectedDevice;
+use crate::session::format::WEIGHTS;
 use crate::session::Session;
 use crate::train::inference::LoadedModel;
+use crate::train::SavedTensors;
 
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
@@ -50,14 +52,10 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
             reason: "does not match the analysis set this clusterscope rebuilds from the stored experiment".into(),
         });
     }
-    let weights = session.weights_path(snap.step).ok_or_else(|| ReportError::Inconsistent {
-        file: session.layout().manifest(),
-        reason: format!("no weights for step {}", snap.step),
-    })?;
-    let model = LoadedModel::load(&session.manifest.model, &weights, &device.device)
-        .map_err(|source| ReportError::Model { file: weights.clone(), what: "load weights", source })?;
+    let weights = SavedTensors::read(&session.dir, &session.manifest, snap.step, WEIGHTS, &device.device)?;
+    let model = LoadedModel::load(&session.manifest.model, &weights, &device.device)?;
     let eval = model.evaluate(&exp, &examples, true).map_err(|source| ReportError::Model {
-        file: weights.clone(),
+        file: weights.file.clone(),
         what: "run the model",
         source,
     })?;

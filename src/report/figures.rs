@@ -95,6 +95,11 @@ fn save(figure: &impl Figure, size: (u32, u32), out_dir: &Path, stem: &str) -> R
     let (png, svg) = (out_dir.join(format!("{stem}.png")), out_dir.join(format!("{stem}.svg")));
     let failed =
         |path: &Path, e: &dyn std::fmt::Display| ReportError::Draw { file: path.to_path_buf(), reason: e.to_string() };
+    // Created here first: the backends report a file they cannot create as a debug dump of
+    // nested errors, which names the OS error twice.
+    for path in [&png, &svg] {
+        fs::File::create(path).map_err(|e| ReportError::write(path, e))?;
+    }
     // Each backend borrows its path until dropped, hence the blocks.
     {
         let root = BitMapBackend::new(&png, size).into_drawing_area();

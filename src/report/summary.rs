@@ -34,6 +34,7 @@ fn status_text(s: &Session, writer: Option<&str>) -> String {
 pub fn summary_text(s: &Session) -> String {
     let m = &s.manifest;
     let writer = holder(&s.layout());
+    let last = s.checkpoint_index(None).and_then(|i| s.snapshots.get(i));
     let mut out = format!(
         "session {} ({})\n  created {}, clusterscope {}, format v{}\n  status {}\n  {} of {} steps, {:.1} s training on {}\n  model: d_model {}, {} layers, {} heads, vocab {}, context {} ({} parameters)\n  tasks ({}): {}\n  seed {}, {} seen + {} unseen analysis points\n\n",
         printable(&m.name),
@@ -42,7 +43,7 @@ pub fn summary_text(s: &Session) -> String {
         m.app_version,
         m.format_version,
         status_text(s, writer.as_deref()),
-        s.snapshots.last().map_or(0, |x| x.step),
+        last.map_or(0, |x| x.step),
         m.total_steps,
         m.train_seconds,
         m.device,
@@ -79,8 +80,15 @@ pub fn summary_text(s: &Session) -> String {
             unseen.f1
         ));
     }
-    if let Some(last) = s.snapshots.last() {
-        out.push_str(&format!("\nlast checkpoint (step {}), every layer:\n", last.step));
+    if !s.damaged.is_empty() {
+        out.push_str("\ndamaged checkpoints, left out above (`clusterscope check` verifies every file):\n");
+        for d in &s.damaged {
+            out.push_str(&format!("  step {} DAMAGED: {}\n", d.step, printable(&d.to_string())));
+        }
+    }
+    if let Some(last) = last {
+        let which = if s.damaged.iter().any(|d| d.step > last.step) { "last intact" } else { "last" };
+        out.push_str(&format!("\n{which} checkpoint (step {}), every layer:\n", last.step));
         out.push_str(&score_table(&last.analysis));
     }
     out
@@ -122,6 +130,7 @@ pub fn summary_json(s: &Session) -> Value {
         "task_names": m.task_names,
         "points": { "seen": s.points.iter().filter(|p| p.seen).count(), "unseen": s.points.iter().filter(|p| !p.seen).count() },
         "checkpoints": checkpoints,
+        "damaged": s.damaged,
     })
 }
 

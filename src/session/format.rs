@@ -13,9 +13,12 @@
 //!     optimizer.safetensors       AdamW moments (latest checkpoint only, for --resume)
 //! ```
 //! A checkpoint directory is written as `step-N.tmp/` and renamed when complete; the manifest
-//! names only renamed directories, so a crash at any moment leaves a readable session.
+//! names only renamed directories, so a crash at any moment leaves a readable session. The
+//! manifest also records a checksum of each of a checkpoint's files, so damage done later is
+//! found when they are read.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::experiment::sampling::SamplerState;
 use crate::model::ModelConfig;
@@ -80,6 +83,17 @@ pub struct CheckpointEntry {
     pub dir: String,
     pub seen_accuracy: f64,
     pub unseen_accuracy: f64,
+    /// Checksum of each file written with the checkpoint, by file name (see `checksum`).
+    /// Sessions written before checksums have none, and their files are read unverified.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checksums: BTreeMap<String, String>,
+}
+
+impl CheckpointEntry {
+    /// The recorded checksum of the checkpoint's file `name`, if any.
+    pub fn checksum(&self, name: &str) -> Option<&str> {
+        self.checksums.get(name).map(String::as_str)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

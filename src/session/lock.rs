@@ -18,7 +18,8 @@ pub struct SessionLock {
 /// Who holds the session's lock now, if anyone. Only looks: the lock file is not created or
 /// written, and a free lock is let go at once.
 pub fn holder(dir: &SessionDir) -> Option<String> {
-    let mut file = File::open(dir.lock()).ok()?;
+    // Not a regular file: not a lock anyone holds (and opening a FIFO would wait for a writer).
+    let mut file = super::file::open_regular(&dir.lock()).ok()?;
     if try_flock(&file).ok()? {
         return None;
     }

@@ -34,7 +34,7 @@ pub fn forget(dir: &SessionDir, text: &str) {
 /// skipped.
 pub fn read(dir: &SessionDir) -> Vec<SavedProbe> {
     let mut kept: Vec<SavedProbe> = Vec::new();
-    let text = std::fs::read_to_string(dir.probes()).unwrap_or_default();
+    let text = super::file::read_advisory(&dir.probes());
     for probe in text.lines().filter_map(|l| serde_json::from_str::<SavedProbe>(l).ok()) {
         if probe.deleted {
             if let Some(i) = kept.iter().rposition(|p| p.text == probe.text) {

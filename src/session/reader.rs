@@ -1,10 +1,12 @@
-//! Opening a saved session: every checkpoint's Snapshot at once, never recomputed.
+//! Opening a saved session: every intact checkpoint's Snapshot at once, never recomputed, and
+//! what is damaged.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::file::{read_advisory, read_nonempty};
 use super::format::*;
-use super::{SessionDir, SessionError};
+use super::{checksum, SessionDir, SessionError};
 use crate::experiment::Experiment;
 use crate::record::{PointInfo, Snapshot};
 
@@ -14,45 +16,74 @@ pub struct Session {
     pub dir: PathBuf,
     pub manifest: Manifest,
     pub points: Vec<PointInfo>,
+    /// The snapshots of the intact checkpoints, in manifest order: not parallel to
+    /// `manifest.checkpoints` when some are damaged.
     pub snapshots: Vec<Snapshot>,
+    /// The checkpoints the manifest lists that cannot be used, in manifest order.
+    pub damaged: Vec<Damage>,
     pub log: Vec<LogEntry>,
 }
 
+/// A damaged checkpoint: its step, the file at fault and why, in one line.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Damage {
+    pub step: usize,
+    pub file: PathBuf,
+    pub reason: String,
+}
+
+impl Damage {
+    /// The damage `err` does to checkpoint `step`, whose directory is `ckpt`.
+    pub fn new(step: usize, ckpt: &Path, err: SessionError) -> Damage {
+        let (file, reason) = match err {
+            SessionError::Corrupt { file, reason } => (file, reason),
+            SessionError::Read { file, source } => (file, source.to_string()),
+            other => (ckpt.to_path_buf(), other.to_string()),
+        };
+        Damage { step, file, reason }
+    }
+
+    /// The error of a command that needs this checkpoint.
+    pub fn error(&self) -> SessionError {
+        SessionError::Damaged { step: self.step, file: self.file.clone(), reason: self.reason.clone() }
+    }
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.reason)
+    }
+}
+
+/// What every snapshot of a session must fit.
+struct Expected {
+    layers: usize,
+    seen: usize,
+    unseen: usize,
+}
+
 impl Session {
+    /// Opens a session with what is intact: a manifest or points file that cannot be read fails
+    /// the whole session, a damaged checkpoint is only recorded in `damaged`, so one bad file
+    /// does not hide all the others.
     pub fn open(dir: &Path) -> Result<Session, SessionError> {
         let manifest = read_manifest(dir)?;
         let layout = SessionDir::new(dir);
         let points_path = layout.points();
-        let points: Vec<PointInfo> = parse_json(&points_path, &read(&points_path)?)?;
-        let layers = manifest.model.layers + 1;
+        let points: Vec<PointInfo> = parse_json(&points_path, &read_nonempty(&points_path)?)?;
         let seen = points.iter().filter(|p| p.seen).count();
-        let unseen = points.len() - seen;
+        let expected = Expected { layers: manifest.model.layers + 1, seen, unseen: points.len() - seen };
         let mut snapshots = Vec::with_capacity(manifest.checkpoints.len());
-        let inside = fs::canonicalize(layout.checkpoints()).ok();
+        let mut damaged = Vec::new();
         for entry in &manifest.checkpoints {
             let ckpt = layout.checkpoints().join(&entry.dir);
-            // A link out of the session is refused like a `..` in the manifest.
-            if let (Some(inside), Ok(real)) = (&inside, fs::canonicalize(&ckpt)) {
-                if !real.starts_with(inside) {
-                    return Err(SessionError::corrupt(
-                        &ckpt,
-                        format!("resolves to {}, outside the session", real.display()),
-                    ));
-                }
+            match read_checkpoint(&layout, entry, &expected) {
+                Ok(snap) => snapshots.push(snap),
+                Err(e) => damaged.push(Damage::new(entry.step, &ckpt, e)),
             }
-            let path = ckpt.join(SNAPSHOT);
-            let snap = read_snapshot(&path)?;
-            if snap.step != entry.step {
-                return Err(SessionError::corrupt(
-                    &path,
-                    format!("holds step {}, the manifest says {}", snap.step, entry.step),
-                ));
-            }
-            check_shape(&path, &snap, layers, seen, unseen)?;
-            snapshots.push(snap);
         }
         let log = read_log(&layout.log());
-        Ok(Session { dir: dir.to_path_buf(), manifest, points, snapshots, log })
+        Ok(Session { dir: dir.to_path_buf(), manifest, points, snapshots, damaged, log })
     }
 
     /// Where each of the session's files lives.
@@ -72,7 +103,7 @@ impl Session {
         Some(self.dir.join(CHECKPOINTS).join(&entry.dir).join(WEIGHTS))
     }
 
-    /// Index of a checkpoint by step, or the last one for `None`.
+    /// Index of an intact checkpoint by step, or of the last intact one for `None`.
     pub fn checkpoint_index(&self, step: Option<usize>) -> Option<usize> {
         match step {
             // The highest step, whatever order the manifest lists them in.
@@ -80,11 +111,105 @@ impl Session {
             Some(s) => self.snapshots.iter().position(|x| x.step == s),
         }
     }
+
+    /// The damage of checkpoint `step`, if it is damaged.
+    pub fn damage(&self, step: usize) -> Option<&Damage> {
+        self.damaged.iter().find(|d| d.step == step)
+    }
+
+    /// Like [`checkpoint_index`](Self::checkpoint_index) for a command that needs the
+    /// checkpoint: one that is damaged or not there, or none intact among those listed, is an
+    /// error that says so.
+    pub fn usable_checkpoint(&self, step: Option<usize>) -> Result<usize, SessionError> {
+        if let Some(d) = step.and_then(|s| self.damage(s)) {
+            return Err(d.error());
+        }
+        self.require_intact()?;
+        self.checkpoint_index(step).ok_or_else(|| {
+            let steps: Vec<String> = self.snapshots.iter().map(|s| s.step.to_string()).collect();
+            SessionError::NoCheckpoint {
+                dir: self.dir.clone(),
+                which: step.map_or("last".to_string(), |s| s.to_string()),
+                have: if steps.is_empty() { "none".to_string() } else { steps.join(", ") },
+            }
+        })
+    }
+
+    /// Fails when checkpoints are listed but none of them is intact: nothing to show or use.
+    pub fn require_intact(&self) -> Result<(), SessionError> {
+        match (self.snapshots.is_empty(), self.damaged.first()) {
+            (true, Some(first)) => Err(SessionError::NoIntactCheckpoint {
+                dir: self.dir.clone(),
+                count: self.damaged.len(),
+                first: first.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The latest damaged checkpoint after `step`, if any: what `last` would have meant.
+    pub fn damaged_after(&self, step: usize) -> Option<&Damage> {
+        self.damaged.iter().filter(|d| d.step > step).max_by_key(|d| d.step)
+    }
 }
 
-/// One checkpoint's `snapshot.json`.
-pub fn read_snapshot(path: &Path) -> Result<Snapshot, SessionError> {
-    parse_json(path, &read(path)?)
+/// Reads the snapshot of checkpoint `entry`, checking that it is the one the manifest means
+/// and fits the session.
+fn read_checkpoint(
+    layout: &SessionDir,
+    entry: &CheckpointEntry,
+    expected: &Expected,
+) -> Result<Snapshot, SessionError> {
+    let ckpt = layout.checkpoints().join(&entry.dir);
+    // A link out of the session is refused like a `..` in the manifest.
+    if let (Ok(inside), Ok(real)) = (fs::canonicalize(layout.checkpoints()), fs::canonicalize(&ckpt)) {
+        if !real.starts_with(&inside) {
+            return Err(SessionError::corrupt(&ckpt, format!("resolves to {}, outside the session", real.display())));
+        }
+    }
+    match fs::metadata(&ckpt) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(SessionError::corrupt(&ckpt, "not a directory")),
+        Err(_) => return Err(SessionError::corrupt(&ckpt, "checkpoint directory is missing")),
+    }
+    let path = ckpt.join(SNAPSHOT);
+    let bytes = read_nonempty(&path)?;
+    // The checksum last: "truncated JSON" or "holds step 5" says more than a mismatch does.
+    let snap: Snapshot = parse_json(&path, &bytes)?;
+    if snap.step != entry.step {
+        return Err(SessionError::corrupt(
+            &path,
+            format!("holds step {}, the manifest says {}", snap.step, entry.step),
+        ));
+    }
+    check_shape(&path, &snap, expected.layers, expected.seen, expected.unseen)?;
+    checksum::verify(&path, &bytes, entry.checksum(SNAPSHOT))?;
+    Ok(snap)
+}
+
+/// The bytes of checkpoint `step`'s file `name` (weights, optimizer state), checked against the
+/// checksum `manifest` records for it. The path is the manifest's when it lists the step.
+pub fn read_checkpoint_file(
+    root: &Path,
+    manifest: &Manifest,
+    step: usize,
+    name: &str,
+) -> Result<(PathBuf, Vec<u8>), SessionError> {
+    let layout = SessionDir::new(root);
+    let entry = manifest.checkpoints.iter().find(|c| c.step == step);
+    let path = match entry {
+        Some(e) => layout.checkpoints().join(&e.dir).join(name),
+        None => layout.checkpoint(step).join(name),
+    };
+    let bytes = read_nonempty(&path)?;
+    checksum::verify(&path, &bytes, entry.and_then(|e| e.checksum(name)))?;
+    Ok((path, bytes))
+}
+
+/// Checkpoint `step`'s `snapshot.json`, checked against its recorded checksum.
+pub fn read_snapshot(root: &Path, manifest: &Manifest, step: usize) -> Result<Snapshot, SessionError> {
+    let (path, bytes) = read_checkpoint_file(root, manifest, step, SNAPSHOT)?;
+    parse_json(&path, &bytes)
 }
 
 pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
@@ -95,7 +220,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
     if !path.exists() {
         return Err(SessionError::NoManifest(dir.to_path_buf()));
     }
-    let bytes = read(&path)?;
+    let bytes = read_nonempty(&path)?;
     // Check identity and version before the full structure, so an old or foreign file gets the
     // right message rather than a field-level parse error.
     let head: serde_json::Value = parse_json(&path, &bytes)?;
@@ -130,14 +255,6 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
 /// keeping and a resume has nothing to go on from.
 pub fn restartable(dir: &Path) -> bool {
     read_manifest(dir).is_ok_and(|m| m.checkpoints.is_empty() && m.resume.is_none())
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, SessionError> {
-    let bytes = fs::read(path).map_err(|e| SessionError::read(path, e))?;
-    if bytes.is_empty() {
-        return Err(SessionError::corrupt(path, "file is empty"));
-    }
-    Ok(bytes)
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, SessionError> {
@@ -177,5 +294,5 @@ pub fn check_shape(
 
 /// The log is advisory: a line cut short by a crash is skipped, not fatal.
 fn read_log(path: &Path) -> Vec<LogEntry> {
-    fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    read_advisory(path).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }

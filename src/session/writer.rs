@@ -1,9 +1,12 @@
 //! Writing a session as training goes: every checkpoint lands atomically, the manifest last.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use super::checksum::checksum;
+use super::file::{read_advisory, read_regular};
 use super::format::*;
 use super::layout::checkpoint_dir_name;
 use super::{SessionDir, SessionError, SessionLock};
@@ -47,8 +50,7 @@ impl SessionWriter {
         let dir = SessionDir::new(root);
         let resume_step = manifest.resume.map(|r| r.step).unwrap_or(0);
         let log_path = dir.log();
-        let kept: String = fs::read_to_string(&log_path)
-            .unwrap_or_default()
+        let kept: String = read_advisory(&log_path)
             .lines()
             .filter(|l| serde_json::from_str::<LogEntry>(l).map(|e| e.step <= resume_step).unwrap_or(false))
             .map(|l| format!("{l}\n"))
@@ -95,6 +97,7 @@ impl SessionWriter {
         let ckpts = self.dir.checkpoints();
         let tmp = self.dir.pending_checkpoint(snapshot.step);
         let fin = self.dir.checkpoint(snapshot.step);
+        let mut checksums = BTreeMap::new();
         for f in [WEIGHTS, OPTIMIZER] {
             let p = tmp.join(f);
             if p.exists() {
@@ -105,9 +108,13 @@ impl SessionWriter {
                     .and_then(|()| File::open(&p))
                     .and_then(|f| f.sync_all())
                     .map_err(|e| SessionError::write(&p, e))?;
+                // Read back: the checksum is of what reached the file, not of what was meant.
+                checksums.insert(f.to_string(), checksum(&read_regular(&p)?));
             }
         }
-        write_atomic(&tmp.join(SNAPSHOT), &serde_json::to_vec(snapshot)?)?;
+        let snapshot_bytes = serde_json::to_vec(snapshot)?;
+        write_atomic(&tmp.join(SNAPSHOT), &snapshot_bytes)?;
+        checksums.insert(SNAPSHOT.to_string(), checksum(&snapshot_bytes));
         if fin.exists() {
             // The same step again (a stop right on a checkpoint): the newer one wins.
             fs::remove_dir_all(&fin).map_err(|e| SessionError::write(&fin, e))?;
@@ -121,17 +128,26 @@ impl SessionWriter {
             dir: name,
             seen_accuracy: snapshot.seen_accuracy,
             unseen_accuracy: snapshot.unseen_accuracy,
+            checksums,
         });
         self.manifest.checkpoints.sort_by_key(|c| c.step);
         if resume.is_some() {
             self.manifest.resume = resume;
         }
-        self.write_manifest()?;
-        // Optimizer moments are twice the weights' size: only the newest is worth keeping.
-        if let (Some(old), Some(new)) = (previous_resume, resume.map(|r| r.step)) {
-            if old != new {
-                let _ = fs::remove_file(self.dir.optimizer(old));
+        // Optimizer moments are twice the weights' size: only the newest is worth keeping. The
+        // manifest stops listing the old one before it goes, so it never lists a missing file.
+        let superseded = match (previous_resume, resume.map(|r| r.step)) {
+            (Some(old), Some(new)) if old != new => Some(old),
+            _ => None,
+        };
+        if let Some(old) = superseded {
+            if let Some(entry) = self.manifest.checkpoints.iter_mut().find(|c| c.step == old) {
+                entry.checksums.remove(OPTIMIZER);
             }
+        }
+        self.write_manifest()?;
+        if let Some(old) = superseded {
+            let _ = fs::remove_file(self.dir.optimizer(old));
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use crate::error::{ErrorKind, Kind};
 use crate::experiment::probe::ProbeError;
 use crate::model::device::DeviceError;
 use crate::session::SessionError;
+use crate::train::weights::WeightsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -21,6 +22,9 @@ pub enum TrainError {
     /// A checkpoint's saved state could not be loaded.
     #[error("{}: cannot resume: {source}", file.display())]
     Resume { file: PathBuf, source: candle_core::Error },
+    /// A checkpoint's saved weights or optimizer state are damaged.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
     #[error("cannot start the {thread} thread: {source}")]
     Thread { thread: &'static str, source: std::io::Error },
     #[error("the analysis thread stopped")]
@@ -42,6 +46,7 @@ impl Kind for TrainError {
             TrainError::Session(e) => e.kind(),
             TrainError::NothingToResume(_) => ErrorKind::Usage,
             TrainError::Resume { .. } => ErrorKind::BadData,
+            TrainError::Weights(e) => e.kind(),
             TrainError::Model { .. } | TrainError::Thread { .. } | TrainError::AnalyserGone => ErrorKind::Internal,
         }
     }
@@ -58,8 +63,8 @@ pub enum ProbeFault {
     OutsideVocabulary,
     #[error("no checkpoint at step {step} in {}", session.display())]
     NoCheckpoint { step: usize, session: PathBuf },
-    #[error("{}: cannot load weights: {source}", file.display())]
-    Weights { file: PathBuf, source: candle_core::Error },
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
     #[error("probe failed: {0}")]
     Model(#[from] candle_core::Error),
 }
@@ -70,7 +75,7 @@ impl Kind for ProbeFault {
             ProbeFault::Input(e) => e.kind(),
             ProbeFault::Device(e) => e.kind(),
             ProbeFault::OutsideVocabulary | ProbeFault::NoCheckpoint { .. } => ErrorKind::Usage,
-            ProbeFault::Weights { .. } => ErrorKind::BadData,
+            ProbeFault::Weights(e) => e.kind(),
             ProbeFault::Model(_) => ErrorKind::Internal,
         }
     }

@@ -3,11 +3,12 @@
 
 use candle_core::{DType, Device, Result, D};
 use candle_nn::{VarBuilder, VarMap};
-use std::path::Path;
 
 use super::batch::encode_batch;
+use super::weights::{SavedTensors, WeightsError};
 use crate::experiment::spec::LossOn;
 use crate::experiment::{Example, Experiment};
+use crate::model::init::named_parameters;
 use crate::model::{CausalLm, Gpt, ModelConfig};
 
 /// Examples per forward pass when evaluating, to bound memory.
@@ -49,16 +50,23 @@ pub fn evaluate(
 pub struct LoadedModel {
     pub model: Box<dyn CausalLm>,
     pub device: Device,
-    _varmap: VarMap,
+    varmap: VarMap,
 }
 
 impl LoadedModel {
-    /// Our GPT with `cfg`, from a checkpoint's weights.
-    pub fn load(cfg: &ModelConfig, weights: &Path, device: &Device) -> Result<Self> {
-        let mut varmap = VarMap::new();
-        let model = Gpt::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
-        varmap.load(weights)?;
-        Ok(LoadedModel { model: Box::new(model), device: device.clone(), _varmap: varmap })
+    /// Our GPT with `cfg`, from a checkpoint's weights (read onto `device`).
+    pub fn load(cfg: &ModelConfig, weights: &SavedTensors, device: &Device) -> std::result::Result<Self, WeightsError> {
+        let varmap = VarMap::new();
+        let model = Gpt::new(cfg, VarBuilder::from_varmap(&varmap, DType::F32, device)).map_err(|source| {
+            WeightsError::Load { file: weights.file.clone(), name: "the model".into(), source: Box::new(source) }
+        })?;
+        weights.load_into(&varmap)?;
+        Ok(LoadedModel { model: Box::new(model), device: device.clone(), varmap })
+    }
+
+    /// Each parameter's name and shape, sorted by name: what a checkpoint of this model holds.
+    pub fn parameter_shapes(&self) -> Result<Vec<(String, Vec<usize>)>> {
+        Ok(named_parameters(&self.varmap)?.into_iter().map(|(name, var)| (name, var.dims().to_vec())).collect())
     }
 
     pub fn evaluate(&self, exp: &Experiment, examples: &[Example], capture: bool) -> Result<Evaluation> {

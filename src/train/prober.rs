@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::error::ProbeFault;
 use super::inference::LoadedModel;
+use super::weights::{SavedTensors, WeightsError};
 use crate::experiment::probe::parse;
 use crate::experiment::spec::HiddenPosition;
 use crate::experiment::Experiment;
@@ -18,6 +19,8 @@ use crate::model::gpt::readout_rows;
 use crate::model::layers::softmax_last;
 use crate::model::{DeviceChoice, ModelConfig};
 use crate::record::{ProbeAnswer, ProbeCommand, ProbeRequest, ProbeResult};
+use crate::session::format::WEIGHTS;
+use crate::session::reader::read_manifest;
 use crate::session::{probes, SavedProbe, SessionDir};
 
 pub struct ProbeEngine {
@@ -90,12 +93,14 @@ impl ProbeEngine {
     fn model_at(&mut self, step: usize) -> Result<&LoadedModel, ProbeFault> {
         let missing = || ProbeFault::NoCheckpoint { step, session: self.session.root().to_path_buf() };
         if self.loaded.as_ref().map(|(s, _)| *s) != Some(step) {
-            let path = self.session.weights(step);
-            if !path.exists() {
+            // Read afresh: a live run adds checkpoints (and their checksums) as it goes.
+            let root = self.session.root();
+            let manifest = read_manifest(root).map_err(WeightsError::from)?;
+            if !manifest.checkpoints.iter().any(|c| c.step == step) {
                 return Err(missing());
             }
-            let m = LoadedModel::load(&self.config, &path, &self.device)
-                .map_err(|source| ProbeFault::Weights { file: path.clone(), source })?;
+            let weights = SavedTensors::read(root, &manifest, step, WEIGHTS, &self.device)?;
+            let m = LoadedModel::load(&self.config, &weights, &self.device)?;
             self.loaded = Some((step, m));
         }
         self.loaded.as_ref().map(|(_, m)| m).ok_or_else(missing)

@@ -13,12 +13,13 @@ use super::error::TrainError;
 use super::protocol::{AnalyserEvent, Failure, TrainerCommand, TrainerEvent};
 use super::tally::{LossTally, RateWindow};
 use super::trainer::Trainer;
+use super::weights::SavedTensors;
 use crate::analysis::CheckpointAnalysis;
 use crate::experiment::sampling::AnalysisSet;
 use crate::experiment::Experiment;
 use crate::model::{DeviceChoice, ModelConfig};
 use crate::record::{Progress, RunInfo, Snapshot, Summary};
-use crate::session::format::{LogEntry, ResumeState, RunStatus};
+use crate::session::format::{LogEntry, ResumeState, RunStatus, OPTIMIZER, WEIGHTS};
 use crate::session::manifest::analysis_points;
 use crate::session::reader::{read_manifest, read_snapshot};
 use crate::session::{Manifest, SessionDir, SessionLock, SessionWriter};
@@ -338,11 +339,12 @@ fn open_for_resume(config: &RunConfig, trainer: &mut Trainer) -> Result<Resumed,
     let lock = SessionLock::acquire(&layout)?;
     let mut manifest = read_manifest(dir)?;
     let resume = manifest.resume.ok_or_else(|| TrainError::NothingToResume(dir.clone()))?;
-    trainer
-        .resume_from(&layout.weights(resume.step), &layout.optimizer(resume.step), resume.step, resume.sampler)
-        .map_err(|(file, source)| TrainError::Resume { file, source })?;
+    let device = &trainer.device.device;
+    let weights = SavedTensors::read(dir, &manifest, resume.step, WEIGHTS, device)?;
+    let optimizer = SavedTensors::read(dir, &manifest, resume.step, OPTIMIZER, device)?;
+    trainer.resume_from(&weights, &optimizer, resume.step, resume.sampler)?;
     // The analysis goes on from the resumed checkpoint's, so PCA signs stay as they were.
-    let previous = read_snapshot(&layout.snapshot(resume.step))?.analysis;
+    let previous = read_snapshot(dir, &manifest, resume.step)?.analysis;
     let seconds = manifest.train_seconds;
     // This process decides how far the run goes and where it runs.
     manifest.total_steps = config.steps;

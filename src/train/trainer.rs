@@ -7,9 +7,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::batch::{encode_batch, Batch};
+use super::error::TrainError;
 use super::inference::{evaluate, Evaluation};
 use super::loss::{cross_entropy, masked_cross_entropy};
 use super::optimizer::{AdamW, AdamWConfig};
+use super::weights::SavedTensors;
 use crate::experiment::sampling::{BatchSampler, SamplerState};
 use crate::experiment::{Example, Experiment};
 use crate::model::init::named_parameters;
@@ -109,19 +111,18 @@ impl Trainer {
         candle_core::safetensors::save(&self.optimizer.state()?, path)
     }
 
-    /// Continues from a checkpoint: its weights, optimizer moments, step and data stream. An error
-    /// names the file it came from.
+    /// Continues from a checkpoint: its weights, optimizer moments, step and data stream.
     pub fn resume_from(
         &mut self,
-        weights: &Path,
-        optimizer: &Path,
+        weights: &SavedTensors,
+        optimizer: &SavedTensors,
         step: usize,
         sampler: SamplerState,
-    ) -> std::result::Result<(), (std::path::PathBuf, candle_core::Error)> {
-        self.varmap.load(weights).map_err(|e| (weights.to_path_buf(), e))?;
-        candle_core::safetensors::load(optimizer, &self.device.device)
-            .and_then(|state| self.optimizer.restore(&state, step))
-            .map_err(|e| (optimizer.to_path_buf(), e))?;
+    ) -> std::result::Result<(), TrainError> {
+        weights.load_into(&self.varmap)?;
+        self.optimizer
+            .restore(&optimizer.tensors, step)
+            .map_err(|source| TrainError::Resume { file: optimizer.file.clone(), source })?;
         self.sampler = BatchSampler::from_state(sampler);
         self.step = step;
         Ok(())

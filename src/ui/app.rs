@@ -93,6 +93,8 @@ impl App {
         for s in &session.snapshots {
             app.add_snapshot(s.clone());
         }
+        app.run.damaged = session.damaged.iter().map(|d| d.step).collect();
+        app.run.damaged.sort_unstable();
         app.run.step = app.run.snapshots.last().map_or(0, |s| s.step);
         for e in &session.log {
             app.run.push_loss(e.step, e.loss);

@@ -163,8 +163,9 @@ pub fn run_live(run: RunConfig, opts: &UiOptions) -> Result<(), UiError> {
 pub fn run_replay(session: &Session, opts: &UiOptions) -> Result<(), UiError> {
     require_terminal()?;
     let (tx, rx) = mpsc::channel();
-    let (themes, warnings) = themes(opts);
+    let (themes, mut warnings) = themes(opts);
     let mut app = App::replay(session, themes);
+    warnings.extend(session.damaged.iter().map(|d| format!("checkpoint {} is damaged: {d}", d.step)));
     app.set_warnings(warnings);
     // Probing a replay needs only the stored spec and weights; a session whose spec no longer
     // validates still replays, without probes.

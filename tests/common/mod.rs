@@ -4,8 +4,8 @@
 use clusterscope::experiment::Experiment;
 use clusterscope::model::{DeviceChoice, ModelConfig};
 use clusterscope::train::Trainer;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
@@ -70,4 +70,37 @@ pub fn make_tiny_session(dir: &std::path::Path, steps: usize) -> clusterscope::r
     }
     h.thread.join().unwrap();
     summary.expect("a summary")
+}
+
+/// One good session (20 steps of the tiny spec), trained once per test binary, for tests to copy
+/// and damage.
+pub fn pristine() -> &'static Path {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, p) = DIR.get_or_init(|| {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("good");
+        make_tiny_session(&p, 20);
+        (t, p)
+    });
+    p
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+/// A fresh copy of [`pristine`] in `tmp`.
+pub fn fresh_copy(tmp: &Path) -> PathBuf {
+    let p = tmp.join("copy");
+    copy_dir(pristine(), &p);
+    p
 }

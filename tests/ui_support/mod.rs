@@ -147,6 +147,7 @@ impl Fixture {
                     dir: format!("step-{:06}", s.step),
                     seen_accuracy: s.seen_accuracy,
                     unseen_accuracy: s.unseen_accuracy,
+                    checksums: Default::default(),
                 })
                 .collect(),
             train_seconds: 60.0,
@@ -157,6 +158,7 @@ impl Fixture {
             manifest,
             points: self.info.points.clone(),
             snapshots: self.snapshots.clone(),
+            damaged: Vec::new(),
             log: self.log.clone(),
         }
     }

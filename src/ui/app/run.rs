@@ -53,6 +53,9 @@ pub struct RunData {
     pub ranges: Vec<Vec<[f32; 2]>>,
     /// (step, training loss), ascending.
     pub loss: Vec<(f64, f64)>,
+    /// Steps of the saved checkpoints that could not be read, ascending: left out of
+    /// `snapshots`, and marked so that a gap in the timeline is not taken for the run's own.
+    pub damaged: Vec<usize>,
 }
 
 /// Where [`RunData::add_snapshot`] put a snapshot.
@@ -81,6 +84,7 @@ impl RunData {
             snapshots: Vec::new(),
             ranges: Vec::new(),
             loss: Vec::new(),
+            damaged: Vec::new(),
         }
     }
 

@@ -31,10 +31,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         (Source::Live, Phase::Failed) => (" ✖ FAILED ", theme.error()),
     };
     let pct = (run.step * 100).checked_div(run.total_steps).unwrap_or(0);
-    let mut info = vec![
-        Span::styled(badge, badge_style),
-        Span::raw(format!(" {} · step {}/{} ({pct}%)", run.device, fmt_step(run.step), fmt_step(run.total_steps))),
-    ];
+    let mut info = vec![Span::styled(badge, badge_style)];
+    // Next to the badge, where a narrow terminal still shows it.
+    if let Some(mark) = damaged_mark(&run.damaged) {
+        info.push(Span::styled(mark, theme.status_bar().patch(theme.warning())));
+    }
+    info.push(Span::raw(format!(
+        " {} · step {}/{} ({pct}%)",
+        run.device,
+        fmt_step(run.step),
+        fmt_step(run.total_steps)
+    )));
     if run.source == Source::Live && run.phase == Phase::Running && run.steps_per_s > 0.0 {
         let left = run.total_steps.saturating_sub(run.step) as f64 / run.steps_per_s;
         info.push(Span::raw(format!(" · {:.1} steps/s · ETA {}", run.steps_per_s, fmt_duration(left))));
@@ -69,6 +76,18 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         shown = next;
     }
     Line::styled(shown, theme.status_bar()).right_aligned().render(bottom, buf);
+}
+
+/// " ⚠ step 10 damaged ", the steps named while they are few.
+fn damaged_mark(steps: &[usize]) -> Option<String> {
+    match steps {
+        [] => None,
+        [one] => Some(format!(" ⚠ step {} damaged ", fmt_step(*one))),
+        few @ [_, _] | few @ [_, _, _] => {
+            Some(format!(" ⚠ steps {} damaged ", few.iter().map(|s| fmt_step(*s)).collect::<Vec<_>>().join(", ")))
+        }
+        many => Some(format!(" ⚠ {} checkpoints damaged ", many.len())),
+    }
 }
 
 /// Key hints for the current state, most useful first.
