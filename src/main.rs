@@ -87,6 +87,9 @@ enum Cmd {
         /// Device for recomputing hidden states from the weights.
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// npy (.npy, CSV, JSON for Python) or tensorboard (the Embedding Projector's files).
+        #[arg(long, default_value = "npy")]
+        format: String,
     },
     /// Probe a saved checkpoint with an instruction: where it lands, what the model answers,
     /// which words the answer rests on.
@@ -276,7 +279,8 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Some(Cmd::Export { dir, checkpoint, layer, out, figures: fig_dir, device }) => {
+        Some(Cmd::Export { dir, checkpoint, layer, out, figures: fig_dir, device, format }) => {
+            let format = format.parse::<export::ExportFormat>().map_err(AppError::Usage)?;
             let session = Session::open(&dir)?;
             let checkpoint = pick_checkpoint(&session, &checkpoint)?;
             let step = session.snapshots[checkpoint].step;
@@ -293,8 +297,8 @@ fn run(cli: Cli) -> Result<()> {
                 },
             };
             let device = parse_device(&device)?.open()?;
-            let files =
-                export::export(&session, &export::ExportOptions { checkpoint, layer, out: out.clone() }, &device)?;
+            let opts = export::ExportOptions { checkpoint, layer, out: out.clone(), format };
+            let files = export::export(&session, &opts, &device)?;
             eprintln!("wrote {} files to {} (checkpoint step {step})", files.len(), out.display());
             Ok(())
         }

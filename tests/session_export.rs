@@ -99,3 +99,51 @@ fn npy_format_matches_numpy_layout() {
     let one = npy::encode(&[4], &[1i64, 2, 3, 4]);
     assert!(std::str::from_utf8(&one[10..74]).unwrap().contains("'shape': (4,)"));
 }
+
+#[test]
+fn tensorboard_export_writes_the_projector_files_with_the_same_hidden_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let session_dir = dir.path().join("s");
+    make_tiny_session(&session_dir, 30);
+    let export = |format: &str, layer: &str, out: &std::path::Path| {
+        Command::cargo_bin("clusterscope")
+            .unwrap()
+            .arg("export")
+            .arg(&session_dir)
+            .args(["--checkpoint", "0", "--layer", layer, "--format", format, "--out"])
+            .arg(out)
+            .assert()
+    };
+    let (npy_out, tb) = (dir.path().join("npy"), dir.path().join("tb"));
+    export("npy", "all", &npy_out).success();
+    export("tensorboard", "all", &tb).success();
+    let s = Session::open(&session_dir).unwrap();
+    let n = s.points.len();
+    for l in 0..=s.manifest.model.layers {
+        let (_, hidden) = npy::read::<f32>(&npy_out.join(format!("hidden_{l}.npy"))).unwrap();
+        let tsv = std::fs::read_to_string(tb.join(format!("tensors_{l}.tsv"))).unwrap();
+        assert_eq!(tsv.lines().count(), n);
+        let values: Vec<f32> = tsv.split(['\t', '\n']).filter(|v| !v.is_empty()).map(|v| v.parse().unwrap()).collect();
+        assert_eq!(values, hidden, "layer {l}: the projector gets exactly the exported hidden states");
+    }
+    let meta = std::fs::read_to_string(tb.join("metadata.tsv")).unwrap();
+    assert_eq!(meta.lines().count(), n + 1);
+    assert!(meta.starts_with("task\tsplit\tinstruction\tinput\n"));
+    let first = &s.points[0];
+    assert!(meta
+        .lines()
+        .nth(1)
+        .unwrap()
+        .starts_with(&format!("{}\tseen\t{}", s.manifest.task_names[first.task], first.instruction)));
+    assert!(meta.contains("\tunseen\t"));
+    let config = std::fs::read_to_string(tb.join("projector_config.pbtxt")).unwrap();
+    assert_eq!(config.matches("embeddings {").count(), s.manifest.model.layers + 1);
+    assert!(config.contains("tensor_name: \"layer 2 at step 0\""));
+    // One layer, and a format that does not exist.
+    let one = dir.path().join("one");
+    export("tensorboard", "1", &one).success();
+    assert!(one.join("tensors_1.tsv").exists() && !one.join("tensors_0.tsv").exists());
+    export("parquet", "all", &dir.path().join("x"))
+        .code(2)
+        .stderr(predicate::str::contains("expected npy or tensorboard"));
+}

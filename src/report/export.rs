@@ -1,8 +1,10 @@
-//! Exporting a checkpoint for Python: `.npy` arrays, CSV and JSON.
+//! Exporting a checkpoint for Python (`.npy` arrays, CSV and JSON) or for TensorBoard's
+//! Embedding Projector.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::projector::{write_projector, LayerPoints, PointLabel};
 use super::{npy, ReportError};
 use crate::model::SelectedDevice;
 use crate::session::format::WEIGHTS;
@@ -17,6 +19,29 @@ pub struct ExportOptions {
     /// One layer, or every layer when `None`.
     pub layer: Option<usize>,
     pub out: PathBuf,
+    pub format: ExportFormat,
+}
+
+/// What the export is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportFormat {
+    /// `.npy`, CSV and JSON, for Python.
+    #[default]
+    Npy,
+    /// The Embedding Projector's TSV files and `projector_config.pbtxt`.
+    TensorBoard,
+}
+
+impl std::str::FromStr for ExportFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "npy" => Ok(ExportFormat::Npy),
+            "tensorboard" => Ok(ExportFormat::TensorBoard),
+            other => Err(format!("--format {other:?}: expected npy or tensorboard")),
+        }
+    }
 }
 
 /// Writes the export; returns the files written. Hidden states are recomputed from the
@@ -62,6 +87,21 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
     let n = examples.len();
     let d = session.manifest.model.d_model;
     let out = &opts.out;
+    if opts.format == ExportFormat::TensorBoard {
+        let labels: Vec<PointLabel> = session
+            .points
+            .iter()
+            .map(|p| PointLabel {
+                task: session.manifest.task_names.get(p.task).cloned().unwrap_or_else(|| p.task.to_string()),
+                split: if p.seen { "seen" } else { "unseen" }.to_string(),
+                instruction: p.instruction.clone(),
+                input: p.input.clone(),
+            })
+            .collect();
+        let layers: Vec<LayerPoints<'_>> =
+            chosen.iter().map(|&l| LayerPoints { layer: l, d, values: &eval.hidden[l] }).collect();
+        return write_projector(out, snap.step, &labels, &layers);
+    }
     let mut written = Vec::new();
     let mut put = |name: String| -> PathBuf {
         let p = out.join(name);
