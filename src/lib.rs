@@ -13,5 +13,6 @@ pub mod model;
 pub mod record;
 pub mod report;
 pub mod session;
+pub mod sweep;
 pub mod train;
 pub mod ui;

@@ -2,13 +2,14 @@
 // Errors end the process right after they are made, so their size costs nothing here.
 #![allow(clippy::result_large_err)]
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clusterscope::cli::bench::{bench_train, BenchConfig};
+use clusterscope::cli::bench::{bench_train, BenchArgs, BenchConfig};
 use clusterscope::cli::prepare::{load_experiment, merge_run_args, model_for, prepare, PrepareError, RunArgs};
+use clusterscope::cli::sweep::{SweepArgs, SweepCliError};
 use clusterscope::cli::{headless, CliError};
 use clusterscope::error::{ErrorKind, Kind};
 use clusterscope::model::config::ModelConfig;
@@ -55,6 +56,8 @@ enum Cmd {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// A grid of spec values times seeds, each point a session: run here or on Slurm.
+    Sweep(SweepArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -128,39 +131,6 @@ enum BenchCmd {
     Train(BenchArgs),
 }
 
-#[derive(Args, Debug, Clone)]
-struct BenchArgs {
-    /// Model preset (tiny, small, default); the flags below override it.
-    #[arg(long, default_value = "default")]
-    preset: String,
-    #[arg(long)]
-    d_model: Option<usize>,
-    #[arg(long)]
-    layers: Option<usize>,
-    #[arg(long)]
-    heads: Option<usize>,
-    #[arg(long, default_value_t = 64)]
-    vocab: usize,
-    #[arg(long, default_value_t = 64)]
-    ctx: usize,
-    #[arg(long, default_value_t = 32)]
-    batch: usize,
-    #[arg(long, default_value_t = 20)]
-    steps: usize,
-    #[arg(long, default_value_t = 3)]
-    warmup: usize,
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// One JSON line on stdout.
-    #[arg(long)]
-    json: bool,
-    /// Also write initial weights, tokens and losses to DIR (numerics check against PyTorch).
-    #[arg(long, value_name = "DIR")]
-    export: Option<PathBuf>,
-}
-
 /// Everything that can end a command, each with the kind that picks the exit code.
 #[derive(Debug, thiserror::Error)]
 enum AppError {
@@ -169,6 +139,8 @@ enum AppError {
     Usage(String),
     #[error(transparent)]
     Prepare(#[from] PrepareError),
+    #[error(transparent)]
+    Sweep(#[from] SweepCliError),
     #[error(transparent)]
     Device(#[from] DeviceError),
     #[error(transparent)]
@@ -196,6 +168,7 @@ impl Kind for AppError {
             AppError::Usage(_) => ErrorKind::Usage,
             AppError::Damaged => ErrorKind::BadData,
             AppError::Prepare(e) => e.kind(),
+            AppError::Sweep(e) => e.kind(),
             AppError::Device(e) => e.kind(),
             AppError::Session(e) => e.kind(),
             AppError::Report(e) => e.kind(),
@@ -270,6 +243,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(terminal::run_replay(&session, &ui)?)
         }
         Some(Cmd::Bench { what: BenchCmd::Train(args) }) => bench(&args),
+        Some(Cmd::Sweep(args)) => Ok(clusterscope::cli::sweep::run(args, cli.threads)?),
         Some(Cmd::Show { dir, json }) => {
             let session = Session::open(&dir)?;
             if json {
@@ -341,6 +315,7 @@ impl Cmd {
         match self {
             Cmd::Train { .. } => "train",
             Cmd::Bench { .. } => "bench",
+            Cmd::Sweep(_) => "sweep",
             Cmd::Replay { .. } => "replay",
             Cmd::Show { .. } => "show",
             Cmd::Export { .. } => "export",

@@ -13,6 +13,7 @@ const FLOORS: &[&[&str]] = &[
     &["record"],
     &["session"],
     &["train"],
+    &["sweep"],
     &["report"],
     &["cli", "ui"],
     &["main"],

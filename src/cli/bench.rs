@@ -3,7 +3,10 @@
 use candle_core::Tensor;
 use rand::Rng;
 use serde::Serialize;
+use std::path::PathBuf;
 use std::time::Instant;
+
+use clap::Args;
 
 use crate::experiment::sampling::rng_for;
 use crate::model::init::named_parameters;
@@ -137,4 +140,38 @@ pub fn bench_train(cfg: &BenchConfig, device: &SelectedDevice) -> candle_core::R
         ctx: m.context,
         final_loss,
     })
+}
+
+/// `clusterscope bench train`'s flags.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Model preset (tiny, small, default); the flags below override it.
+    #[arg(long, default_value = "default")]
+    pub preset: String,
+    #[arg(long)]
+    pub d_model: Option<usize>,
+    #[arg(long)]
+    pub layers: Option<usize>,
+    #[arg(long)]
+    pub heads: Option<usize>,
+    #[arg(long, default_value_t = 64)]
+    pub vocab: usize,
+    #[arg(long, default_value_t = 64)]
+    pub ctx: usize,
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// One JSON line on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write initial weights, tokens and losses to DIR (numerics check against PyTorch).
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
 }

@@ -273,7 +273,7 @@ pub fn load_experiment(path: Option<&Path>, seed: Option<u64>) -> Result<Experim
 
 /// A spec file, read only up to the size a spec may have: a huge or endless file (a device, a
 /// FIFO fed forever) is refused rather than read into memory.
-fn read_spec(p: &Path) -> Result<String> {
+pub fn read_spec(p: &Path) -> Result<String> {
     use crate::experiment::limits::MAX_SPEC_BYTES;
     use std::io::Read;
     let err = |source| PrepareError::SpecRead { file: p.to_path_buf(), source };
