@@ -10,6 +10,12 @@ use crate::model::ModelConfig;
 use crate::record::PointInfo;
 
 impl Manifest {
+    /// No checkpoint was ever recorded (the run died before its first): nothing in the session is
+    /// worth keeping and a resume has nothing to go on from, so it may start again in place.
+    pub fn is_unstarted(&self) -> bool {
+        self.checkpoints.is_empty() && self.resume.is_none()
+    }
+
     /// The manifest of a run of `experiment` with `model` on `device` for `total_steps`, to be
     /// saved in `dir` (whose last component names the session).
     pub fn new(

@@ -221,20 +221,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
         return Err(SessionError::NoManifest(dir.to_path_buf()));
     }
     let bytes = read_nonempty(&path)?;
-    // Check identity and version before the full structure, so an old or foreign file gets the
-    // right message rather than a field-level parse error.
-    let head: serde_json::Value = parse_json(&path, &bytes)?;
-    let format = head.get("format").and_then(|f| f.as_str()).unwrap_or("");
-    if format != FORMAT_NAME {
-        return Err(SessionError::Foreign { file: path, found: format.to_string() });
-    }
-    let version = head.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
-    if version > u64::from(FORMAT_VERSION) {
-        return Err(SessionError::NewerVersion { file: path, found: version as u32, supported: FORMAT_VERSION });
-    }
-    if version == 0 {
-        return Err(SessionError::corrupt(&path, "missing or invalid format_version"));
-    }
+    check_identity(&path, &bytes, FORMAT_NAME, FORMAT_VERSION)?;
     let manifest: Manifest = parse_json(&path, &bytes)?;
     for c in &manifest.checkpoints {
         // A manifest is data, not a way to make us read files elsewhere.
@@ -250,14 +237,31 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, SessionError> {
     Ok(manifest)
 }
 
-/// Whether the session in `dir` may be started again in place: its manifest is readable and no
-/// checkpoint was ever recorded (the run died before its first), so nothing in it is worth
-/// keeping and a resume has nothing to go on from.
+/// Whether the session in `dir` may be started again in place: its manifest is readable and
+/// [unstarted](Manifest::is_unstarted).
 pub fn restartable(dir: &Path) -> bool {
-    read_manifest(dir).is_ok_and(|m| m.checkpoints.is_empty() && m.resume.is_none())
+    read_manifest(dir).is_ok_and(|m| m.is_unstarted())
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, SessionError> {
+/// Checks a file's `format` and `format_version` before its full structure, so an old or foreign
+/// file gets the right message rather than a field-level parse error.
+pub(super) fn check_identity(path: &Path, bytes: &[u8], name: &str, supported: u32) -> Result<(), SessionError> {
+    let head: serde_json::Value = parse_json(path, bytes)?;
+    let format = head.get("format").and_then(|f| f.as_str()).unwrap_or("");
+    if format != name {
+        return Err(SessionError::Foreign { file: path.to_path_buf(), found: format.to_string() });
+    }
+    let version = head.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if version > u64::from(supported) {
+        return Err(SessionError::NewerVersion { file: path.to_path_buf(), found: version as u32, supported });
+    }
+    if version == 0 {
+        return Err(SessionError::corrupt(path, "missing or invalid format_version"));
+    }
+    Ok(())
+}
+
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, SessionError> {
     serde_json::from_slice(bytes).map_err(|e| {
         let what = if e.is_eof() { "truncated JSON" } else { "invalid JSON" };
         SessionError::corrupt(path, format!("{what} ({e})"))

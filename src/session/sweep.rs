@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::file::read_nonempty;
+use super::reader::{check_identity, parse_json};
 use super::writer::write_atomic;
 use super::SessionError;
 
@@ -109,19 +111,9 @@ impl SweepDir {
         if !self.root.is_dir() {
             return Err(SessionError::Missing(self.root.clone()));
         }
-        let bytes = std::fs::read(&path).map_err(|e| SessionError::read(&path, e))?;
-        let head: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| SessionError::corrupt(&path, format!("invalid JSON ({e})")))?;
-        let format = head.get("format").and_then(|f| f.as_str()).unwrap_or("");
-        if format != SWEEP_FORMAT {
-            return Err(SessionError::Foreign { file: path, found: format.to_string() });
-        }
-        let version = head.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
-        if version > u64::from(SWEEP_VERSION) {
-            return Err(SessionError::NewerVersion { file: path, found: version as u32, supported: SWEEP_VERSION });
-        }
-        let manifest: SweepManifest =
-            serde_json::from_slice(&bytes).map_err(|e| SessionError::corrupt(&path, format!("invalid sweep ({e})")))?;
+        let bytes = read_nonempty(&path)?;
+        check_identity(&path, &bytes, SWEEP_FORMAT, SWEEP_VERSION)?;
+        let manifest: SweepManifest = parse_json(&path, &bytes)?;
         // Point directories are data, not a way to make us write elsewhere.
         for p in &manifest.points {
             if p.dir != Self::point_dir_name(p.index) {

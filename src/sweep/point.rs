@@ -7,7 +7,7 @@ use super::grid::point_experiment;
 use super::SweepError;
 use crate::model::{DeviceChoice, ModelConfig};
 use crate::session::lock::holder;
-use crate::session::reader::{read_manifest, restartable};
+use crate::session::reader::read_manifest;
 use crate::session::sweep::{SweepDir, SweepManifest, SweepPoint};
 use crate::session::{RunStatus, SessionDir};
 use crate::train::{spawn, AnalyserEvent, RunConfig, TrainerEvent};
@@ -40,10 +40,12 @@ pub fn state(dir: &SweepDir, point: &SweepPoint) -> PointState {
     if holder(&SessionDir::new(&session)).is_some() {
         return PointState::Running;
     }
-    if !SessionDir::new(&session).manifest().exists() || restartable(&session) {
+    if !SessionDir::new(&session).manifest().exists() {
         return PointState::Pending;
     }
     match read_manifest(&session) {
+        // Killed before its first checkpoint: it starts again.
+        Ok(m) if m.is_unstarted() => PointState::Pending,
         Ok(m) if m.status == RunStatus::Finished => PointState::Finished,
         Ok(m) => {
             let why = match (m.status, m.reason) {
