@@ -143,15 +143,18 @@ fn probes_made_in_the_app_are_saved_in_the_session() {
 fn a_deleted_probe_is_forgotten_by_the_session() {
     let dir = tempfile::tempdir().unwrap();
     let (s, probes, rx) = prober_on_tiny_session(dir.path());
-    let wait = |id: u64| loop {
-        let r = rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
-        if r.id == id {
-            return r;
+    let mut seen = std::collections::HashSet::new();
+    let mut wait = |id: u64| {
+        while !seen.contains(&id) {
+            seen.insert(rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap().id);
         }
     };
     let run = |id: u64, text: &str| ProbeRequest { id, text: text.into(), step: 30, save: true }.into();
     probes.send(run(1, "do first | A")).unwrap();
     probes.send(run(2, "do first | A")).unwrap();
+    // Queued requests are answered newest first, so 1 may come after 2: both must be saved
+    // before the deletion, or it would only drop a queued save.
+    wait(1);
     wait(2);
     // Deleted after it was saved: forgotten on file. Deleted before its request ran: never saved.
     probes.send(ProbeCommand::Forget { id: 1, text: "do first | A".into() }).unwrap();
