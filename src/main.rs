@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clusterscope::cli::bench::{bench_train, BenchArgs, BenchConfig};
 use clusterscope::cli::prepare::{load_experiment, merge_run_args, model_for, prepare, PrepareError, RunArgs};
-use clusterscope::cli::sweep::{SweepArgs, SweepCliError};
+use clusterscope::cli::sweep::{SweepAction, SweepArgs, SweepCliError};
 use clusterscope::cli::{headless, CliError};
 use clusterscope::error::{ErrorKind, Kind};
 use clusterscope::model::config::ModelConfig;
@@ -243,6 +243,9 @@ fn run(cli: Cli) -> Result<()> {
             Ok(terminal::run_replay(&session, &ui)?)
         }
         Some(Cmd::Bench { what: BenchCmd::Train(args) }) => bench(&args),
+        Some(Cmd::Sweep(SweepArgs { action: Some(SweepAction::View { dir }), .. })) => {
+            Ok(terminal::run_sweep_view(&dir, &ui)?)
+        }
         Some(Cmd::Sweep(args)) => Ok(clusterscope::cli::sweep::run(args, cli.threads)?),
         Some(Cmd::Show { dir, json }) => {
             let session = Session::open(&dir)?;

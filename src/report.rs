@@ -8,6 +8,8 @@ pub mod npy;
 pub mod probe_report;
 pub mod projector;
 pub mod summary;
+pub mod sweep_figures;
+pub mod sweep_series;
 pub mod sweep_summary;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! `clusterscope sweep`: make a sweep (or take up the one already in --out), then run its
 //! unfinished points here a few at a time with a progress bar, or submit them as a Slurm job
-//! array; `sweep show` and `sweep run-point` (what each job runs).
+//! array; `sweep show` (with figures) and `sweep run-point` (what each job runs). `sweep view`
+//! is the app's (`ui::terminal::run_sweep_view`), dispatched by main.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,9 @@ use super::prepare::{read_spec, PrepareError};
 use crate::error::{ErrorKind, Kind};
 use crate::experiment::Experiment;
 use crate::model::{DeviceChoice, ModelConfig};
-use crate::report::sweep_summary::{sweep_json, sweep_text};
+use crate::report::sweep_figures::render_sweep_figures;
+use crate::report::sweep_summary::{sweep_summary, sweep_text, SweepSummary};
+use crate::report::ReportError;
 use crate::session::sweep::{SweepDir, SweepManifest, SWEEP_FORMAT, SWEEP_VERSION};
 use crate::session::SessionError;
 use crate::sweep::grid::{expand, parse_axis, point_experiment};
@@ -74,7 +77,13 @@ pub enum SweepAction {
         dir: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Directory for figures (PNG and SVG): each metric against each grid parameter.
+        #[arg(long, value_name = "OUT")]
+        figures: Option<PathBuf>,
     },
+    /// The sweep in the app: a metric against a parameter, every point, following it as it runs;
+    /// Enter opens a point's session.
+    View { dir: PathBuf },
     /// Run one point of a sweep here (what each Slurm array task runs).
     RunPoint {
         dir: PathBuf,
@@ -97,6 +106,8 @@ pub enum SweepCliError {
     Usage(String),
     #[error("cannot encode the summary: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error(transparent)]
+    Report(#[from] ReportError),
 }
 
 impl Kind for SweepCliError {
@@ -107,6 +118,7 @@ impl Kind for SweepCliError {
             SweepCliError::Prepare(e) => e.kind(),
             SweepCliError::Usage(_) => ErrorKind::Usage,
             SweepCliError::Encode(_) => ErrorKind::Internal,
+            SweepCliError::Report(e) => e.kind(),
         }
     }
 }
@@ -116,7 +128,10 @@ type Result<T> = std::result::Result<T, SweepCliError>;
 /// Runs `sweep ...`; `threads` is the global `--threads`.
 pub fn run(args: SweepArgs, threads: Option<usize>) -> Result<()> {
     match args.action {
-        Some(SweepAction::Show { ref dir, json }) => show(dir, json),
+        Some(SweepAction::Show { ref dir, json, ref figures }) => show(dir, json, figures.as_deref()),
+        Some(SweepAction::View { .. }) => {
+            Err(SweepCliError::Usage("sweep view is the app's: run it through the clusterscope binary".into()))
+        }
         Some(SweepAction::RunPoint { ref dir, index, ref device }) => {
             let sweep = SweepDir::new(dir);
             let manifest = sweep.read()?;
@@ -133,13 +148,24 @@ pub fn run(args: SweepArgs, threads: Option<usize>) -> Result<()> {
     }
 }
 
-fn show(dir: &Path, json: bool) -> Result<()> {
+fn show(dir: &Path, json: bool, figures: Option<&Path>) -> Result<()> {
     let sweep = SweepDir::new(dir);
     let manifest = sweep.read()?;
+    let summary = sweep_summary(&sweep, &manifest);
+    if let Some(out) = figures {
+        for path in render_sweep_figures(&summary, out)? {
+            println!("{}", path.display());
+        }
+        return Ok(());
+    }
+    print_summary(&summary, json)
+}
+
+fn print_summary(summary: &SweepSummary, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string(&sweep_json(&sweep, &manifest))?);
+        println!("{}", serde_json::to_string(summary)?);
     } else {
-        print!("{}", sweep_text(&sweep, &manifest));
+        print!("{}", sweep_text(summary));
     }
     Ok(())
 }
@@ -215,7 +241,7 @@ fn start(args: &SweepArgs, threads: Option<usize>) -> Result<()> {
             manifest.points.iter().filter(|p| state(&sweep, p) != PointState::Finished).map(|p| p.index).collect();
         if todo.is_empty() {
             eprintln!("all {} points have finished", manifest.points.len());
-            return show(out, args.json);
+            return show(out, args.json, None);
         }
         let root = std::fs::canonicalize(out).unwrap_or_else(|_| out.clone());
         let opts = SlurmOptions {
@@ -267,10 +293,6 @@ fn start(args: &SweepArgs, threads: Option<usize>) -> Result<()> {
         }
     });
     bar.finish_and_clear();
-    if args.json {
-        println!("{}", serde_json::to_string(&sweep_json(&sweep, &manifest))?);
-    } else {
-        print!("{}", sweep_text(&sweep, &manifest));
-    }
+    print_summary(&sweep_summary(&sweep, &manifest), args.json)?;
     Ok(result?)
 }

@@ -41,7 +41,7 @@ pub const TASK_PALETTE: [(u8, u8, u8); 12] = [
     (0x00, 0x00, 0x00), // indigo yellow teal black
 ];
 
-fn task_colour(task: usize) -> RGBColor {
+pub(super) fn task_colour(task: usize) -> RGBColor {
     let (r, g, b) = TASK_PALETTE[task % TASK_PALETTE.len()];
     RGBColor(r, g, b)
 }
@@ -53,7 +53,7 @@ static FONT_BYTES: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 const MARKER: RGBColor = RGBColor(0x55, 0x55, 0x55);
 
-type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+pub(super) type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// Writes `scores.{png,svg}` (all checkpoints, `checkpoint` marked) and `scatter.{png,svg}`
 /// (every layer at `checkpoint`, an index into `session.snapshots`) into `out_dir`, creating it.
@@ -76,7 +76,7 @@ pub fn render_figures(session: &Session, checkpoint: usize, out_dir: &Path) -> R
     Ok(written)
 }
 
-fn register_embedded_font() -> Result<(), ReportError> {
+pub(super) fn register_embedded_font() -> Result<(), ReportError> {
     // plotters keeps one global font table; registering twice is harmless but wasteful.
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     if *REGISTERED.get_or_init(|| register_font(FONT.as_str(), FontStyle::Normal, FONT_BYTES).is_ok()) {
@@ -87,11 +87,16 @@ fn register_embedded_font() -> Result<(), ReportError> {
 }
 
 /// A figure drawn the same way on any backend, so the PNG and the SVG cannot drift apart.
-trait Figure {
+pub(super) trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB>;
 }
 
-fn save(figure: &impl Figure, size: (u32, u32), out_dir: &Path, stem: &str) -> Result<Vec<PathBuf>, ReportError> {
+pub(super) fn save(
+    figure: &impl Figure,
+    size: (u32, u32),
+    out_dir: &Path,
+    stem: &str,
+) -> Result<Vec<PathBuf>, ReportError> {
     let (png, svg) = (out_dir.join(format!("{stem}.png")), out_dir.join(format!("{stem}.svg")));
     let failed =
         |path: &Path, e: &dyn std::fmt::Display| ReportError::Draw { file: path.to_path_buf(), reason: e.to_string() };
@@ -112,7 +117,7 @@ fn save(figure: &impl Figure, size: (u32, u32), out_dir: &Path, stem: &str) -> R
     Ok(vec![png, svg])
 }
 
-fn text(size: u32) -> TextStyle<'static> {
+pub(super) fn text(size: u32) -> TextStyle<'static> {
     (FONT, size).into_font().color(&INK)
 }
 
@@ -217,11 +222,11 @@ impl Figure for Scores<'_> {
     }
 }
 
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+pub(super) type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// The one look of every panel: light major grid only, no minor lines, dark text. An empty
 /// `desc` leaves that axis unlabelled.
-fn axes<'a, DB: DrawingBackend>(
+pub(super) fn axes<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     caption: &str,
     (x, y): ((f64, f64), (f64, f64)),
@@ -421,7 +426,7 @@ fn scrambled(n: usize) -> impl Iterator<Item = usize> {
     order.into_iter()
 }
 
-fn shorten(s: &str, max: usize) -> String {
+pub(super) fn shorten(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {

@@ -2,9 +2,13 @@
 //! `clusterscope sweep run-point DIR --index $SLURM_ARRAY_TASK_ID` on whichever node it lands.
 //! Points write only their own sessions (atomically, under their own lock), so tasks on
 //! different nodes never corrupt each other, and a point claimed twice is refused by its lock.
+//! What Slurm itself says of each task (`squeue`, `sacct`) is read here too, where present.
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::SweepError;
 use crate::session::sweep::SweepDir;
@@ -70,6 +74,75 @@ pub fn submit(path: &Path) -> Result<String, SweepError> {
     Ok(id)
 }
 
+/// How long one `squeue` or `sacct` may take: an unreachable controller makes them retry for
+/// a minute, and a summary should not wait that long for an extra column.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Slurm's state (PENDING, RUNNING, COMPLETED, FAILED, ...) of each array task of `jobs` (oldest
+/// first), by point index; a task of a later job wins, as it is the resubmission. `sacct` knows
+/// finished tasks where accounting is on; `squeue` knows the current ones and wins over it.
+/// Where neither tool runs or knows a job, its tasks are simply absent.
+pub fn task_states(jobs: &[String]) -> BTreeMap<usize, String> {
+    let mut states = BTreeMap::new();
+    for job in jobs.iter().filter(|j| !j.is_empty() && j.chars().all(|c| c.is_ascii_digit())) {
+        let sacct = ["-n", "-X", "-P", "-j", job, "-o", "JobID,State"];
+        let squeue = ["-h", "-r", "-t", "all", "-j", job, "-o", "%i|%T"];
+        for (tool, args) in [("sacct", &sacct[..]), ("squeue", &squeue[..])] {
+            if let Some(text) = query(tool, args) {
+                states.extend(parse_states(job, &text));
+            }
+        }
+    }
+    states
+}
+
+/// `tool args`'s standard output, if it ran, succeeded and finished in time.
+fn query(tool: &str, args: &[&str]) -> Option<String> {
+    let mut child =
+        Command::new(tool).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()?;
+    // Read on a thread so a chatty tool cannot fill the pipe and stall while we wait for it.
+    let mut out = child.stdout.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        out.read_to_string(&mut text).map(|_| text)
+    });
+    let deadline = Instant::now() + QUERY_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let text = reader.join().ok()?.ok()?;
+    status.filter(|s| s.success()).map(|_| text)
+}
+
+/// Lines `JOB_TASK|STATE` (a pending array may be one line, `JOB_[0-3,5%2]`), for `job` only;
+/// `CANCELLED by 1000` keeps its first word.
+fn parse_states(job: &str, text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((id, state)) = line.trim().split_once('|') else { continue };
+        let Some(state) = state.split_whitespace().next() else { continue };
+        let Some(tasks) = id.strip_prefix(job).and_then(|t| t.strip_prefix('_')) else { continue };
+        let tasks = tasks.trim_start_matches('[').trim_end_matches(']');
+        let tasks = tasks.split('%').next().unwrap_or("");
+        for part in tasks.split(',') {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            if let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) {
+                // A range from one line of output; bounded so a garbled one cannot run away.
+                out.extend((a..=b.min(a.saturating_add(100_000))).map(|i| (i, state.to_string())));
+            }
+        }
+    }
+    out
+}
+
 /// `0-3,7,9-10`: Slurm's array syntax for the indices.
 fn ranges(indices: &[usize]) -> String {
     let mut parts = Vec::new();
@@ -125,5 +198,20 @@ mod tests {
         ] {
             assert!(s.contains(want), "{want:?} in\n{s}");
         }
+    }
+
+    #[test]
+    fn task_states_are_read_per_array_task() {
+        let text =
+            "12_0|COMPLETED\n12_1|FAILED\n12_[2-3,5%2]|PENDING\n120_4|RUNNING\n12_6|CANCELLED by 0\n12.batch|X\n";
+        let got = parse_states("12", text);
+        let want: Vec<(usize, String)> =
+            [(0, "COMPLETED"), (1, "FAILED"), (2, "PENDING"), (3, "PENDING"), (5, "PENDING"), (6, "CANCELLED")]
+                .iter()
+                .map(|(i, s)| (*i, s.to_string()))
+                .collect();
+        assert_eq!(got, want);
+        // No such tool: nothing, silently.
+        assert_eq!(query("clusterscope-no-such-tool", &[]), None);
     }
 }

@@ -101,6 +101,68 @@ pub fn intent(key: KeyEvent) -> Option<Intent> {
     })
 }
 
+/// What a key asks of the sweep view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepIntent {
+    Quit,
+    Left,
+    Right,
+    Up,
+    Down,
+    First,
+    Last,
+    FocusNext,
+    Open,
+    NextMetric,
+    PrevMetric,
+    NextAxis,
+    NextTheme,
+    ToggleHelp,
+    CloseHelp,
+}
+
+/// Maps a key in the sweep view: the app's movement keys, and its own letters for what it plots.
+pub fn sweep_intent(key: KeyEvent) -> Option<SweepIntent> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('c') if ctrl => SweepIntent::Quit,
+        _ if ctrl => return None,
+        KeyCode::Char('q') => SweepIntent::Quit,
+        KeyCode::Left | KeyCode::Char('h') => SweepIntent::Left,
+        KeyCode::Right | KeyCode::Char('l') => SweepIntent::Right,
+        KeyCode::Up | KeyCode::Char('k') => SweepIntent::Up,
+        KeyCode::Down | KeyCode::Char('j') => SweepIntent::Down,
+        KeyCode::Home | KeyCode::Char('g') => SweepIntent::First,
+        KeyCode::End | KeyCode::Char('G') => SweepIntent::Last,
+        KeyCode::Tab | KeyCode::BackTab => SweepIntent::FocusNext,
+        KeyCode::Enter => SweepIntent::Open,
+        KeyCode::Char('m') => SweepIntent::NextMetric,
+        KeyCode::Char('M') => SweepIntent::PrevMetric,
+        KeyCode::Char('a') => SweepIntent::NextAxis,
+        KeyCode::Char('t') => SweepIntent::NextTheme,
+        KeyCode::Char('?') => SweepIntent::ToggleHelp,
+        KeyCode::Esc => SweepIntent::CloseHelp,
+        _ => return None,
+    })
+}
+
+/// The sweep view's keys for its help overlay, in display order.
+pub const SWEEP_HELP: [(&str, &str); 10] = [
+    ("Tab", "focus plot ↔ point list"),
+    ("← → / h l", "plot: previous / next parameter value"),
+    ("↑ ↓ / k j", "plot: other seeds and series at this value · list: previous / next point"),
+    ("Home End / g G", "first / last point"),
+    ("Enter", "open the selected point's session (q there comes back here)"),
+    ("m / M", "next / previous metric"),
+    ("a", "next grid parameter on the x axis"),
+    ("t", "next theme"),
+    ("? / Esc", "this help / close it"),
+    ("q / Ctrl-C", "quit (a running sweep goes on)"),
+];
+
 /// Maps a key for the probe line. Control keys carry the line's own commands (quick fills and
 /// their task), so no printable character is taken from typing.
 pub fn line_intent(key: KeyEvent) -> Option<LineIntent> {

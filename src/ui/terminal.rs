@@ -1,9 +1,15 @@
 //! The event loop: one channel fed by an input thread and the training worker; the UI thread
-//! only draws and never waits for training.
+//! only draws and never waits for training. The sweep view's loop is [`sweep`]'s, on the same
+//! channel, so a session opened from it reads the same keys.
+
+mod sweep;
+
+pub use sweep::{run_sweep_view, watch_sweep};
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -18,7 +24,8 @@ use super::theme::ThemeSet;
 use crate::error::{ErrorKind, Kind};
 use crate::model::DeviceChoice;
 use crate::record::{ProbeCommand, ProbeResult};
-use crate::session::{probes, Session};
+use crate::report::sweep_summary::SweepSummary;
+use crate::session::{probes, Session, SessionError};
 use crate::train::prober::{spawn_prober, ProbeEngine};
 use crate::train::{
     spawn, AnalyserEvent, Failure, ProbeFault, RunConfig, RunHandle, StopCause, TrainerCommand, TrainerEvent,
@@ -40,7 +47,12 @@ pub enum UiEvent {
     Probe(ProbeResult),
     /// SIGINT, SIGTERM or SIGHUP: stop as `q` does, so the terminal and the session are left whole.
     Signal,
+    /// A new reading of the sweep directory, or why it could not be read.
+    Sweep(Box<Result<SweepSummary, String>>),
 }
+
+/// Set by a signal, so a screen opened from another (a session from the sweep view) ends them all.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
 
 #[derive(Debug, Clone, Default)]
 pub struct UiOptions {
@@ -68,6 +80,8 @@ pub enum UiError {
     Run { kind: ErrorKind, message: String },
     #[error(transparent)]
     Probe(#[from] ProbeFault),
+    #[error(transparent)]
+    Session(#[from] SessionError),
 }
 
 impl Kind for UiError {
@@ -77,6 +91,7 @@ impl Kind for UiError {
             UiError::Terminal(_) | UiError::Worker(_) => ErrorKind::Internal,
             UiError::Run { kind, .. } => *kind,
             UiError::Probe(e) => e.kind(),
+            UiError::Session(e) => e.kind(),
         }
     }
 }
@@ -149,7 +164,7 @@ pub fn run_live(run: RunConfig, opts: &UiOptions) -> Result<(), UiError> {
     let engine = ProbeEngine::new(experiment, model, &out_dir, device)?;
     let prober = start_prober(engine, &tx)?;
     let result =
-        with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, Some(&worker), Some(&prober), opts));
+        with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, &rx, Some(&worker), Some(&prober), opts));
     drop(app);
     let _ = worker.thread.join();
     // A failed run is said again once the terminal is back, and the exit status tells scripts.
@@ -163,7 +178,18 @@ pub fn run_live(run: RunConfig, opts: &UiOptions) -> Result<(), UiError> {
 pub fn run_replay(session: &Session, opts: &UiOptions) -> Result<(), UiError> {
     require_terminal()?;
     let (tx, rx) = mpsc::channel();
-    let (themes, mut warnings) = themes(opts);
+    let (themes, warnings) = themes(opts);
+    let (mut app, prober) = replay_app(session, themes, warnings, &tx)?;
+    with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, &rx, None, prober.as_ref(), opts)).map(drop)
+}
+
+/// The replay of `session` and, where its spec still validates, a probe thread answering on `tx`.
+fn replay_app(
+    session: &Session,
+    themes: ThemeSet,
+    mut warnings: Vec<String>,
+    tx: &Sender<UiEvent>,
+) -> Result<(App, Option<Sender<ProbeCommand>>), UiError> {
     let mut app = App::replay(session, themes);
     warnings.extend(session.damaged.iter().map(|d| format!("checkpoint {} is damaged: {d}", d.step)));
     app.set_warnings(warnings);
@@ -175,11 +201,11 @@ pub fn run_replay(session: &Session, opts: &UiOptions) -> Result<(), UiError> {
             app.set_probe_support(experiment.clone(), session.manifest.model.context);
             app.add_saved_probes(probes::read(&session.layout()).into_iter().map(|p| p.text).collect());
             let engine = ProbeEngine::new(experiment, session.manifest.model.clone(), &session.dir, DeviceChoice::Cpu)?;
-            Some(start_prober(engine, &tx)?)
+            Some(start_prober(engine, tx)?)
         }
         Err(_) => None,
     };
-    with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, rx, None, prober.as_ref(), opts)).map(drop)
+    Ok((app, prober))
 }
 
 fn start_prober(engine: ProbeEngine, tx: &Sender<UiEvent>) -> Result<Sender<ProbeCommand>, UiError> {
@@ -196,6 +222,7 @@ where
     let signals = tx.clone();
     // Only fails when a handler is already set, and then that one stops the run.
     let _ = ctrlc::set_handler(move || {
+        SIGNALLED.store(true, Ordering::SeqCst);
         let _ = signals.send(UiEvent::Signal);
     });
     let mut terminal = ratatui::try_init()?;
@@ -235,7 +262,7 @@ fn spawn_input(tx: Sender<UiEvent>) {
 fn event_loop(
     terminal: &mut DefaultTerminal,
     app: &mut App,
-    rx: Receiver<UiEvent>,
+    rx: &Receiver<UiEvent>,
     worker: Option<&RunHandle>,
     prober: Option<&Sender<ProbeCommand>>,
     opts: &UiOptions,
@@ -285,7 +312,7 @@ fn event_loop(
                 }
                 UiEvent::Signal => {}
                 UiEvent::Mouse(m) => app.on_mouse(m, terminal.get_frame().area()),
-                UiEvent::Resize => {}
+                UiEvent::Resize | UiEvent::Sweep(_) => {}
                 UiEvent::Probe(r) => {
                     probes_back.extend(probes_sent.remove(&(r.id, r.step)));
                     app.on_probe_result(r);

@@ -12,6 +12,7 @@ pub mod probe_panel;
 pub mod raster;
 pub mod scatter;
 pub mod status_bar;
+pub mod sweep;
 pub mod timeline;
 pub mod too_small;
 

@@ -1,0 +1,131 @@
+//! The sweep view's loop: a reader thread re-reads the sweep directory every second (so points
+//! finishing in another process, or on Slurm, appear), keys move the selection, and Enter opens
+//! the point's session as a replay on the same terminal and channel; quitting it comes back.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ratatui::DefaultTerminal;
+
+use super::{event_loop, replay_app, require_terminal, themes, with_terminal, UiError, UiEvent, UiOptions};
+use super::{SIGNALLED, TICK};
+use crate::report::sweep_summary::{summarise, SweepSummary};
+use crate::session::sweep::SweepDir;
+use crate::session::Session;
+use crate::sweep::slurm;
+use crate::ui::app::Level;
+use crate::ui::sweep_view::{SweepAction, SweepView};
+
+/// How often the sweep directory is read again.
+const READ_EVERY: Duration = Duration::from_secs(1);
+/// How often Slurm is asked: each ask is a process and a message to its controller.
+const SLURM_EVERY: Duration = Duration::from_secs(5);
+
+/// Shows the sweep in `dir` until `q`, following it as its points run.
+pub fn run_sweep_view(dir: &Path, opts: &UiOptions) -> Result<(), UiError> {
+    require_terminal()?;
+    // No sweep there: say so before taking the terminal.
+    SweepDir::new(dir).read()?;
+    let (tx, rx) = mpsc::channel();
+    let (themes, warnings) = themes(opts);
+    let mut view = SweepView::new(dir.to_path_buf(), themes);
+    if let Some(w) = warnings.first() {
+        view.set_notice(Level::Warning, w);
+    }
+    let reader = tx.clone();
+    watch_sweep(dir.to_path_buf(), READ_EVERY, move |r| reader.send(UiEvent::Sweep(Box::new(r))).is_ok())?;
+    let own = tx.clone();
+    with_terminal(tx, rx, |terminal, rx| sweep_loop(terminal, &mut view, &rx, &own))
+}
+
+/// Reads the sweep in `dir` now and then every `every`, handing each reading to `on_read` until
+/// it returns false. Finished points are not read again (they cannot change).
+pub fn watch_sweep(
+    dir: PathBuf,
+    every: Duration,
+    mut on_read: impl FnMut(Result<SweepSummary, String>) -> bool + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name("sweep-reader".into()).spawn(move || {
+        let sweep = SweepDir::new(&dir);
+        let mut known = BTreeMap::new();
+        let mut slurm_states = BTreeMap::new();
+        let mut asked: Option<Instant> = None;
+        loop {
+            let read = sweep.read().map_err(|e| e.to_string()).map(|m| {
+                if !m.slurm_jobs.is_empty() && asked.is_none_or(|t| t.elapsed() >= SLURM_EVERY) {
+                    slurm_states = slurm::task_states(&m.slurm_jobs);
+                    asked = Some(Instant::now());
+                }
+                let summary = summarise(&sweep, &m, &known, &slurm_states);
+                known = summary.points.iter().filter(|p| p.state == "finished").map(|p| (p.index, p.clone())).collect();
+                summary
+            });
+            if !on_read(read) {
+                return;
+            }
+            std::thread::sleep(every);
+        }
+    })
+}
+
+fn sweep_loop(
+    terminal: &mut DefaultTerminal,
+    view: &mut SweepView,
+    rx: &Receiver<UiEvent>,
+    tx: &Sender<UiEvent>,
+) -> Result<(), UiError> {
+    terminal.draw(|f| f.render_widget(&*view, f.area()))?;
+    loop {
+        let first = match rx.recv_timeout(TICK) {
+            Ok(e) => Some(e),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        };
+        for ev in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+            match ev {
+                UiEvent::Key(k, _) => match view.on_key(k) {
+                    Some(SweepAction::Quit) => return Ok(()),
+                    Some(SweepAction::Open(dir)) => {
+                        open_point(terminal, view, &dir, rx, tx)?;
+                        if SIGNALLED.load(Ordering::SeqCst) {
+                            return Ok(());
+                        }
+                    }
+                    None => {}
+                },
+                UiEvent::Signal => return Ok(()),
+                UiEvent::Sweep(read) => view.on_read(*read),
+                _ => {}
+            }
+        }
+        terminal.draw(|f| f.render_widget(&*view, f.area()))?;
+    }
+}
+
+/// Replays the session in `dir` until the user quits it; a session that cannot be shown is a
+/// notice in the sweep view, not the end of it.
+fn open_point(
+    terminal: &mut DefaultTerminal,
+    view: &mut SweepView,
+    dir: &Path,
+    rx: &Receiver<UiEvent>,
+    tx: &Sender<UiEvent>,
+) -> Result<(), UiError> {
+    let session = match Session::open(dir).and_then(|s| s.require_intact().map(|()| s)) {
+        Ok(s) => s,
+        Err(e) => {
+            view.set_notice(Level::Error, &e.to_string());
+            return Ok(());
+        }
+    };
+    let (mut app, prober) = replay_app(&session, view.themes.clone(), Vec::new(), tx)?;
+    // The replay's own latency log and theme files are the sweep view's: none beyond its themes.
+    event_loop(terminal, &mut app, rx, None, prober.as_ref(), &UiOptions::default())?;
+    let name = dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    view.set_notice(Level::Info, &format!("closed {name}: Enter opens the selected point again"));
+    Ok(())
+}
