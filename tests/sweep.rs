@@ -15,7 +15,16 @@ fn bin() -> Command {
 }
 
 fn show(dir: &Path) -> serde_json::Value {
-    let out = bin().args(["sweep", "show"]).arg(dir).arg("--json").assert().success();
+    show_with(dir, None)
+}
+
+/// `sweep show --json`, with `SLURM_CONF` set where a test runs its own Slurm.
+fn show_with(dir: &Path, slurm_conf: Option<&str>) -> serde_json::Value {
+    let mut c = bin();
+    if let Some(conf) = slurm_conf {
+        c.env("SLURM_CONF", conf);
+    }
+    let out = c.args(["sweep", "show"]).arg(dir).arg("--json").assert().success();
     serde_json::from_slice(&out.get_output().stdout).unwrap()
 }
 
@@ -200,7 +209,7 @@ fn a_sweep_runs_as_a_slurm_job_array() {
     assert!(script.contains("#SBATCH --array=0-3") && script.contains("sweep run-point"), "{script}");
     let deadline = Instant::now() + Duration::from_secs(180);
     let summary = loop {
-        let s = show(&out);
+        let s = show_with(&out, Some(&slurm.conf));
         if states(&s).iter().all(|st| st == "finished") {
             break s;
         }
@@ -209,6 +218,32 @@ fn a_sweep_runs_as_a_slurm_job_array() {
     };
     let job = summary["slurm_jobs"][0].as_str().unwrap().to_string();
     assert!(said.contains(&job), "{said}");
+    // Slurm's own word on each array task, next to the point's: squeue still knows finished
+    // tasks for a few minutes; a task can be finishing just after its session says finished.
+    let summary = loop {
+        let s = show_with(&out, Some(&slurm.conf));
+        let slurm: Vec<&str> =
+            s["points"].as_array().unwrap().iter().map(|p| p["slurm_state"].as_str().unwrap_or("")).collect();
+        if slurm.iter().all(|st| *st == "COMPLETED") {
+            break s;
+        }
+        assert!(slurm.iter().all(|st| ["COMPLETED", "COMPLETING", "RUNNING"].contains(st)), "{slurm:?}");
+        assert!(Instant::now() < deadline, "slurm did not say COMPLETED for every task: {slurm:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let text = String::from_utf8(
+        bin()
+            .args(["sweep", "show"])
+            .arg(&out)
+            .env("SLURM_CONF", &slurm.conf)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    assert!(text.contains("slurm") && text.matches("COMPLETED").count() == 4, "{text}");
     for p in summary["points"].as_array().unwrap() {
         assert_eq!(p["metrics"]["step"], 8);
         let log = out.join(format!("points/slurm-{job}_{}.out", p["index"]));

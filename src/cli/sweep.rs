@@ -106,8 +106,9 @@ pub enum SweepCliError {
     Usage(String),
     #[error("cannot encode the summary: {0}")]
     Encode(#[from] serde_json::Error),
+    /// Boxed: the figures' errors are large and rare.
     #[error(transparent)]
-    Report(#[from] ReportError),
+    Report(Box<ReportError>),
 }
 
 impl Kind for SweepCliError {
@@ -153,7 +154,7 @@ fn show(dir: &Path, json: bool, figures: Option<&Path>) -> Result<()> {
     let manifest = sweep.read()?;
     let summary = sweep_summary(&sweep, &manifest);
     if let Some(out) = figures {
-        for path in render_sweep_figures(&summary, out)? {
+        for path in render_sweep_figures(&summary, out).map_err(|e| SweepCliError::Report(Box::new(e)))? {
             println!("{}", path.display());
         }
         return Ok(());

@@ -153,9 +153,9 @@ pub fn sweep_intent(key: KeyEvent) -> Option<SweepIntent> {
 pub const SWEEP_HELP: [(&str, &str); 10] = [
     ("Tab", "focus plot ↔ point list"),
     ("← → / h l", "plot: previous / next parameter value"),
-    ("↑ ↓ / k j", "plot: other seeds and series at this value · list: previous / next point"),
+    ("↑ ↓ / k j", "plot: other points at this value · list: previous / next"),
     ("Home End / g G", "first / last point"),
-    ("Enter", "open the selected point's session (q there comes back here)"),
+    ("Enter", "open the point's session (q there comes back)"),
     ("m / M", "next / previous metric"),
     ("a", "next grid parameter on the x axis"),
     ("t", "next theme"),

@@ -4,7 +4,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::{Cell, Row, StatefulWidget, Table, TableState, Widget};
+use ratatui::widgets::{Cell, HighlightSpacing, Row, StatefulWidget, Table, TableState, Widget};
 
 use crate::report::sweep_summary::PointSummary;
 use crate::ui::sweep_view::{SweepFocus, SweepView};
@@ -33,7 +33,10 @@ pub fn render(view: &SweepView, area: Rect, buf: &mut Buffer) {
     let table = Table::new(rows, widths)
         .header(Row::new(head).style(theme.dim()))
         .block(block)
-        .row_highlight_style(theme.selected());
+        .row_highlight_style(theme.selected())
+        // Seen without colour too (NO_COLOR, the high-contrast theme's reverse aside).
+        .highlight_symbol("▸")
+        .highlight_spacing(HighlightSpacing::Always);
     // A fresh state each frame: the selection is the view's, the scroll follows from it.
     let mut state = TableState::default().with_selected(Some(view.selected));
     StatefulWidget::render(table, area, buf, &mut state);
