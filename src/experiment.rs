@@ -1,21 +1,25 @@
 //! The synthetic instruction-following experiment: spec, tasks, instruction sampler, tokenizer,
 //! batches. Pure data, no tensors: the trainer turns examples into tensors.
 
+mod checks;
 pub mod family;
 pub mod limits;
 pub mod probe;
 pub mod regex;
+pub mod rewrite;
 pub mod sampling;
+pub mod seed;
 pub mod spec;
 pub mod tokenizer;
 
-use family::{LookupTables, TaskFamily};
+use family::{Family, LookupTables};
 use regex::WordRegex;
+use rewrite::{Rewrites, Rule, ARROW};
 use sampling::{rng_for, AnalysisSet};
 use spec::{ExperimentSpec, HiddenPosition};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
-use tokenizer::{Encoded, Tokenizer, SPECIALS};
+use tokenizer::{Encoded, Tokenizer};
 
 /// A spec that cannot be run, with the offending field and value named.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,11 +55,15 @@ pub struct Task {
 /// One instruction-following example.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Example {
+    /// The class it is coloured and scored by: its task, or for rewrites the spec's label.
     pub task: usize,
+    /// Its instruction distribution, or for rewrites its rule (in the training or held-out list,
+    /// as `seen` says).
     pub distribution: usize,
     pub instruction: Vec<String>,
-    pub input: usize,
-    pub output: usize,
+    /// Symbol indices of the input and of the answer.
+    pub input: Vec<usize>,
+    pub output: Vec<usize>,
     pub seen: bool,
 }
 
@@ -67,7 +75,7 @@ pub struct Experiment {
     pub symbols: Vec<String>,
     pub tasks: Vec<Task>,
     /// What the tasks do to their inputs.
-    pub family: Arc<dyn TaskFamily>,
+    pub family: Arc<Family>,
     pub tokenizer: Tokenizer,
     /// Longest encoded sequence any distribution can produce.
     pub max_sequence_len: usize,
@@ -92,11 +100,14 @@ impl Experiment {
         let seed = spec.seed;
         limits::validate_train(&spec)?;
         limits::validate_counts(&spec)?;
-        let symbols = validate_symbols(&spec)?;
+        if spec.rewrite.is_some() {
+            return Self::from_rewrite_spec(spec);
+        }
+        let symbols = checks::validate_symbols(&spec)?;
         if spec.tasks.len() < 2 {
             return Err(invalid("tasks", format!("{} task(s)", spec.tasks.len()), "need at least 2 tasks (K >= 2)"));
         }
-        check_default_held_out(&spec)?;
+        checks::check_default_held_out(&spec)?;
         let mut names = HashSet::new();
         let mut table_rng = rng_for(seed, "task-tables");
         let mut tasks = Vec::with_capacity(spec.tasks.len());
@@ -147,7 +158,7 @@ impl Experiment {
             }
             tasks.push(Task { name: ts.name.clone(), distributions, seen, unseen });
         }
-        let family = Arc::new(LookupTables::from_spec(&spec.tasks, &symbols, &mut table_rng)?);
+        let family = Arc::new(Family::Lookup(LookupTables::from_spec(&spec.tasks, &symbols, &mut table_rng)?));
 
         let mut words: Vec<String> = Vec::new();
         let mut known: HashSet<String> = HashSet::new();
@@ -185,65 +196,64 @@ impl Experiment {
         Ok(exp)
     }
 
-    /// Held-out distributions must yield instructions training never shows; words only they use
-    /// keep their initial embedding, which is worth a warning rather than an error.
-    fn check_distributions(&mut self) -> Result<(), SpecError> {
-        let mut trained_words: HashSet<String> = HashSet::new();
-        for t in &self.tasks {
-            for &d in &t.seen {
-                trained_words.extend(t.distributions[d].words());
-            }
+    /// A string-rewrite experiment: its classes are the label's, its vocabulary the alphabet and
+    /// the arrow, and its unseen set the held-out rules.
+    fn from_rewrite_spec(spec: ExperimentSpec) -> Result<Experiment, SpecError> {
+        let Some(rs) = &spec.rewrite else { return Err(invalid("rewrite", "{}", "missing")) };
+        if !spec.symbols.is_empty() || !spec.tasks.is_empty() {
+            let field = if spec.symbols.is_empty() { "tasks" } else { "symbols" };
+            return Err(invalid(
+                field,
+                "given",
+                "a [rewrite] experiment takes its symbols and tasks from the rules; remove it",
+            ));
         }
-        let mut rng = rng_for(self.seed, "spec-check");
+        let rewrites = Rewrites::from_spec(rs, spec.seed)?;
+        let tasks = rewrites
+            .label_names()
+            .into_iter()
+            .map(|name| Task { name, distributions: Vec::new(), seen: Vec::new(), unseen: Vec::new() })
+            .collect();
+        let symbols = rewrites.alphabet.clone();
+        let tokenizer = Tokenizer::new(&symbols, &[ARROW.to_string()]);
         let mut warnings = Vec::new();
-        for (ti, t) in self.tasks.iter().enumerate() {
-            for &d in &t.unseen {
-                let re = &t.distributions[d];
-                let untrained: Vec<String> = re.words().into_iter().filter(|w| !trained_words.contains(w)).collect();
-                if !untrained.is_empty() {
-                    warnings.push(format!(
-                        "task {:?}: held-out distribution {} uses words never seen in training ({}); their embeddings stay untrained",
-                        t.name,
-                        d,
-                        untrained.join(", ")
-                    ));
-                }
-                let novel = (0..256).any(|_| !self.is_seen_instruction(&re.sample(&mut rng)));
-                if !novel {
-                    return Err(invalid(
-                        format!("tasks[{ti}].instructions[{d}]"),
-                        format!("{:?}", re.source()),
-                        "held-out distribution only produces instructions that trained distributions also produce",
-                    ));
-                }
-            }
-            for &d in &t.seen {
-                let clash = (0..64).map(|_| t.distributions[d].sample(&mut rng)).find_map(|s| {
-                    self.tasks.iter().enumerate().find_map(|(oi, o)| {
-                        (oi != ti && o.seen.iter().any(|&od| o.distributions[od].matches(&s)))
-                            .then(|| (o.name.clone(), s.clone()))
-                    })
-                });
-                if let Some((other, s)) = clash {
-                    warnings.push(format!(
-                        "tasks {:?} and {:?} share instructions such as \"{}\": the model cannot tell them apart",
-                        t.name,
-                        other,
-                        s.join(" ")
-                    ));
-                }
-            }
+        if rs.label == rewrite::RewriteLabel::Noop && spec.model.hidden_position == HiddenPosition::LastInstruction {
+            warnings.push(
+                "rewrite.label = \"noop\" depends on z, which the last instruction word has not read: set model.hidden_position = \"answer\"".into(),
+            );
         }
-        self.warnings = warnings;
-        Ok(())
+        Ok(Experiment {
+            seed: spec.seed,
+            symbols,
+            tasks,
+            max_sequence_len: rewrites.max_sequence_len(),
+            family: Arc::new(Family::Rewrite(Box::new(rewrites))),
+            tokenizer,
+            warnings,
+            spec,
+        })
     }
 
-    /// Whether any trained distribution (of any task) can produce these words.
+    /// Whether any trained distribution (of any task) can produce these words; for rewrites,
+    /// whether they spell a training rule.
     pub fn is_seen_instruction<S: AsRef<str>>(&self, words: &[S]) -> bool {
+        if let Family::Rewrite(r) = self.family.as_ref() {
+            return self.rule_of(words).is_some_and(|rule| r.is_trained(&rule));
+        }
         self.tasks.iter().any(|t| t.seen.iter().any(|&d| t.distributions[d].matches(words)))
     }
 
-    pub fn example(
+    /// The rule that rewrite instruction tokens spell (`x.. -> y..`), if they spell one.
+    pub fn rule_of<S: AsRef<str>>(&self, words: &[S]) -> Option<Rule> {
+        let arrow = words.iter().position(|w| w.as_ref() == ARROW)?;
+        let index = |w: &S| self.symbols.iter().position(|s| s == w.as_ref());
+        let x = words[..arrow].iter().map(index).collect::<Option<Vec<_>>>()?;
+        let y = words[arrow + 1..].iter().map(index).collect::<Option<Vec<_>>>()?;
+        (!x.is_empty()).then_some(Rule { x, y })
+    }
+
+    /// A lookup-table example: task `task`'s answer to input symbol `input`.
+    pub fn lookup_example(
         &self,
         task: usize,
         distribution: usize,
@@ -251,23 +261,44 @@ impl Experiment {
         input: usize,
         seen: bool,
     ) -> Example {
-        // Sampled inputs are `0..family.inputs()` and tasks `0..num_tasks()`, which every family
-        // answers; 0 only stands in for an answer that cannot be asked for.
-        let output = self.family.output(task, input).unwrap_or(0);
-        Example { task, distribution, instruction, input, output, seen }
+        // Sampled inputs are symbols and tasks `0..num_tasks()`, which a lookup family answers;
+        // 0 only stands in for an answer that cannot be asked for.
+        let output = match self.family.as_ref() {
+            Family::Lookup(l) => l.output(task, input).unwrap_or(0),
+            Family::Rewrite(_) => 0,
+        };
+        Example { task, distribution, instruction, input: vec![input], output: vec![output], seen }
     }
 
-    /// What task `task`'s table gives for the input symbol named `input`: the answer a probe is
-    /// judged against. `None` for a task or symbol the experiment does not have.
-    pub fn expected_output(&self, task: usize, input: &str) -> Option<&str> {
-        let input = self.symbols.iter().position(|s| s == input)?;
-        let out = self.family.output(task, input)?;
-        self.symbols.get(out).map(String::as_str)
+    /// What the model should answer to a probe: for lookup tables, what task `task`'s table
+    /// gives the input symbol (the task being the cluster the probe lands in); for rewrites,
+    /// the typed rule applied to the typed string. `None` for what the experiment does not have.
+    pub fn expected_answer(&self, task: usize, words: &[String], input: &str) -> Option<String> {
+        match self.family.as_ref() {
+            Family::Lookup(l) => {
+                let input = self.symbols.iter().position(|s| s == input)?;
+                self.symbols.get(l.output(task, input)?).cloned()
+            }
+            Family::Rewrite(r) => {
+                let rule = self.rule_of(words)?;
+                let z = r.chars(input).ok()?;
+                Some(self.render(&rewrite::rewrite(&z, &rule.x, &rule.y).unwrap_or(z)))
+            }
+        }
     }
 
-    /// Task `task`'s answer to every input, in input order.
+    /// Symbol indices as the user reads them: a lookup's one symbol, a rewrite's string.
+    pub fn render(&self, symbols: &[usize]) -> String {
+        let sep = if self.family.terminated() { "" } else { " " };
+        symbols.iter().filter_map(|&s| self.symbols.get(s).map(String::as_str)).collect::<Vec<_>>().join(sep)
+    }
+
+    /// Task `task`'s answer to every input, in input order (lookup tables; empty otherwise).
     pub fn table(&self, task: usize) -> Vec<usize> {
-        (0..self.family.inputs()).filter_map(|i| self.family.output(task, i)).collect()
+        match self.family.as_ref() {
+            Family::Lookup(l) => (0..l.inputs()).filter_map(|i| l.output(task, i)).collect(),
+            Family::Rewrite(_) => Vec::new(),
+        }
     }
 
     pub fn num_tasks(&self) -> usize {
@@ -284,7 +315,12 @@ impl Experiment {
 
     /// Encodes a sampled example; its words come from the spec, so they are in the vocabulary.
     pub fn encode(&self, e: &Example, with_answer: bool) -> Option<Encoded> {
-        self.tokenizer.encode(&e.instruction, e.input, with_answer.then_some(e.output))
+        self.tokenizer.encode(
+            &e.instruction,
+            &e.input,
+            with_answer.then_some(e.output.as_slice()),
+            self.family.terminated(),
+        )
     }
 
     pub fn analysis_set(&self) -> AnalysisSet {
@@ -304,42 +340,5 @@ fn one_line_toml_error(text: &str, e: &toml::de::Error) -> String {
             format!("line {line}, column {column}: {message}")
         }
         None => message,
-    }
-}
-
-fn validate_symbols(spec: &ExperimentSpec) -> Result<Vec<String>, SpecError> {
-    if spec.symbols.len() < 2 {
-        return Err(invalid("symbols", format!("{:?}", spec.symbols), "need at least 2 symbols"));
-    }
-    let mut seen = HashSet::new();
-    for s in &spec.symbols {
-        if s.is_empty() || s.chars().any(char::is_whitespace) {
-            return Err(invalid("symbols", format!("{s:?}"), "a symbol is one non-empty word"));
-        }
-        if s.contains('|') {
-            // `|` separates a probe's instruction from its input, so such a symbol could never be probed.
-            return Err(invalid("symbols", format!("{s:?}"), "`|` is reserved (it separates a probe's input)"));
-        }
-        if SPECIALS.contains(&s.as_str()) {
-            return Err(invalid("symbols", format!("{s:?}"), "is a reserved special token"));
-        }
-        if !seen.insert(s) {
-            return Err(invalid("symbols", format!("{s:?}"), "duplicate symbol"));
-        }
-    }
-    Ok(spec.symbols.clone())
-}
-
-/// An experiment-wide `held_out` index may point past a task with fewer distributions, but one
-/// that no task using the default has would hold out nothing, silently.
-fn check_default_held_out(spec: &ExperimentSpec) -> Result<(), SpecError> {
-    let most = spec.tasks.iter().filter(|t| t.held_out.is_none()).map(|t| t.instructions.len()).max();
-    match (most, spec.held_out.iter().find(|&&h| most.is_some_and(|m| h >= m))) {
-        (Some(m), Some(&bad)) => Err(invalid(
-            "held_out",
-            bad,
-            format!("no task has a distribution {bad} to hold out (0-based; the most any task has is {m})"),
-        )),
-        _ => Ok(()),
     }
 }

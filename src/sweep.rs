@@ -2,6 +2,7 @@
 //! on this machine or as a Slurm job array. The sweep's own file says what the points are; each
 //! point's session says how far it got, so a sweep run again picks up where it stopped.
 
+pub mod builtin;
 pub mod grid;
 pub mod point;
 pub mod pool;
@@ -27,6 +28,8 @@ pub enum SweepError {
     Different(PathBuf),
     #[error("{}: no point {index} (the sweep has {count})", dir.display())]
     NoPoint { dir: PathBuf, index: usize, count: usize },
+    #[error("no built-in sweep {name:?}: there are {known}")]
+    UnknownBuiltin { name: String, known: String },
     #[error("point {index}: {source}")]
     Model { index: usize, source: ConfigError },
     #[error(transparent)]
@@ -47,7 +50,10 @@ pub enum SweepError {
 impl Kind for SweepError {
     fn kind(&self) -> ErrorKind {
         match self {
-            SweepError::Grid { .. } | SweepError::Different(_) | SweepError::NoPoint { .. } => ErrorKind::Usage,
+            SweepError::Grid { .. }
+            | SweepError::Different(_)
+            | SweepError::NoPoint { .. }
+            | SweepError::UnknownBuiltin { .. } => ErrorKind::Usage,
             SweepError::Point { source, .. } => source.kind(),
             SweepError::Model { .. } => ErrorKind::BadData,
             SweepError::Session(e) => e.kind(),

@@ -33,7 +33,8 @@ fn default_experiment_is_valid_and_as_documented() {
     let enc = exp.encode(e, true).unwrap();
     assert_eq!(enc.ids.len(), e.instruction.len() + 6);
     assert_eq!(exp.tokenizer.token(enc.ids[enc.answer_pos]), Some("<ans>"));
-    assert_eq!(exp.tokenizer.symbol_of(enc.ids[enc.answer_pos + 1]), Some(e.output));
+    assert_eq!(exp.tokenizer.symbol_of(enc.ids[enc.answer_pos + 1]), Some(e.output[0]));
+    assert_eq!(enc.answer_len, 1, "a lookup answer is one symbol, its <eos> not predicted");
     // The spec round-trips through TOML.
     let again = ExperimentSpec::from_toml(&exp.spec.to_toml().unwrap()).unwrap();
     assert_eq!(again, exp.spec);

@@ -185,7 +185,7 @@ proptest! {
         match parse(exp, &composed, 32) {
             Ok(p) => {
                 prop_assert!(p.words.iter().all(|w| exp.tokenizer.words().contains(w)));
-                prop_assert!(p.input < exp.symbols.len());
+                prop_assert!(p.input.len() == 1 && p.input[0] < exp.symbols.len());
             }
             Err(ProbeError::UnknownWords(u)) => prop_assert!(!u.is_empty()),
             Err(_) => {}

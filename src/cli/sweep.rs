@@ -17,6 +17,7 @@ use crate::report::sweep_summary::{sweep_summary, sweep_text, SweepSummary};
 use crate::report::ReportError;
 use crate::session::sweep::{SweepDir, SweepManifest, SWEEP_FORMAT, SWEEP_VERSION};
 use crate::session::SessionError;
+use crate::sweep::builtin;
 use crate::sweep::grid::{expand, parse_axis, point_experiment};
 use crate::sweep::point::{run_point, state, PointState, Ran};
 use crate::sweep::pool::{self, PoolEvent, PoolOptions};
@@ -28,15 +29,18 @@ use crate::sweep::SweepError;
 pub struct SweepArgs {
     #[command(subcommand)]
     pub action: Option<SweepAction>,
-    /// The experiment spec (TOML) the grid's values are put into.
+    /// The experiment spec (TOML) the grid's values are put into, or `builtin:NAME` for a sweep
+    /// that ships with clusterscope (`builtin:diversity`), whose grid and seeds are its own
+    /// unless --grid and --seeds say otherwise.
     #[arg(required = true)]
     pub spec: Option<PathBuf>,
     /// A spec path and its values, e.g. train.lr=1e-3,3e-3 (repeat for more axes).
     #[arg(long = "grid", value_name = "KEY=V1,V2,...")]
     pub grid: Vec<String>,
-    /// Seeds per grid combination, from the spec's own seed up.
-    #[arg(long, default_value_t = 1)]
-    pub seeds: usize,
+    /// Seeds per grid combination, from the spec's own seed up (default 1, or a built-in
+    /// sweep's own).
+    #[arg(long)]
+    pub seeds: Option<usize>,
     /// The sweep's directory: every point is a session under it.
     #[arg(long, required = true)]
     pub out: Option<PathBuf>,
@@ -177,17 +181,26 @@ fn device_choice(s: &str) -> Result<DeviceChoice> {
 
 /// The sweep the command describes, every point validated before anything runs.
 fn describe(args: &SweepArgs, spec_path: &Path) -> Result<SweepManifest> {
-    if args.seeds == 0 {
+    let builtin = builtin::find(&spec_path.to_string_lossy())?;
+    let seeds = args.seeds.or(builtin.map(|b| b.seeds)).unwrap_or(1);
+    if seeds == 0 {
         return Err(SweepCliError::Usage("--seeds 0: need at least 1 seed".into()));
     }
     if args.steps == Some(0) {
         return Err(SweepCliError::Usage("--steps 0: need at least 1 step".into()));
     }
-    let spec = read_spec(spec_path)?;
+    let spec = match builtin {
+        Some(b) => b.spec.to_string(),
+        None => read_spec(spec_path)?,
+    };
     let base = Experiment::from_toml(&spec, None)
         .map_err(|source| PrepareError::SpecFile { file: spec_path.to_path_buf(), source })?;
-    let grid = args.grid.iter().map(|g| parse_axis(g)).collect::<std::result::Result<Vec<_>, _>>()?;
-    let points = expand(&grid, args.seeds, base.seed)?;
+    let typed: Vec<String> = match builtin {
+        Some(b) if args.grid.is_empty() => b.grid.iter().map(|g| g.to_string()).collect(),
+        _ => args.grid.clone(),
+    };
+    let grid = typed.iter().map(|g| parse_axis(g)).collect::<std::result::Result<Vec<_>, _>>()?;
+    let points = expand(&grid, seeds, base.seed)?;
     for p in &points {
         let exp = point_experiment(&spec, p)?;
         ModelConfig::from_spec(&exp.spec.model, exp.tokenizer.len(), exp.max_sequence_len)
@@ -199,7 +212,7 @@ fn describe(args: &SweepArgs, spec_path: &Path) -> Result<SweepManifest> {
         created: chrono::Local::now().to_rfc3339(),
         spec,
         grid,
-        seeds: args.seeds,
+        seeds,
         steps: args.steps,
         points,
         slurm_jobs: Vec::new(),

@@ -1,28 +1,45 @@
-//! Task families: what a task does to its input. The rest of the experiment (instruction
-//! distributions, the sampler, the analysis set, the tokenizer, probes) asks a family only which
-//! inputs there are and what a task answers, so another family (string rewrites, task identity)
-//! is a new implementation of [`TaskFamily`], not a change to the machinery around it.
+//! Task families: what a task does to its input. Examples of every family are token sequences
+//! (instruction, input, answer) with a label and a seen/unseen flag, so the tokenizer, batches,
+//! training, analysis and probes do not ask which family made them; only sampling and the
+//! reading of a typed probe do.
 
 use rand::seq::SliceRandom;
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap};
 
+use super::rewrite::Rewrites;
 use super::spec::TaskSpec;
 use super::{invalid, SpecError};
 
-pub trait TaskFamily: std::fmt::Debug + Send + Sync {
+/// What the tasks of an experiment do to their inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Family {
+    Lookup(LookupTables),
+    /// Boxed: it holds its rules and training data, a lookup family only its tables.
+    Rewrite(Box<Rewrites>),
+}
+
+impl Family {
     /// The family's name, for messages.
-    fn name(&self) -> &'static str;
+    pub fn name(&self) -> &'static str {
+        match self {
+            Family::Lookup(_) => "lookup tables",
+            Family::Rewrite(_) => "string rewrites",
+        }
+    }
 
-    /// How many tasks there are.
-    fn tasks(&self) -> usize;
+    pub fn rewrites(&self) -> Option<&Rewrites> {
+        match self {
+            Family::Rewrite(r) => Some(r),
+            Family::Lookup(_) => None,
+        }
+    }
 
-    /// How many distinct inputs every task takes: inputs are `0..inputs()`.
-    fn inputs(&self) -> usize;
-
-    /// What task `task` answers to `input`, or `None` for a task or input the family does not
-    /// have (a typed probe can ask for anything).
-    fn output(&self, task: usize, input: usize) -> Option<usize>;
+    /// Whether an answer ends with `<eos>`: a rewrite's answer has a length of its own to get
+    /// right, a lookup's is one symbol.
+    pub fn terminated(&self) -> bool {
+        matches!(self, Family::Rewrite(_))
+    }
 }
 
 /// K lookup tables over one shared alphabet: task k maps symbol i to `tables[k][i]`. Tasks share
@@ -53,20 +70,15 @@ impl LookupTables {
     }
 }
 
-impl TaskFamily for LookupTables {
-    fn name(&self) -> &'static str {
-        "lookup tables"
-    }
-
-    fn tasks(&self) -> usize {
-        self.tables.len()
-    }
-
-    fn inputs(&self) -> usize {
+impl LookupTables {
+    /// How many distinct inputs every task takes: inputs are `0..inputs()`.
+    pub fn inputs(&self) -> usize {
         self.symbols
     }
 
-    fn output(&self, task: usize, input: usize) -> Option<usize> {
+    /// What task `task` answers to `input`, or `None` for a task or input there is not (a typed
+    /// probe can ask for anything).
+    pub fn output(&self, task: usize, input: usize) -> Option<usize> {
         self.tables.get(task)?.get(input).copied()
     }
 }

@@ -1,5 +1,7 @@
-//! Parsing a probe the user typed: `instruction words | X`.
+//! Parsing a probe the user typed: `instruction words | X`, or for rewrites `x -> y | z`.
 
+use super::family::Family;
+use super::rewrite::{Rewrites, ARROW};
 use super::tokenizer::Tokenizer;
 use super::Experiment;
 
@@ -7,8 +9,17 @@ use super::Experiment;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeInput {
     pub words: Vec<String>,
-    /// Symbol index of the input.
-    pub input: usize,
+    /// Symbol indices of the input: one symbol, or a rewrite's string.
+    pub input: Vec<usize>,
+}
+
+impl ProbeInput {
+    /// The probe as the worker takes it and the session keeps it: `words | X`, `x -> y | z`.
+    pub fn text(&self, exp: &Experiment) -> String {
+        let words =
+            if exp.family.terminated() { self.words.concat().replace(ARROW, " -> ") } else { self.words.join(" ") };
+        format!("{} | {}", words.trim(), exp.render(&self.input))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,6 +36,10 @@ pub enum ProbeError {
     UnknownSymbol { symbol: String, expected: String },
     #[error("probe is {tokens} tokens long, the model reads at most {context}")]
     TooLong { tokens: usize, context: usize },
+    #[error("a rule is `x -> y` (x not empty), e.g. `{example}`")]
+    NotARule { example: String },
+    #[error("unknown character {character:?} in the {place}: the alphabet is {alphabet}")]
+    UnknownCharacter { character: char, place: &'static str, alphabet: String },
 }
 
 impl crate::error::Kind for ProbeError {
@@ -53,10 +68,13 @@ pub fn parse(exp: &Experiment, text: &str, context: usize) -> Result<ProbeInput,
     if input.is_empty() {
         return Err(ProbeError::NoInput(symbols()));
     }
-    let words: Vec<String> = instruction.split_whitespace().map(str::to_string).collect();
-    if words.is_empty() {
+    if instruction.trim().is_empty() {
         return Err(ProbeError::NoInstruction);
     }
+    if let Family::Rewrite(r) = exp.family.as_ref() {
+        return parse_rule(r, instruction, input, context);
+    }
+    let words: Vec<String> = instruction.split_whitespace().map(str::to_string).collect();
     let vocab = exp.tokenizer.words();
     let unknown: Vec<(String, Vec<String>)> =
         words.iter().filter(|w| !vocab.contains(w)).map(|w| (w.clone(), closest(w, vocab, 3))).collect();
@@ -73,7 +91,32 @@ pub fn parse(exp: &Experiment, text: &str, context: usize) -> Result<ProbeInput,
     if tokens > context {
         return Err(ProbeError::TooLong { tokens, context });
     }
-    Ok(ProbeInput { words, input })
+    Ok(ProbeInput { words, input: vec![input] })
+}
+
+/// `x -> y | z`: spaces inside x, y and z are ignored, so `a b -> c` is `ab -> c`.
+fn parse_rule(r: &Rewrites, rule: &str, input: &str, context: usize) -> Result<ProbeInput, ProbeError> {
+    let example = || r.train.first().map_or_else(|| format!("ab {ARROW} c"), |rule| rule.display(&r.alphabet));
+    let (x, y) = rule.split_once(ARROW).ok_or_else(|| ProbeError::NotARule { example: example() })?;
+    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let chars = |s: &str, place: &'static str| {
+        r.chars(&squeeze(s)).map_err(|character| ProbeError::UnknownCharacter {
+            character,
+            place,
+            alphabet: r.alphabet.concat(),
+        })
+    };
+    let (x, y, z) = (chars(x, "rule")?, chars(y, "rule")?, chars(input, "input")?);
+    if x.is_empty() {
+        return Err(ProbeError::NotARule { example: example() });
+    }
+    let words = super::rewrite::Rule { x, y }.words(&r.alphabet);
+    // Read up to `<ans>`: <bos> rule <sep> z <ans>.
+    let tokens = words.len() + z.len() + 3;
+    if tokens > context {
+        return Err(ProbeError::TooLong { tokens, context });
+    }
+    Ok(ProbeInput { words, input: z })
 }
 
 /// Up to `n` vocabulary words nearest to `word` by edit distance (close enough to be a typo).

@@ -1,30 +1,14 @@
 //! Seeded sampling of examples: training batches and the fixed analysis set.
 
+use super::family::Family;
+use super::rewrite::{RewriteExample, Rewrites, Rule};
 use super::{Example, Experiment};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-/// Derives an independent stream seed for one purpose, so that changing how much one consumer
-/// draws never shifts another's data.
-pub fn derive_seed(seed: u64, purpose: &str) -> u64 {
-    // FNV-1a of the purpose, then splitmix64: stable across platforms and crate versions.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in purpose.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    let mut z = seed ^ h;
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-pub fn rng_for(seed: u64, purpose: &str) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(derive_seed(seed, purpose))
-}
+pub use super::seed::{derive_seed, rng_for};
 
 /// Draws training examples from seen distributions; its position can be saved and restored so a
 /// resumed run sees exactly the batches the uninterrupted run would have.
@@ -57,17 +41,39 @@ impl BatchSampler {
         BatchSampler { rng, seed: state.seed }
     }
 
-    /// A batch: task uniform, then one of its seen distributions, then an input.
+    /// A batch: task uniform, then one of its seen distributions, then an input; for
+    /// rewrites, a training rule uniform, then one of its fixed examples.
     pub fn batch(&mut self, exp: &Experiment, size: usize) -> Vec<Example> {
+        if let Family::Rewrite(r) = exp.family.as_ref() {
+            return (0..size)
+                .filter_map(|_| {
+                    let rule = self.rng.random_range(0..r.train.len());
+                    let data = &r.data[rule];
+                    let e = data.get(self.rng.random_range(0..data.len().max(1)))?;
+                    Some(rewrite_example(r, rule, &r.train[rule], e, true))
+                })
+                .collect();
+        }
         (0..size)
             .map(|_| {
                 let task = self.rng.random_range(0..exp.tasks.len());
                 let t = &exp.tasks[task];
                 let dist = t.seen[self.rng.random_range(0..t.seen.len())];
-                let input = self.rng.random_range(0..exp.family.inputs());
-                exp.example(task, dist, t.distributions[dist].sample(&mut self.rng), input, true)
+                let input = self.rng.random_range(0..exp.symbols.len());
+                exp.lookup_example(task, dist, t.distributions[dist].sample(&mut self.rng), input, true)
             })
             .collect()
+    }
+}
+
+fn rewrite_example(r: &Rewrites, index: usize, rule: &Rule, e: &RewriteExample, seen: bool) -> Example {
+    Example {
+        task: r.label(rule, e.noop),
+        distribution: index,
+        instruction: rule.words(&r.alphabet),
+        input: e.input.clone(),
+        output: e.output.clone(),
+        seen,
     }
 }
 
@@ -92,16 +98,19 @@ impl AnalysisSet {
 /// inputs spread evenly over the family's inputs so every task's points cover every input.
 pub(super) fn analysis_set(exp: &Experiment, per_task: usize, unseen_per_task: usize) -> AnalysisSet {
     let mut rng = rng_for(exp.seed, "analysis-set");
+    if let Family::Rewrite(r) = exp.family.as_ref() {
+        return rewrite_analysis_set(r, &mut rng);
+    }
     let mut seen = Vec::with_capacity(per_task * exp.tasks.len());
     let mut unseen = Vec::with_capacity(unseen_per_task * exp.tasks.len());
-    let n_inputs = exp.family.inputs();
+    let n_inputs = exp.symbols.len();
     for (ti, task) in exp.tasks.iter().enumerate() {
         let mut inputs: Vec<usize> = (0..per_task.max(unseen_per_task)).map(|i| i % n_inputs).collect();
         inputs.shuffle(&mut rng);
         for &input in inputs.iter().take(per_task) {
             let dist = task.seen[rng.random_range(0..task.seen.len())];
             let words = task.distributions[dist].sample(&mut rng);
-            seen.push(exp.example(ti, dist, words, input, true));
+            seen.push(exp.lookup_example(ti, dist, words, input, true));
         }
         if task.unseen.is_empty() {
             continue;
@@ -118,9 +127,27 @@ pub(super) fn analysis_set(exp: &Experiment, per_task: usize, unseen_per_task: u
                 words = task.distributions[dist].sample(&mut rng);
             }
             if !exp.is_seen_instruction(&words) {
-                unseen.push(exp.example(ti, dist, words, input, false));
+                unseen.push(exp.lookup_example(ti, dist, words, input, false));
             }
         }
     }
+    AnalysisSet { seen, unseen }
+}
+
+/// For rewrites: fresh examples of the first `analysis_rules` training rules (drawn in random
+/// order, so any prefix is a fair sample) and of every held-out rule.
+fn rewrite_analysis_set(r: &Rewrites, rng: &mut ChaCha8Rng) -> AnalysisSet {
+    let per_rule = r.spec.analysis_per_rule;
+    let mut set = |rules: &[Rule], seen: bool| -> Vec<Example> {
+        rules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, rule)| {
+                (0..per_rule).map(|_| rewrite_example(r, i, rule, &r.fresh(rng, rule), seen)).collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let seen = set(&r.train[..r.spec.analysis_rules.min(r.train.len())], true);
+    let unseen = set(&r.held_out, false);
     AnalysisSet { seen, unseen }
 }

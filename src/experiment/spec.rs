@@ -12,12 +12,17 @@ pub struct ExperimentSpec {
     pub name: String,
     #[serde(default)]
     pub seed: u64,
-    /// The shared input alphabet; outputs are drawn from it too.
+    /// The shared input alphabet; outputs are drawn from it too (lookup tables only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub symbols: Vec<String>,
     /// Index of the distribution held out for every task that does not say otherwise.
     #[serde(default = "default_held_out")]
     pub held_out: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tasks: Vec<TaskSpec>,
+    /// The string-rewrite family, in place of `symbols` and `tasks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<RewriteSpec>,
     #[serde(default)]
     pub model: ModelSpec,
     #[serde(default)]
@@ -156,4 +161,75 @@ impl ExperimentSpec {
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
         toml::to_string_pretty(self)
     }
+}
+
+/// `[rewrite]` in an experiment spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewriteSpec {
+    /// The characters rules and strings are made of; each is one token.
+    pub alphabet: String,
+    /// Shortest and longest x, inclusive.
+    #[serde(default = "default_x_len")]
+    pub x_len: [usize; 2],
+    /// Shortest and longest y (0 allows deletions).
+    #[serde(default = "default_x_len")]
+    pub y_len: [usize; 2],
+    /// Shortest and longest input z.
+    #[serde(default = "default_z_len")]
+    pub z_len: [usize; 2],
+    /// Distinct rules trained on.
+    pub rules: usize,
+    /// Training examples of each rule; give this or `budget`.
+    #[serde(default)]
+    pub examples_per_rule: Option<usize>,
+    /// Training examples in all, split evenly across the rules (at least one each).
+    #[serde(default)]
+    pub budget: Option<usize>,
+    /// Fraction of examples whose z does not contain x (their answer is z).
+    #[serde(default = "default_noop")]
+    pub noop_fraction: f64,
+    /// Rules never trained on, whose accuracy is the unseen-rule accuracy. They are drawn before
+    /// the training rules, so runs that differ only in `rules` test the same held-out rules.
+    #[serde(default = "default_held_out_rules")]
+    pub held_out_rules: usize,
+    /// What the hidden states are coloured and scored by.
+    #[serde(default)]
+    pub label: RewriteLabel,
+    /// Training rules in the analysis set (all of them when fewer).
+    #[serde(default = "default_analysis_rules")]
+    pub analysis_rules: usize,
+    /// Fresh examples per rule in the analysis set, for seen and held-out rules alike.
+    #[serde(default = "default_analysis_per_rule")]
+    pub analysis_per_rule: usize,
+}
+
+fn default_x_len() -> [usize; 2] {
+    [1, 2]
+}
+fn default_z_len() -> [usize; 2] {
+    [4, 8]
+}
+fn default_noop() -> f64 {
+    0.2
+}
+fn default_held_out_rules() -> usize {
+    32
+}
+fn default_analysis_rules() -> usize {
+    64
+}
+fn default_analysis_per_rule() -> usize {
+    8
+}
+
+/// The classes hidden states are coloured and scored by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewriteLabel {
+    /// The first character of x: known once the rule is read.
+    #[default]
+    FirstX,
+    /// Whether x occurs in z: known only after z is read (pair with `hidden_position = "answer"`).
+    Noop,
 }

@@ -16,7 +16,8 @@ pub struct Tokenizer {
     num_symbols: usize,
 }
 
-/// An encoded example: `<bos> instruction <sep> input <ans> output <eos>`.
+/// An encoded example: `<bos> instruction <sep> input <ans> output <eos>`; input and output are
+/// one symbol for lookup tables, strings for rewrites.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Encoded {
     pub ids: Vec<u32>,
@@ -24,6 +25,9 @@ pub struct Encoded {
     pub answer_pos: usize,
     /// Position of the last instruction word.
     pub last_instruction_pos: usize,
+    /// Tokens after `<ans>` that are the answer: the logits at `answer_pos + i` predict
+    /// `ids[answer_pos + 1 + i]` for `i < answer_len` (0 when encoded without the answer).
+    pub answer_len: usize,
 }
 
 impl Tokenizer {
@@ -75,22 +79,31 @@ impl Tokenizer {
     }
 
     /// Encodes an example; `None` for a word outside the vocabulary (callers validate first).
-    pub fn encode<S: AsRef<str>>(&self, instruction: &[S], input: usize, output: Option<usize>) -> Option<Encoded> {
-        let mut ids = Vec::with_capacity(instruction.len() + 5);
+    /// With `terminated`, the answer's `<eos>` is part of what is predicted.
+    pub fn encode<S: AsRef<str>>(
+        &self,
+        instruction: &[S],
+        input: &[usize],
+        output: Option<&[usize]>,
+        terminated: bool,
+    ) -> Option<Encoded> {
+        let mut ids = Vec::with_capacity(instruction.len() + input.len() + output.map_or(0, <[usize]>::len) + 4);
         ids.push(BOS);
         for w in instruction {
             ids.push(self.id(w.as_ref())?);
         }
         let last_instruction_pos = ids.len() - 1;
         ids.push(SEP);
-        ids.push(self.symbol_id(input));
+        ids.extend(input.iter().map(|&s| self.symbol_id(s)));
         let answer_pos = ids.len();
         ids.push(ANS);
+        let mut answer_len = 0;
         if let Some(out) = output {
-            ids.push(self.symbol_id(out));
+            ids.extend(out.iter().map(|&s| self.symbol_id(s)));
             ids.push(EOS);
+            answer_len = out.len() + usize::from(terminated);
         }
-        Some(Encoded { ids, answer_pos, last_instruction_pos })
+        Some(Encoded { ids, answer_pos, last_instruction_pos, answer_len })
     }
 
     /// Length of an encoded example with an instruction of `words` words.

@@ -14,6 +14,11 @@ pub struct Snapshot {
     pub seen_accuracy: f64,
     pub unseen_accuracy: f64,
     pub elapsed_s: f64,
+    /// Whether the model answered each analysis point right (seen points, then unseen), so
+    /// accuracy can be broken down by rule or task afterwards. Empty in sessions made before
+    /// it was kept.
+    #[serde(default, with = "bits", skip_serializing_if = "Vec::is_empty")]
+    pub correct: Vec<bool>,
     /// Per layer: PCA basis and projections, clusters, centroids, scores.
     pub analysis: CheckpointAnalysis,
 }
@@ -22,5 +27,25 @@ impl Snapshot {
     /// Scores of one layer, if it was analysed.
     pub fn layer(&self, layer: usize) -> Option<&LayerAnalysis> {
         self.analysis.layers.get(layer)
+    }
+}
+
+/// A `Vec<bool>` as a string of `0` and `1`: a fifth of the size of a JSON list of booleans.
+mod bits {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[bool], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.iter().map(|&b| if b { '1' } else { '0' }).collect::<String>())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<bool>, D::Error> {
+        let text = String::deserialize(d)?;
+        text.chars()
+            .map(|c| match c {
+                '0' => Ok(false),
+                '1' => Ok(true),
+                other => Err(serde::de::Error::custom(format!("{other:?} in a list of answers right (0/1)"))),
+            })
+            .collect()
     }
 }

@@ -49,7 +49,8 @@ pub fn report(exp: &Experiment, snap: &Snapshot, text: &str, a: &ProbeAnswer) ->
     let placements: Vec<_> = snap.analysis.layers.iter().zip(&a.hidden).map(|(l, h)| (l.layer, place(l, h))).collect();
     let layer = placements.len().saturating_sub(1);
     let deepest = placements.last().and_then(|(_, p)| p.clone());
-    let correct = deepest.as_ref().and_then(|p| exp.expected_output(p.nearest_task, &a.input)).map(|e| e == a.answer);
+    let correct =
+        deepest.as_ref().and_then(|p| exp.expected_answer(p.nearest_task, &a.words, &a.input)).map(|e| e == a.answer);
     ProbeReport {
         text: text.to_string(),
         step: snap.step,

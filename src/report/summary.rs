@@ -80,6 +80,9 @@ pub fn summary_text(s: &Session) -> String {
             unseen.f1
         ));
     }
+    if let Some(rules) = rule_accuracy(s) {
+        out.push_str(&rules_text(&rules));
+    }
     if !s.damaged.is_empty() {
         out.push_str("\ndamaged checkpoints, left out above (`clusterscope check` verifies every file):\n");
         for d in &s.damaged {
@@ -130,6 +133,7 @@ pub fn summary_json(s: &Session) -> Value {
         "task_names": m.task_names,
         "points": { "seen": s.points.iter().filter(|p| p.seen).count(), "unseen": s.points.iter().filter(|p| !p.seen).count() },
         "checkpoints": checkpoints,
+        "rules": rule_accuracy(s),
         "damaged": s.damaged,
     })
 }
@@ -144,4 +148,64 @@ pub fn layer_json(l: &LayerAnalysis) -> Value {
         "explained_variance_ratio": l.pca.explained_variance_ratio,
         "error": l.error,
     })
+}
+
+/// A rule's exact-match accuracy on its analysis points at the last checkpoint.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RuleAccuracy {
+    pub rule: String,
+    pub seen: bool,
+    pub accuracy: f64,
+    pub points: usize,
+}
+
+/// Per-rule accuracy of a string-rewrite session at its last checkpoint, seen rules first;
+/// `None` for other families or a session that did not keep its answers.
+pub fn rule_accuracy(s: &Session) -> Option<Vec<RuleAccuracy>> {
+    let spec = crate::experiment::spec::ExperimentSpec::from_toml(&s.manifest.experiment).ok()?;
+    spec.rewrite.as_ref()?;
+    let last = s.checkpoint_index(None).and_then(|i| s.snapshots.get(i))?;
+    if last.correct.len() != s.points.len() {
+        return None;
+    }
+    let mut rules: Vec<RuleAccuracy> = Vec::new();
+    let mut index: std::collections::HashMap<(&str, bool), usize> = std::collections::HashMap::new();
+    let mut right: Vec<usize> = Vec::new();
+    for (p, &ok) in s.points.iter().zip(&last.correct) {
+        let i = *index.entry((p.instruction.as_str(), p.seen)).or_insert_with(|| {
+            let rule = p.instruction.replace(' ', "").replace("->", " -> ");
+            rules.push(RuleAccuracy { rule: rule.trim().to_string(), seen: p.seen, accuracy: 0.0, points: 0 });
+            right.push(0);
+            rules.len() - 1
+        });
+        rules[i].points += 1;
+        right[i] += usize::from(ok);
+    }
+    for (r, n) in rules.iter_mut().zip(right) {
+        r.accuracy = n as f64 / r.points.max(1) as f64;
+    }
+    Some(rules)
+}
+
+fn rules_text(rules: &[RuleAccuracy]) -> String {
+    let mut out = String::from("\nper rule, last checkpoint (exact match):\n");
+    for seen in [true, false] {
+        let mut these: Vec<&RuleAccuracy> = rules.iter().filter(|r| r.seen == seen).collect();
+        if these.is_empty() {
+            continue;
+        }
+        let mean = these.iter().map(|r| r.accuracy).sum::<f64>() / these.len() as f64;
+        let perfect = these.iter().filter(|r| r.accuracy >= 1.0).count();
+        let kind = if seen { "trained rules " } else { "held-out rules" };
+        these.sort_by(|a, b| a.accuracy.total_cmp(&b.accuracy));
+        let worst: Vec<String> =
+            these.iter().take(5).map(|r| format!("{} {:.0}%", printable(&r.rule), 100.0 * r.accuracy)).collect();
+        out.push_str(&format!(
+            "  {kind} {:>5.1}% mean over {} rules, {perfect} always right; worst: {}\n",
+            100.0 * mean,
+            these.len(),
+            worst.join(", ")
+        ));
+    }
+    out
 }

@@ -55,8 +55,8 @@ pub fn analysis_points(exp: &Experiment, set: &AnalysisSet) -> Vec<PointInfo> {
             task: e.task,
             seen: e.seen,
             instruction: e.instruction.join(" "),
-            input: exp.symbols[e.input].clone(),
-            output: exp.symbols[e.output].clone(),
+            input: exp.render(&e.input),
+            output: exp.render(&e.output),
         })
         .collect()
 }

@@ -12,11 +12,13 @@ use crate::model::gpt::readout_rows;
 pub struct Batch {
     pub tokens: Tensor,
     pub len: usize,
-    /// Rows (into B*T) of the `<ans>` positions.
+    /// Rows (into B*T) whose logits predict the answer: from `<ans>` on, `answer_lens[i]` of
+    /// them for example i (one for a lookup answer; a rewrite's string and its `<eos>`).
     pub answer_rows: Tensor,
+    pub answer_lens: Vec<usize>,
     /// Rows whose hidden state is analysed.
     pub hidden_rows: Tensor,
-    /// Answer token per example (B,).
+    /// The answer token of every answer row.
     pub answers: Tensor,
     pub answer_ids: Vec<u32>,
     /// Next-token targets over every position (B*T,), with a 0/1 mask of real targets.
@@ -43,11 +45,20 @@ pub fn encode_batch(
         ids[i * len..i * len + e.ids.len()].copy_from_slice(&e.ids);
     }
     let answer_pos: Vec<usize> = encoded.iter().map(|e| e.answer_pos).collect();
+    // Answers are read teacher-forced: every answer token predicted right is exactly the answer
+    // greedy decoding would give, so exact match needs one forward pass, not one per token.
+    let (rows, answer_ids): (Vec<u32>, Vec<u32>) = encoded
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| {
+            (0..e.answer_len).map(move |k| ((i * len + e.answer_pos + k) as u32, e.ids[e.answer_pos + 1 + k]))
+        })
+        .unzip();
+    let answer_lens: Vec<usize> = encoded.iter().map(|e| e.answer_len).collect();
     let hidden_pos: Vec<usize> = match exp.hidden_position() {
         HiddenPosition::Answer => answer_pos.clone(),
         HiddenPosition::LastInstruction => encoded.iter().map(|e| e.last_instruction_pos).collect(),
     };
-    let answer_ids: Vec<u32> = examples.iter().map(|e| exp.tokenizer.symbol_id(e.output)).collect();
     let seq_targets = if with_answer && loss == LossOn::Sequence {
         let mut targets = vec![PAD; b * len];
         let mut mask = vec![0f32; b * len];
@@ -66,9 +77,10 @@ pub fn encode_batch(
     Ok(Batch {
         tokens: Tensor::from_vec(ids, (b, len), device)?,
         len,
-        answer_rows: readout_rows(&answer_pos, len, device)?,
+        answer_rows: Tensor::from_vec(rows.clone(), rows.len(), device)?,
+        answer_lens,
         hidden_rows: readout_rows(&hidden_pos, len, device)?,
-        answers: Tensor::from_vec(answer_ids.clone(), b, device)?,
+        answers: Tensor::from_vec(answer_ids.clone(), answer_ids.len(), device)?,
         answer_ids,
         seq_targets,
     })

@@ -17,7 +17,10 @@ const EVAL_CHUNK: usize = 512;
 /// Accuracy and captured hidden states over a set of examples.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
+    /// Exact-match accuracy: the fraction of examples whose whole answer is right.
     pub accuracy: f64,
+    /// Whether each example's answer is right.
+    pub correct: Vec<bool>,
     /// Per layer 0..=L, row-major (examples x d_model).
     pub hidden: Vec<Vec<f32>>,
 }
@@ -32,18 +35,23 @@ pub fn evaluate(
 ) -> Result<Evaluation> {
     let layers = model.hidden_layers();
     let mut hidden: Vec<Vec<f32>> = vec![Vec::new(); if capture { layers } else { 0 }];
-    let mut correct = 0usize;
+    let mut correct: Vec<bool> = Vec::with_capacity(examples.len());
     for chunk in examples.chunks(EVAL_CHUNK) {
-        let batch = encode_batch(exp, chunk, false, LossOn::Answer, device)?;
+        let batch = encode_batch(exp, chunk, true, LossOn::Answer, device)?;
         let out = model.forward(&batch.tokens, Some(&batch.answer_rows), capture.then_some(&batch.hidden_rows))?;
         let pred: Vec<u32> = out.logits.argmax(D::Minus1)?.to_vec1()?;
-        correct += pred.iter().zip(&batch.answer_ids).filter(|(p, a)| p == a).count();
+        let mut at = 0;
+        for &n in &batch.answer_lens {
+            correct.push(pred[at..at + n] == batch.answer_ids[at..at + n]);
+            at += n;
+        }
         for (dst, h) in hidden.iter_mut().zip(&out.hidden) {
             dst.extend(h.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?);
         }
     }
-    let accuracy = if examples.is_empty() { 0.0 } else { correct as f64 / examples.len() as f64 };
-    Ok(Evaluation { accuracy, hidden })
+    let right = correct.iter().filter(|&&c| c).count();
+    let accuracy = if examples.is_empty() { 0.0 } else { right as f64 / examples.len() as f64 };
+    Ok(Evaluation { accuracy, correct, hidden })
 }
 
 /// A model loaded from disk, for inference only.

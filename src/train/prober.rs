@@ -14,6 +14,7 @@ use super::inference::LoadedModel;
 use super::weights::{SavedTensors, WeightsError};
 use crate::experiment::probe::parse;
 use crate::experiment::spec::HiddenPosition;
+use crate::experiment::tokenizer::EOS;
 use crate::experiment::Experiment;
 use crate::model::gpt::readout_rows;
 use crate::model::layers::softmax_last;
@@ -45,32 +46,42 @@ impl ProbeEngine {
         Ok(ProbeEngine { experiment, config, session: SessionDir::new(session), device, loaded: None })
     }
 
-    /// Runs `text` (`instruction words | X`) at checkpoint `step`.
+    /// Runs `text` (`instruction words | X`, or `x -> y | z`) at checkpoint `step`: the greedy
+    /// answer (one symbol, or a string up to `<eos>`), its probability, and the attribution of
+    /// that probability to the instruction's words.
     pub fn run(&mut self, text: &str, step: usize) -> Result<ProbeAnswer, ProbeFault> {
         let exp = self.experiment.clone();
-        let probe = parse(&exp, text, self.config.context)?;
+        let context = self.config.context;
+        let probe = parse(&exp, text, context)?;
         let model = self.model_at(step)?;
-        let enc = exp.tokenizer.encode(&probe.words, probe.input, None).ok_or(ProbeFault::OutsideVocabulary)?;
-        let t = enc.ids.len();
+        let enc = exp.tokenizer.encode(&probe.words, &probe.input, None, false).ok_or(ProbeFault::OutsideVocabulary)?;
         let hidden_pos = match exp.hidden_position() {
             HiddenPosition::Answer => enc.answer_pos,
             HiddenPosition::LastInstruction => enc.last_instruction_pos,
         };
         let dev = &model.device;
-        let tokens = Tensor::from_vec(enc.ids.clone(), (1, t), dev)?;
+        let answer = greedy_answer(model, &exp, &enc.ids, context)?;
+        // The last answer token is predicted, never read.
+        let mut ids = enc.ids.clone();
+        ids.extend(&answer[..answer.len() - 1]);
+        let t = ids.len();
+        let tokens = Tensor::from_vec(ids, (1, t), dev)?;
         // Differentiate with respect to the input embeddings, not the weights.
         let emb = Var::from_tensor(&model.model.embed(&tokens)?.detach())?;
+        let rows: Vec<usize> = (0..answer.len()).map(|k| enc.answer_pos + k).collect();
+        let rows = Tensor::from_vec(rows.iter().map(|&r| r as u32).collect::<Vec<_>>(), rows.len(), dev)?;
         let out = model.model.forward_embedded(
             emb.as_tensor(),
             1,
             t,
-            Some(&readout_rows(&[enc.answer_pos], t, dev)?),
+            Some(&rows),
             Some(&readout_rows(&[hidden_pos], t, dev)?),
         )?;
-        let probs = softmax_last(&out.logits)?.squeeze(0)?;
-        let answer_id = probs.argmax(D::Minus1)?.to_scalar::<u32>()?;
-        let p = probs.narrow(0, answer_id as usize, 1)?;
-        let grads = p.sum_all()?.backward()?;
+        let probs = softmax_last(&out.logits)?;
+        // The answer's probability: the product of its tokens' probabilities.
+        let picked = Tensor::from_vec(answer.clone(), (answer.len(), 1), dev)?;
+        let p = probs.gather(&picked, D::Minus1)?.log()?.sum_all()?.exp()?;
+        let grads = p.backward()?;
         let g = grads
             .get(emb.as_tensor())
             .ok_or_else(|| candle_core::Error::Msg("no gradient reached the embeddings".into()))?;
@@ -80,12 +91,17 @@ impl ProbeEngine {
         let attribution = gxi[1..=probe.words.len()].to_vec();
         let hidden =
             out.hidden.iter().map(|h| h.flatten_all()?.to_vec1::<f32>()).collect::<candle_core::Result<Vec<_>>>()?;
+        let shown: Vec<u32> = answer.iter().copied().filter(|&id| id != EOS).collect();
+        let answer = match exp.family.terminated() {
+            true => shown.iter().map(|&id| exp.tokenizer.token(id).unwrap_or("?")).collect::<String>(),
+            false => shown.iter().map(|&id| exp.tokenizer.token(id).unwrap_or("?")).collect::<Vec<_>>().join(" "),
+        };
         Ok(ProbeAnswer {
             words: probe.words.clone(),
-            input: exp.symbols[probe.input].clone(),
+            input: exp.render(&probe.input),
             hidden,
-            answer: exp.tokenizer.token(answer_id).unwrap_or("?").to_string(),
-            answer_probability: p.to_vec1::<f32>()?.first().copied().unwrap_or(0.0),
+            answer,
+            answer_probability: p.to_scalar::<f32>()?,
             attribution,
         })
     }
@@ -104,6 +120,29 @@ impl ProbeEngine {
             self.loaded = Some((step, m));
         }
         self.loaded.as_ref().map(|(_, m)| m).ok_or_else(missing)
+    }
+}
+
+/// The model's greedy answer to a prompt that ends in `<ans>`: one token for a lookup, tokens up
+/// to and with `<eos>` for a rewrite (cut at the model's context).
+fn greedy_answer(
+    model: &LoadedModel,
+    exp: &Experiment,
+    prompt: &[u32],
+    context: usize,
+) -> candle_core::Result<Vec<u32>> {
+    let mut ids = prompt.to_vec();
+    let mut answer = Vec::new();
+    loop {
+        let t = ids.len();
+        let tokens = Tensor::from_vec(ids.clone(), (1, t), &model.device)?;
+        let out = model.model.forward(&tokens, Some(&readout_rows(&[t - 1], t, &model.device)?), None)?;
+        let next = out.logits.argmax(D::Minus1)?.squeeze(0)?.to_scalar::<u32>()?;
+        answer.push(next);
+        ids.push(next);
+        if !exp.family.terminated() || next == EOS || ids.len() >= context {
+            return Ok(answer);
+        }
     }
 }
 

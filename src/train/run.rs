@@ -318,6 +318,7 @@ impl Run {
             seen_accuracy: seen.accuracy,
             unseen_accuracy: unseen.accuracy,
             elapsed_s: self.started.elapsed().as_secs_f64(),
+            correct: seen.correct.iter().chain(&unseen.correct).copied().collect(),
             analysis: CheckpointAnalysis::default(),
         };
         self.accuracy = Accuracy { seen: seen.accuracy, unseen: unseen.accuracy };

@@ -96,6 +96,7 @@ pub fn fixture(seen: usize, unseen: usize, layers: usize, checkpoints: usize) ->
             seen_accuracy: f64::from(progress) * 0.92,
             unseen_accuracy: f64::from(progress) * 0.81,
             elapsed_s: c as f64 * 12.5,
+            correct: Vec::new(),
             analysis,
         });
     }

@@ -108,8 +108,9 @@ pub(crate) enum Received {
 
 /// The model's answer against the nearest task's table: (what the table gives, whether equal).
 pub(crate) fn verdict(exp: &Experiment, answer: &ProbeAnswer, task: usize) -> Option<(String, bool)> {
-    let expected = exp.expected_output(task, &answer.input)?;
-    Some((expected.to_string(), expected == answer.answer))
+    let expected = exp.expected_answer(task, &answer.words, &answer.input)?;
+    let right = expected == answer.answer;
+    Some((expected, right))
 }
 
 impl Probes {

@@ -6,6 +6,7 @@ use rand::Rng;
 
 use super::notice::one_line;
 use crate::experiment::probe::{complete, parse};
+use crate::experiment::rewrite::RewriteLabel::Noop;
 use crate::experiment::Experiment;
 use crate::ui::keymap::LineIntent;
 
@@ -116,10 +117,7 @@ impl ProbeLine {
                 self.error = Some(one_line(&e.to_string()));
                 None
             }
-            Ok(input) => {
-                let symbol = exp.symbols.get(input.input).cloned().unwrap_or_default();
-                Some(format!("{} | {symbol}", input.words.join(" ")))
-            }
+            Ok(input) => Some(input.text(exp)),
         }
     }
 
@@ -177,6 +175,21 @@ impl ProbeLine {
     /// input symbol.
     pub(crate) fn quick_fill(&mut self, exp: &Experiment, t: usize, seen: bool, rng: &mut impl Rng) {
         let Some(task) = exp.tasks.get(t) else { return };
+        if let Some(r) = exp.family.rewrites() {
+            // A rule of the class (trained or held out) and a fresh string for it; for the
+            // no-op label, whether x occurs is the string's business, so any rule will do.
+            let rules = if seen { &r.train } else { &r.held_out };
+            let of_class: Vec<_> =
+                rules.iter().filter(|rule| r.spec.label == Noop || r.label(rule, false) == t).collect();
+            let Some(&rule) = of_class.get(rng.random_range(0..of_class.len().max(1))) else {
+                let kind = if seen { "trained" } else { "held-out" };
+                self.error = Some(format!("{} has no {kind} rules", task.name));
+                return;
+            };
+            let e = r.fresh(rng, rule);
+            self.set(format!("{} | {}", rule.display(&r.alphabet), exp.render(&e.input)));
+            return;
+        }
         let dists = if seen { &task.seen } else { &task.unseen };
         let dist = match dists.len() {
             0 => None,
