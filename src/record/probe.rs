@@ -55,7 +55,7 @@ pub struct ProbeAnswer {
     /// The model's greedy answer token and its probability.
     pub answer: String,
     pub answer_probability: f32,
-    /// Gradient x input of the answer's probability, per instruction word.
+    /// Gradient x input of the answer's logit (summed over its tokens), per instruction word.
     pub attribution: Vec<f32>,
 }
 

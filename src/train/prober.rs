@@ -48,7 +48,7 @@ impl ProbeEngine {
 
     /// Runs `text` (`instruction words | X`, or `x -> y | z`) at checkpoint `step`: the greedy
     /// answer (one symbol, or a string up to `<eos>`), its probability, and the attribution of
-    /// that probability to the instruction's words.
+    /// its logit to the instruction's words.
     pub fn run(&mut self, text: &str, step: usize) -> Result<ProbeAnswer, ProbeFault> {
         let exp = self.experiment.clone();
         let context = self.config.context;
@@ -78,10 +78,12 @@ impl ProbeEngine {
             Some(&readout_rows(&[hidden_pos], t, dev)?),
         )?;
         let probs = softmax_last(&out.logits)?;
-        // The answer's probability: the product of its tokens' probabilities.
+        // What is attributed is the answer's logit (summed over its tokens), not its probability
+        // or log-probability: once the model is sure, both saturate (their gradient carries a
+        // factor 1 - p) and what is left of it is noise.
         let picked = Tensor::from_vec(answer.clone(), (answer.len(), 1), dev)?;
-        let p = probs.gather(&picked, D::Minus1)?.log()?.sum_all()?.exp()?;
-        let grads = p.backward()?;
+        let probability = probs.gather(&picked, D::Minus1)?.log()?.sum_all()?.exp()?;
+        let grads = out.logits.gather(&picked, D::Minus1)?.sum_all()?.backward()?;
         let g = grads
             .get(emb.as_tensor())
             .ok_or_else(|| candle_core::Error::Msg("no gradient reached the embeddings".into()))?;
@@ -101,7 +103,7 @@ impl ProbeEngine {
             input: exp.render(&probe.input),
             hidden,
             answer,
-            answer_probability: p.to_scalar::<f32>()?,
+            answer_probability: probability.to_scalar::<f32>()?,
             attribution,
         })
     }
