@@ -236,12 +236,7 @@ fn run(cli: Cli) -> Result<()> {
                 (false, false) => Ok(terminal::run_live(prepare(&run)?, &ui)?),
             }
         }
-        Some(Cmd::Replay { dir }) => {
-            let session = Session::open(&dir)?;
-            // Damaged checkpoints are marked in the app; with none intact there is nothing to show.
-            session.require_intact()?;
-            Ok(terminal::run_replay(&session, &ui)?)
-        }
+        Some(Cmd::Replay { dir }) => Ok(terminal::run_replay(&dir, &ui)?),
         Some(Cmd::Bench { what: BenchCmd::Train(args) }) => bench(&args),
         Some(Cmd::Sweep(SweepArgs { action: Some(SweepAction::View { dir }), .. })) => {
             Ok(terminal::run_sweep_view(&dir, &ui)?)

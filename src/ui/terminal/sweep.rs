@@ -1,6 +1,7 @@
 //! The sweep view's loop: a reader thread re-reads the sweep directory every second (so points
 //! finishing in another process, or on Slurm, appear), keys move the selection, and Enter opens
-//! the point's session as a replay on the same terminal and channel; quitting it comes back.
+//! the point's session on the same terminal and channel (followed while its point runs);
+//! quitting it comes back.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,11 +12,12 @@ use std::time::{Duration, Instant};
 
 use ratatui::DefaultTerminal;
 
+use super::follow::{self, open_session};
 use super::{event_loop, replay_app, require_terminal, themes, with_terminal, UiError, UiEvent, UiOptions};
 use super::{SIGNALLED, TICK};
 use crate::report::sweep_summary::{summarise, SweepSummary};
 use crate::session::sweep::SweepDir;
-use crate::session::Session;
+use crate::session::SessionError;
 use crate::sweep::slurm;
 use crate::ui::app::Level;
 use crate::ui::sweep_view::{SweepAction, SweepView};
@@ -106,8 +108,8 @@ fn sweep_loop(
     }
 }
 
-/// Replays the session in `dir` until the user quits it; a session that cannot be shown is a
-/// notice in the sweep view, not the end of it.
+/// Shows the session in `dir` until the user quits it: a replay, followed while its point runs.
+/// A session that cannot be shown is a notice in the sweep view, not the end of it.
 fn open_point(
     terminal: &mut DefaultTerminal,
     view: &mut SweepView,
@@ -115,16 +117,23 @@ fn open_point(
     rx: &Receiver<UiEvent>,
     tx: &Sender<UiEvent>,
 ) -> Result<(), UiError> {
-    let session = match Session::open(dir).and_then(|s| s.require_intact().map(|()| s)) {
-        Ok(s) => s,
+    let (session, writer) = match open_session(dir) {
+        Ok(opened) => opened,
+        // Its process has the lock but has not written the manifest yet.
+        Err(SessionError::NoManifest(_)) if view.selected_point().is_some_and(|p| p.state == "running") => {
+            view.set_notice(Level::Info, "the point is starting: nothing to show yet, Enter again in a moment");
+            return Ok(());
+        }
         Err(e) => {
             view.set_notice(Level::Error, &e.to_string());
             return Ok(());
         }
     };
     let (mut app, prober) = replay_app(&session, view.themes.clone(), Vec::new(), tx)?;
+    let follower = follow::start(&session, writer, &mut app, tx)?;
     // The replay's own latency log and theme files are the sweep view's: none beyond its themes.
-    event_loop(terminal, &mut app, rx, None, prober.as_ref(), &UiOptions::default())?;
+    event_loop(terminal, &mut app, rx, None, prober.as_ref(), follower.as_ref().map(|f| f.id), &UiOptions::default())?;
+    drop(follower);
     let name = dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     view.set_notice(Level::Info, &format!("closed {name}: Enter opens the selected point again"));
     Ok(())
