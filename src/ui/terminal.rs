@@ -4,9 +4,11 @@
 //! it reads the same keys.
 
 mod follow;
+mod pool;
 mod sweep;
 
 pub use follow::{follow_session, open_session};
+pub use pool::PoolEnd;
 pub use sweep::{run_sweep_view, watch_sweep};
 
 use std::collections::HashMap;
@@ -54,6 +56,8 @@ pub enum UiEvent {
     Sweep(Box<Result<SweepSummary, String>>),
     /// A reading of the followed session, with its follower's id.
     Followed(u64, Box<Followed>),
+    /// A line the sweep's pool printed (`sweep ... --view`).
+    Pool(String),
 }
 
 /// Set by a signal, so a screen opened from another (a session from the sweep view) ends them all.
@@ -327,7 +331,7 @@ fn event_loop(
                 UiEvent::Signal => {}
                 UiEvent::Mouse(m) => app.on_mouse(m, terminal.get_frame().area()),
                 UiEvent::Followed(id, f) if following == Some(id) => app.on_followed(*f),
-                UiEvent::Resize | UiEvent::Sweep(_) | UiEvent::Followed(..) => {}
+                UiEvent::Resize | UiEvent::Sweep(_) | UiEvent::Followed(..) | UiEvent::Pool(_) => {}
                 UiEvent::Probe(r) => {
                     probes_back.extend(probes_sent.remove(&(r.id, r.step)));
                     app.on_probe_result(r);
