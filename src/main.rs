@@ -243,6 +243,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         // The view on the main thread, the pool in a process of its own that the view stops.
         Some(Cmd::Sweep(args)) if args.view && args.action.is_none() => {
+            terminal::require_terminal()?;
             let (dir, pool) = clusterscope::cli::sweep::start_viewed(&args, cli.threads)?;
             let ended = terminal::run_sweep_view(&dir, &ui, pool)?;
             clusterscope::cli::sweep::show(&dir, args.json, None)?;

@@ -4,12 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 mod common;
+mod follow_support;
 mod ui_support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clusterscope::session::lock::holder;
 use clusterscope::session::reader::Update;
@@ -30,36 +29,12 @@ fn screen(app: &App) -> String {
     draw(app, 120, 36).to_string()
 }
 
-/// Starts `clusterscope train --headless` of the tiny spec with `checkpoints` checkpoints over
-/// `steps` steps into `out`, and waits until it has written the session's manifest.
-fn start_training(dir: &Path, out: &Path, steps: usize, checkpoints: usize) -> std::process::Child {
-    let spec = dir.join("spec.toml");
-    std::fs::write(&spec, common::tiny_spec().replace("checkpoints = 3", &format!("checkpoints = {checkpoints}")))
-        .unwrap();
-    let child = Command::new(assert_cmd::cargo::cargo_bin("clusterscope"))
-        .args(["train", "--headless", "--threads", "1", "--device", "cpu", "--steps", &steps.to_string()])
-        .arg("--experiment")
-        .arg(&spec)
-        .arg("--out")
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !SessionDir::new(out).manifest().exists() {
-        assert!(Instant::now() < deadline, "the training process wrote no manifest");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child
-}
-
 #[test]
 fn a_session_written_by_a_training_process_is_followed_to_its_final_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("session");
     let steps = 300;
-    let mut child = start_training(dir.path(), &out, steps, 10);
+    let mut child = follow_support::start_training(dir.path(), &out, steps, 10);
     let (session, writer) = open_session(&out).unwrap();
     let writer = writer.expect("the training process holds the session's lock");
     assert_eq!(writer, format!("process {}", child.id()));

@@ -105,7 +105,8 @@ impl Kind for UiError {
     }
 }
 
-fn require_terminal() -> Result<(), UiError> {
+/// The app's screens need a terminal on both ends; checked before anything is written.
+pub fn require_terminal() -> Result<(), UiError> {
     if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
         Ok(())
     } else {

@@ -1,9 +1,11 @@
-//! `sweep ... --view` end to end: the binary in a pseudo-terminal runs a tiny sweep's points and
-//! shows the sweep view at once; a running point opens followed to its end; `q` exits 0 with the
+//! Following end to end, the binary in a pseudo-terminal: `replay` of a session a training
+//! process is writing follows it to its end; `sweep ... --view` runs a tiny sweep's points and
+//! shows the sweep view at once, a running point opens followed to its end, `q` exits 0 with the
 //! terminal restored, and quitting while points run stops them so that a re-run resumes them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
 mod common;
+mod follow_support;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -123,9 +125,7 @@ fn with_view(args: &[String]) -> Vec<&str> {
 /// Returns the directory (kept while it lives), the sweep's, its arguments without `--view`.
 fn viewed_sweep(checkpoints: usize, steps: usize, jobs: usize) -> (tempfile::TempDir, PathBuf, Vec<String>, Term) {
     let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("spec.toml");
-    let text = common::tiny_spec().replace("checkpoints = 3", &format!("checkpoints = {checkpoints}"));
-    std::fs::write(&spec, text).unwrap();
+    let spec = follow_support::spec(dir.path(), checkpoints);
     let out = dir.path().join("sw");
     let args = sweep_args(&spec, &out, steps, jobs);
     let term = Term::start(&with_view(&args));
@@ -186,4 +186,29 @@ fn quitting_the_view_stops_the_running_points_and_leaves_them_to_resume() {
     let json: serde_json::Value = serde_json::from_slice(&show.success().get_output().stdout).unwrap();
     let states: Vec<&str> = json["points"].as_array().unwrap().iter().map(|p| p["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["unfinished", "unfinished"], "{json}");
+}
+
+#[test]
+fn replay_follows_a_session_a_training_process_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("session");
+    let mut training = follow_support::start_training(dir.path(), &out, 1000, 20);
+    let mut term = Term::start(&["replay", out.to_str().unwrap()]);
+    let s = term.until("the run followed", |s| s.contains("FOLLOWING process"));
+    assert!(s.contains(&format!("FOLLOWING process {}", training.id())), "{s}");
+    let s = term.until("its final state", |s| s.contains("REPLAY · finished"));
+    assert!(s.contains("step 1,000/1,000") && s.contains("finished at step 1000"), "{s}");
+    assert!(training.wait().unwrap().success());
+    term.key("q");
+    term.exits_restored("after q");
+}
+
+#[test]
+fn sweep_view_without_a_terminal_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sw");
+    let args = sweep_args(&common::fixture("specs/tiny.toml"), &out, 10, 1);
+    let run = assert_cmd::Command::cargo_bin("clusterscope").unwrap().args(with_view(&args)).assert().code(2);
+    assert!(String::from_utf8_lossy(&run.get_output().stderr).contains("not a terminal"));
+    assert!(!out.exists(), "nothing is written when the view cannot start");
 }
