@@ -19,7 +19,7 @@ use clusterscope::report::{check, export, figures, probe_report, summary, Report
 use clusterscope::session::{Session, SessionError};
 use clusterscope::train::prober::ProbeEngine;
 use clusterscope::train::ProbeFault;
-use clusterscope::ui::terminal::{self, UiError, UiOptions};
+use clusterscope::ui::terminal::{self, PoolEnd, UiError, UiOptions};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -236,15 +236,18 @@ fn run(cli: Cli) -> Result<()> {
                 (false, false) => Ok(terminal::run_live(prepare(&run)?, &ui)?),
             }
         }
-        Some(Cmd::Replay { dir }) => {
-            let session = Session::open(&dir)?;
-            // Damaged checkpoints are marked in the app; with none intact there is nothing to show.
-            session.require_intact()?;
-            Ok(terminal::run_replay(&session, &ui)?)
-        }
+        Some(Cmd::Replay { dir }) => Ok(terminal::run_replay(&dir, &ui)?),
         Some(Cmd::Bench { what: BenchCmd::Train(args) }) => bench(&args),
         Some(Cmd::Sweep(SweepArgs { action: Some(SweepAction::View { dir }), .. })) => {
-            Ok(terminal::run_sweep_view(&dir, &ui)?)
+            Ok(terminal::run_sweep_view(&dir, &ui, None).map(drop)?)
+        }
+        // The view on the main thread, the pool in a process of its own that the view stops.
+        Some(Cmd::Sweep(args)) if args.view && args.action.is_none() => {
+            terminal::require_terminal()?;
+            let (dir, pool) = clusterscope::cli::sweep::start_viewed(&args, cli.threads)?;
+            let ended = terminal::run_sweep_view(&dir, &ui, pool)?;
+            clusterscope::cli::sweep::show(&dir, args.json, None)?;
+            Ok(ended.map_or(Ok(()), PoolEnd::report)?)
         }
         Some(Cmd::Sweep(args)) => Ok(clusterscope::cli::sweep::run(args, cli.threads)?),
         Some(Cmd::Show { dir, json }) => {

@@ -1,7 +1,8 @@
 //! `clusterscope sweep`: make a sweep (or take up the one already in --out), then run its
 //! unfinished points here a few at a time with a progress bar, or submit them as a Slurm job
 //! array; `sweep show` (with figures) and `sweep run-point` (what each job runs). `sweep view`
-//! is the app's (`ui::terminal::run_sweep_view`), dispatched by main.
+//! is the app's (`ui::terminal::run_sweep_view`), dispatched by main, which also runs the view
+//! for `sweep ... --view` with the pool [`start_viewed`] prepares.
 
 use std::path::{Path, PathBuf};
 
@@ -72,6 +73,9 @@ pub struct SweepArgs {
     /// Print the sweep's summary as one JSON object at the end.
     #[arg(long)]
     pub json: bool,
+    /// Show the sweep in the app while its points run (q stops them; run again, they resume).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub view: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -153,7 +157,7 @@ pub fn run(args: SweepArgs, threads: Option<usize>) -> Result<()> {
     }
 }
 
-fn show(dir: &Path, json: bool, figures: Option<&Path>) -> Result<()> {
+pub fn show(dir: &Path, json: bool, figures: Option<&Path>) -> Result<()> {
     let sweep = SweepDir::new(dir);
     let manifest = sweep.read()?;
     let summary = sweep_summary(&sweep, &manifest);
@@ -219,7 +223,30 @@ fn describe(args: &SweepArgs, spec_path: &Path) -> Result<SweepManifest> {
     })
 }
 
-fn start(args: &SweepArgs, threads: Option<usize>) -> Result<()> {
+/// For `sweep ... --view`: the sweep made (or taken up) as `sweep` makes it, and the command that
+/// runs its points for the view to start; `None` when they went to Slurm (submitted here).
+pub fn start_viewed(args: &SweepArgs, threads: Option<usize>) -> Result<(PathBuf, Option<std::process::Command>)> {
+    let out = args.out.clone().ok_or_else(|| SweepCliError::Usage("sweep needs SPEC and --out DIR".into()))?;
+    if args.slurm {
+        start(args, threads)?;
+        return Ok((out, None));
+    }
+    // Checked here, so a bad spec or grid is said before the view takes the terminal.
+    open_sweep(args)?;
+    let mut pool = std::process::Command::new(this_program()?);
+    // This very command without the view, so the pool runs exactly the sweep just checked.
+    pool.args(std::env::args_os().skip(1).filter(|a| a != "--view"));
+    Ok((out, Some(pool)))
+}
+
+/// This program, which runs the points (and, for the view, the pool).
+fn this_program() -> Result<PathBuf> {
+    let exe = std::env::current_exe();
+    Ok(exe.map_err(|source| SweepError::Spawn { what: "the sweep (no path to this program)".into(), source })?)
+}
+
+/// The sweep the command describes: made in --out, or the one found there if it is the same.
+fn open_sweep(args: &SweepArgs) -> Result<(SweepDir, SweepManifest)> {
     let (Some(spec_path), Some(out)) = (&args.spec, &args.out) else {
         return Err(SweepCliError::Usage("sweep needs SPEC and --out DIR".into()));
     };
@@ -227,7 +254,7 @@ fn start(args: &SweepArgs, threads: Option<usize>) -> Result<()> {
     device_choice(&args.device)?;
     let wanted = describe(args, spec_path)?;
     let sweep = SweepDir::new(out);
-    let mut manifest = if sweep.manifest().exists() {
+    let manifest = if sweep.manifest().exists() {
         let found = sweep.read()?;
         let same = found.spec == wanted.spec
             && found.grid == wanted.grid
@@ -247,8 +274,13 @@ fn start(args: &SweepArgs, threads: Option<usize>) -> Result<()> {
         }
         wanted
     };
-    let exe = std::env::current_exe()
-        .map_err(|source| SweepError::Spawn { what: "the sweep (no path to this program)".into(), source })?;
+    Ok((sweep, manifest))
+}
+
+fn start(args: &SweepArgs, threads: Option<usize>) -> Result<()> {
+    let (sweep, mut manifest) = open_sweep(args)?;
+    let out = &sweep.root().to_path_buf();
+    let exe = this_program()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if args.slurm {
         let todo: Vec<usize> =

@@ -1,10 +1,13 @@
 //! Opening a saved session: every intact checkpoint's Snapshot at once, never recomputed, and
 //! what is damaged.
 
+use std::collections::BTreeSet;
 use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::file::{read_advisory, read_nonempty};
+use super::file::{open_regular, read_advisory, read_nonempty};
 use super::format::*;
 use super::{checksum, SessionDir, SessionError};
 use crate::experiment::Experiment;
@@ -56,6 +59,7 @@ impl std::fmt::Display for Damage {
 }
 
 /// What every snapshot of a session must fit.
+#[derive(Debug, Clone)]
 struct Expected {
     layers: usize,
     seen: usize,
@@ -299,4 +303,97 @@ pub fn check_shape(
 /// The log is advisory: a line cut short by a crash is skipped, not fatal.
 fn read_log(path: &Path) -> Vec<LogEntry> {
     read_advisory(path).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// Reads a session again as its writer adds to it: each [`Tail::read`] returns only what was
+/// committed since the reading before, checked as [`Session::open`] checks it, so a follower
+/// never reads a checkpoint twice.
+#[derive(Debug, Clone)]
+pub struct Tail {
+    dir: PathBuf,
+    expected: Expected,
+    /// Steps already handed out, intact or damaged.
+    known: BTreeSet<usize>,
+    /// The log file read (its inode: a resume replaces it), how far, and the last step it gave.
+    log_file: Option<u64>,
+    log_at: u64,
+    last_logged: Option<usize>,
+}
+
+/// What a session's writer added since the last reading, with its manifest now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    pub manifest: Manifest,
+    /// Newly committed checkpoints, in step order.
+    pub snapshots: Vec<Snapshot>,
+    pub damaged: Vec<Damage>,
+    /// Log lines appended since, each past the last step logged before.
+    pub log: Vec<LogEntry>,
+}
+
+impl Session {
+    /// A [`Tail`] that starts after what this reading holds.
+    pub fn tail(&self) -> Tail {
+        let seen = self.points.iter().filter(|p| p.seen).count();
+        Tail {
+            dir: self.dir.clone(),
+            expected: Expected { layers: self.manifest.model.layers + 1, seen, unseen: self.points.len() - seen },
+            known: self.snapshots.iter().map(|s| s.step).chain(self.damaged.iter().map(|d| d.step)).collect(),
+            log_file: None,
+            log_at: 0,
+            last_logged: self.log.last().map(|e| e.step),
+        }
+    }
+}
+
+impl Tail {
+    /// `settled` says the writer has let go: a listed checkpoint that cannot be read now never
+    /// will be, so it is damaged. Before that it is tried again next time, since a writer that
+    /// stops right on a checkpoint replaces that step's directory under a listing of it.
+    pub fn read(&mut self, settled: bool) -> Result<Update, SessionError> {
+        let manifest = read_manifest(&self.dir)?;
+        let layout = SessionDir::new(&self.dir);
+        let (mut snapshots, mut damaged) = (Vec::new(), Vec::new());
+        for entry in &manifest.checkpoints {
+            if self.known.contains(&entry.step) {
+                continue;
+            }
+            match read_checkpoint(&layout, entry, &self.expected) {
+                Ok(snap) => snapshots.push(snap),
+                Err(e) if settled => damaged.push(Damage::new(entry.step, &layout.checkpoints().join(&entry.dir), e)),
+                Err(_) => continue,
+            }
+            self.known.insert(entry.step);
+        }
+        let log = self.read_log(&layout.log());
+        Ok(Update { manifest, snapshots, damaged, log })
+    }
+
+    /// The log's complete lines appended since the last call; a line still being written waits
+    /// for its newline. Advisory like the log itself: what cannot be read is left out.
+    fn read_log(&mut self, path: &Path) -> Vec<LogEntry> {
+        let Ok(mut file) = open_regular(path) else { return Vec::new() };
+        let Ok(meta) = file.metadata() else { return Vec::new() };
+        if self.log_file != Some(meta.ino()) || meta.len() < self.log_at {
+            // A resume rewrote the log without the steps it trains again: those come anew.
+            if self.log_file.is_some() {
+                self.last_logged = None;
+            }
+            (self.log_file, self.log_at) = (Some(meta.ino()), 0);
+        }
+        let mut bytes = Vec::new();
+        if file.seek(SeekFrom::Start(self.log_at)).and_then(|_| file.read_to_end(&mut bytes)).is_err() {
+            return Vec::new();
+        }
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        self.log_at += complete as u64;
+        let after = self.last_logged;
+        let entries: Vec<LogEntry> = String::from_utf8_lossy(&bytes[..complete])
+            .lines()
+            .filter_map(|l| serde_json::from_str::<LogEntry>(l).ok())
+            .filter(|e| after.is_none_or(|s| e.step > s))
+            .collect();
+        self.last_logged = entries.last().map(|e| e.step).or(after);
+        entries
+    }
 }

@@ -6,6 +6,7 @@
 //! came back for them). Events and keys change them here and in `input`; widgets and tests only
 //! read them.
 
+mod follow;
 mod input;
 mod notice;
 mod probe;
@@ -14,6 +15,7 @@ mod ranges;
 mod run;
 mod view;
 
+pub use follow::Followed;
 pub use notice::{Level, Notice};
 pub(crate) use probe::verdict;
 pub use probe::{Probe, Probes};
@@ -75,12 +77,7 @@ impl App {
     pub fn replay(session: &Session, themes: ThemeSet) -> App {
         let m = &session.manifest;
         let mut app = App::blank(themes, Source::Replay(m.status));
-        app.run.phase = match m.status {
-            RunStatus::Running => Phase::Paused,
-            RunStatus::Finished => Phase::Finished,
-            RunStatus::Stopped => Phase::Stopped,
-            RunStatus::Failed => Phase::Failed,
-        };
+        app.run.phase = Phase::of(m.status);
         if let Some(reason) = &m.reason {
             let level = if m.status == RunStatus::Failed { Level::Error } else { Level::Info };
             app.view.notice = Some(Notice::new(level, reason));

@@ -45,6 +45,8 @@ pub struct SweepView {
     pub help_scroll: u16,
     pub themes: ThemeSet,
     pub notice: Option<Notice>,
+    /// The sweep's points run from this view (`sweep ... --view`) and have not all ended.
+    pub running_here: bool,
 }
 
 impl SweepView {
@@ -62,6 +64,7 @@ impl SweepView {
             help_scroll: 0,
             themes,
             notice: None,
+            running_here: false,
         }
     }
 

@@ -1,14 +1,19 @@
-//! The event loop: one channel fed by an input thread and the training worker; the UI thread
-//! only draws and never waits for training. The sweep view's loop is [`sweep`]'s, on the same
-//! channel, so a session opened from it reads the same keys.
+//! The event loop: one channel fed by an input thread and the training worker (or, for a session
+//! another process writes, [`follow`]'s reader); the UI thread only draws and never waits for
+//! training. The sweep view's loop is [`sweep`]'s, on the same channel, so a session opened from
+//! it reads the same keys.
 
+mod follow;
+mod pool;
 mod sweep;
 
+pub use follow::{follow_session, open_session};
+pub use pool::PoolEnd;
 pub use sweep::{run_sweep_view, watch_sweep};
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -19,7 +24,7 @@ use ratatui::crossterm::event::{
 use ratatui::crossterm::execute;
 use ratatui::DefaultTerminal;
 
-use super::app::{Action, App};
+use super::app::{Action, App, Followed};
 use super::theme::ThemeSet;
 use crate::error::{ErrorKind, Kind};
 use crate::model::DeviceChoice;
@@ -49,6 +54,10 @@ pub enum UiEvent {
     Signal,
     /// A new reading of the sweep directory, or why it could not be read.
     Sweep(Box<Result<SweepSummary, String>>),
+    /// A reading of the followed session, with its follower's id.
+    Followed(u64, Box<Followed>),
+    /// A line the sweep's pool printed (`sweep ... --view`).
+    Pool(String),
 }
 
 /// Set by a signal, so a screen opened from another (a session from the sweep view) ends them all.
@@ -96,7 +105,8 @@ impl Kind for UiError {
     }
 }
 
-fn require_terminal() -> Result<(), UiError> {
+/// The app's screens need a terminal on both ends; checked before anything is written.
+pub fn require_terminal() -> Result<(), UiError> {
     if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
         Ok(())
     } else {
@@ -163,8 +173,9 @@ pub fn run_live(run: RunConfig, opts: &UiOptions) -> Result<(), UiError> {
     app.set_probe_support(experiment.clone(), model.context);
     let engine = ProbeEngine::new(experiment, model, &out_dir, device)?;
     let prober = start_prober(engine, &tx)?;
-    let result =
-        with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, &rx, Some(&worker), Some(&prober), opts));
+    let result = with_terminal(tx, rx, |terminal, rx| {
+        event_loop(terminal, &mut app, &rx, Some(&worker), Some(&prober), None, opts)
+    });
     drop(app);
     let _ = worker.thread.join();
     // A failed run is said again once the terminal is back, and the exit status tells scripts.
@@ -174,13 +185,20 @@ pub fn run_live(run: RunConfig, opts: &UiOptions) -> Result<(), UiError> {
     }
 }
 
-/// Shows a saved session: every checkpoint at once, no training.
-pub fn run_replay(session: &Session, opts: &UiOptions) -> Result<(), UiError> {
+/// Shows a saved session: every checkpoint at once, no training; one that another process is
+/// writing is followed until it ends.
+pub fn run_replay(dir: &Path, opts: &UiOptions) -> Result<(), UiError> {
+    let (session, writer) = open_session(dir)?;
     require_terminal()?;
     let (tx, rx) = mpsc::channel();
     let (themes, warnings) = themes(opts);
-    let (mut app, prober) = replay_app(session, themes, warnings, &tx)?;
-    with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, &rx, None, prober.as_ref(), opts)).map(drop)
+    let (mut app, prober) = replay_app(&session, themes, warnings, &tx)?;
+    let follower = follow::start(&session, writer, &mut app, &tx)?;
+    let following = follower.as_ref().map(|f| f.id);
+    let result = with_terminal(tx, rx, |terminal, rx| {
+        event_loop(terminal, &mut app, &rx, None, prober.as_ref(), following, opts)
+    });
+    result.map(drop)
 }
 
 /// The replay of `session` and, where its spec still validates, a probe thread answering on `tx`.
@@ -265,6 +283,7 @@ fn event_loop(
     rx: &Receiver<UiEvent>,
     worker: Option<&RunHandle>,
     prober: Option<&Sender<ProbeCommand>>,
+    following: Option<u64>,
     opts: &UiOptions,
 ) -> Result<Option<Failure>, UiError> {
     let mut latency =
@@ -312,7 +331,8 @@ fn event_loop(
                 }
                 UiEvent::Signal => {}
                 UiEvent::Mouse(m) => app.on_mouse(m, terminal.get_frame().area()),
-                UiEvent::Resize | UiEvent::Sweep(_) => {}
+                UiEvent::Followed(id, f) if following == Some(id) => app.on_followed(*f),
+                UiEvent::Resize | UiEvent::Sweep(_) | UiEvent::Followed(..) | UiEvent::Pool(_) => {}
                 UiEvent::Probe(r) => {
                     probes_back.extend(probes_sent.remove(&(r.id, r.step)));
                     app.on_probe_result(r);

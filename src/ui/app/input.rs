@@ -120,18 +120,18 @@ impl App {
         None
     }
 
-    /// Moves the selection; in a live run, landing on the newest checkpoint resumes following
-    /// and leaving it stops, so scrubbing back is never undone by the next checkpoint.
+    /// Moves the selection; in a live or followed run, landing on the newest checkpoint resumes
+    /// following and leaving it stops, so scrubbing back is never undone by the next checkpoint.
     fn select(&mut self, index: usize) {
         let last = self.run.snapshots.len().saturating_sub(1);
         self.view.selected = index.min(last);
-        if self.run.source == Source::Live {
+        if matches!(self.run.source, Source::Live | Source::Follow) {
             self.view.follow = self.view.selected == last;
         }
     }
 
     fn toggle_follow(&mut self) {
-        if self.run.source != Source::Live {
+        if !matches!(self.run.source, Source::Live | Source::Follow) {
             self.set_status_message("replay: every checkpoint is already loaded, nothing to follow".into());
             return;
         }
@@ -145,6 +145,10 @@ impl App {
         match (self.run.source, self.run.phase) {
             (Source::Replay(_), _) => {
                 self.set_status_message("replay: there is no training to pause".into());
+                None
+            }
+            (Source::Follow, _) => {
+                self.set_status_message("another process trains this run: pause it there".into());
                 None
             }
             (Source::Live, Phase::Running) => {

@@ -15,6 +15,9 @@ pub enum Source {
     Live,
     /// A saved session; the status is what its manifest says.
     Replay(RunStatus),
+    /// A session another process writes now: its checkpoints arrive as they are committed, and
+    /// once the writer lets go it is a replay.
+    Follow,
 }
 
 /// State of the training run, as far as the UI knows.
@@ -28,6 +31,18 @@ pub enum Phase {
     Failed,
 }
 
+impl Phase {
+    /// A saved session's phase from its manifest: one still running is, to its reader, paused.
+    pub(crate) fn of(status: RunStatus) -> Phase {
+        match status {
+            RunStatus::Running => Phase::Paused,
+            RunStatus::Finished => Phase::Finished,
+            RunStatus::Stopped => Phase::Stopped,
+            RunStatus::Failed => Phase::Failed,
+        }
+    }
+}
+
 /// Loss points kept for the curve; beyond this, neighbours are averaged pairwise so a long run
 /// costs constant memory and drawing time.
 const MAX_LOSS_POINTS: usize = 1024;
@@ -38,6 +53,8 @@ pub struct RunData {
     pub phase: Phase,
     pub device: String,
     pub session_dir: PathBuf,
+    /// Who writes the session, while it is followed ("process 1234").
+    pub writer: Option<String>,
     pub total_steps: usize,
     pub step: usize,
     pub steps_per_s: f64,
@@ -74,6 +91,7 @@ impl RunData {
             phase: Phase::Running,
             device: String::new(),
             session_dir: PathBuf::new(),
+            writer: None,
             total_steps: 0,
             step: 0,
             steps_per_s: 0.0,

@@ -1,9 +1,11 @@
 //! The sweep view's loop: a reader thread re-reads the sweep directory every second (so points
 //! finishing in another process, or on Slurm, appear), keys move the selection, and Enter opens
-//! the point's session as a replay on the same terminal and channel; quitting it comes back.
+//! the point's session on the same terminal and channel (followed while its point runs);
+//! quitting it comes back. With `sweep ... --view` the view also runs the sweep's [`pool`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -11,11 +13,13 @@ use std::time::{Duration, Instant};
 
 use ratatui::DefaultTerminal;
 
+use super::follow::{self, open_session};
+use super::pool::{Pool, PoolEnd};
 use super::{event_loop, replay_app, require_terminal, themes, with_terminal, UiError, UiEvent, UiOptions};
 use super::{SIGNALLED, TICK};
 use crate::report::sweep_summary::{summarise, SweepSummary};
 use crate::session::sweep::SweepDir;
-use crate::session::Session;
+use crate::session::SessionError;
 use crate::sweep::slurm;
 use crate::ui::app::Level;
 use crate::ui::sweep_view::{SweepAction, SweepView};
@@ -25,21 +29,30 @@ const READ_EVERY: Duration = Duration::from_secs(1);
 /// How often Slurm is asked: each ask is a process and a message to its controller.
 const SLURM_EVERY: Duration = Duration::from_secs(5);
 
-/// Shows the sweep in `dir` until `q`, following it as its points run.
-pub fn run_sweep_view(dir: &Path, opts: &UiOptions) -> Result<(), UiError> {
+/// Shows the sweep in `dir` until `q`, following it as its points run. With `pool` (the command
+/// that runs the sweep's points), runs it meanwhile and says how it ended; quitting first stops it.
+pub fn run_sweep_view(dir: &Path, opts: &UiOptions, pool: Option<Command>) -> Result<Option<PoolEnd>, UiError> {
     require_terminal()?;
     // No sweep there: say so before taking the terminal.
     SweepDir::new(dir).read()?;
     let (tx, rx) = mpsc::channel();
     let (themes, warnings) = themes(opts);
     let mut view = SweepView::new(dir.to_path_buf(), themes);
+    let mut pool = pool.map(|command| Pool::start(command, &tx)).transpose()?;
+    if pool.is_some() {
+        view.running_here = true;
+        view.set_notice(Level::Info, "running the sweep's points here: q stops them, the same command resumes them");
+    }
     if let Some(w) = warnings.first() {
         view.set_notice(Level::Warning, w);
     }
     let reader = tx.clone();
     watch_sweep(dir.to_path_buf(), READ_EVERY, move |r| reader.send(UiEvent::Sweep(Box::new(r))).is_ok())?;
     let own = tx.clone();
-    with_terminal(tx, rx, |terminal, rx| sweep_loop(terminal, &mut view, &rx, &own))
+    let result = with_terminal(tx, rx, |terminal, rx| sweep_loop(terminal, &mut view, &rx, &own, pool.as_mut()));
+    // However the view ended, the points it started do not run on unannounced.
+    let ended = pool.map(Pool::finish);
+    result.map(|()| ended)
 }
 
 /// Reads the sweep in `dir` now and then every `every`, handing each reading to `on_read` until
@@ -77,6 +90,7 @@ fn sweep_loop(
     view: &mut SweepView,
     rx: &Receiver<UiEvent>,
     tx: &Sender<UiEvent>,
+    mut pool: Option<&mut Pool>,
 ) -> Result<(), UiError> {
     terminal.draw(|f| f.render_widget(&*view, f.area()))?;
     loop {
@@ -99,15 +113,33 @@ fn sweep_loop(
                 },
                 UiEvent::Signal => return Ok(()),
                 UiEvent::Sweep(read) => view.on_read(*read),
+                UiEvent::Pool(line) => {
+                    let level = match line.as_str() {
+                        l if l.starts_with("error:") => Level::Error,
+                        l if l.contains("FAILED") => Level::Warning,
+                        _ => Level::Info,
+                    };
+                    view.set_notice(level, &line);
+                    if let Some(p) = pool.as_deref_mut() {
+                        p.heard(&line);
+                    }
+                }
                 _ => {}
+            }
+        }
+        if let Some(end) = pool.as_deref_mut().filter(|_| view.running_here).and_then(|p| p.poll()) {
+            view.running_here = false;
+            match end {
+                PoolEnd::Failed(why) => view.set_notice(Level::Error, &format!("the sweep ended: {why}")),
+                _ => view.set_notice(Level::Info, "the sweep ran all its points: q quits"),
             }
         }
         terminal.draw(|f| f.render_widget(&*view, f.area()))?;
     }
 }
 
-/// Replays the session in `dir` until the user quits it; a session that cannot be shown is a
-/// notice in the sweep view, not the end of it.
+/// Shows the session in `dir` until the user quits it: a replay, followed while its point runs.
+/// A session that cannot be shown is a notice in the sweep view, not the end of it.
 fn open_point(
     terminal: &mut DefaultTerminal,
     view: &mut SweepView,
@@ -115,16 +147,23 @@ fn open_point(
     rx: &Receiver<UiEvent>,
     tx: &Sender<UiEvent>,
 ) -> Result<(), UiError> {
-    let session = match Session::open(dir).and_then(|s| s.require_intact().map(|()| s)) {
-        Ok(s) => s,
+    let (session, writer) = match open_session(dir) {
+        Ok(opened) => opened,
+        // Its process has the lock but has not written the manifest yet.
+        Err(SessionError::NoManifest(_)) if view.selected_point().is_some_and(|p| p.state == "running") => {
+            view.set_notice(Level::Info, "the point is starting: nothing to show yet, Enter again in a moment");
+            return Ok(());
+        }
         Err(e) => {
             view.set_notice(Level::Error, &e.to_string());
             return Ok(());
         }
     };
     let (mut app, prober) = replay_app(&session, view.themes.clone(), Vec::new(), tx)?;
+    let follower = follow::start(&session, writer, &mut app, tx)?;
     // The replay's own latency log and theme files are the sweep view's: none beyond its themes.
-    event_loop(terminal, &mut app, rx, None, prober.as_ref(), &UiOptions::default())?;
+    event_loop(terminal, &mut app, rx, None, prober.as_ref(), follower.as_ref().map(|f| f.id), &UiOptions::default())?;
+    drop(follower);
     let name = dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     view.set_notice(Level::Info, &format!("closed {name}: Enter opens the selected point again"));
     Ok(())

@@ -272,6 +272,11 @@ fn placeholder(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             Line::styled(format!("first checkpoint at step {}", fmt_step(run.first_checkpoint)), theme.text()),
             Line::styled(format!("now at step {} of {}", fmt_step(run.step), fmt_step(run.total_steps)), theme.dim()),
         ],
+        Source::Follow => vec![
+            Line::styled("following a run another process writes…", theme.title()),
+            Line::styled("its first checkpoint is not saved yet", theme.text()),
+            Line::styled(format!("now at step {} of {}", fmt_step(run.step), fmt_step(run.total_steps)), theme.dim()),
+        ],
         Source::Replay(_) => vec![Line::styled("this session has no checkpoints", theme.dim())],
     };
     centred(lines, area, buf);

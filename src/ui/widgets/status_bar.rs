@@ -21,14 +21,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 RunStatus::Stopped => " REPLAY · stopped ",
                 RunStatus::Running => " REPLAY · incomplete ",
                 RunStatus::Failed => " REPLAY · failed ",
-            },
+            }
+            .to_string(),
             theme.accent(),
         ),
-        (Source::Live, Phase::Running) => (" ● RUNNING ", theme.ok()),
-        (Source::Live, Phase::Paused) => (" ⏸ PAUSED ", theme.paused()),
-        (Source::Live, Phase::Finished) => (" ✔ FINISHED ", theme.ok()),
-        (Source::Live, Phase::Stopped) => (" ■ STOPPED ", theme.paused()),
-        (Source::Live, Phase::Failed) => (" ✖ FAILED ", theme.error()),
+        // Next to the badge, where a narrow terminal still shows it: the run is not this one's.
+        (Source::Follow, _) => {
+            (format!(" ● FOLLOWING {} ", run.writer.as_deref().unwrap_or("another process")), theme.ok())
+        }
+        (Source::Live, Phase::Running) => (" ● RUNNING ".to_string(), theme.ok()),
+        (Source::Live, Phase::Paused) => (" ⏸ PAUSED ".to_string(), theme.paused()),
+        (Source::Live, Phase::Finished) => (" ✔ FINISHED ".to_string(), theme.ok()),
+        (Source::Live, Phase::Stopped) => (" ■ STOPPED ".to_string(), theme.paused()),
+        (Source::Live, Phase::Failed) => (" ✖ FAILED ".to_string(), theme.error()),
     };
     let pct = (run.step * 100).checked_div(run.total_steps).unwrap_or(0);
     let mut info = vec![Span::styled(badge, badge_style)];
@@ -42,7 +47,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         fmt_step(run.step),
         fmt_step(run.total_steps)
     )));
-    if run.source == Source::Live && run.phase == Phase::Running && run.steps_per_s > 0.0 {
+    let training = matches!(run.source, Source::Live | Source::Follow) && run.phase == Phase::Running;
+    if training && run.steps_per_s > 0.0 {
         let left = run.total_steps.saturating_sub(run.step) as f64 / run.steps_per_s;
         info.push(Span::raw(format!(" · {:.1} steps/s · ETA {}", run.steps_per_s, fmt_duration(left))));
     }
@@ -95,10 +101,10 @@ fn hints(app: &App) -> Vec<&'static str> {
     let (run, view, probes) = (app.run(), app.view(), app.probes());
     let mut h = vec!["? help", "q quit", "←→ checkpoint", "↑↓ layer"];
     // Live, pausing and following matter more than the view toggles that follow.
-    if run.source == Source::Live {
-        match run.phase {
-            Phase::Running => h.push("space pause"),
-            Phase::Paused => h.push("space resume"),
+    if matches!(run.source, Source::Live | Source::Follow) {
+        match (run.source, run.phase) {
+            (Source::Live, Phase::Running) => h.push("space pause"),
+            (Source::Live, Phase::Paused) => h.push("space resume"),
             _ => {}
         }
         if !view.follow {

@@ -56,6 +56,9 @@ fn title_line(view: &SweepView, area: Rect, buf: &mut Buffer) {
             ] {
                 spans.push(Span::styled(format!("{} {state}  ", s.count(state)), style));
             }
+            if view.running_here {
+                spans.push(Span::styled("running here  ", theme.accent()));
+            }
             if let Some(job) = s.slurm_jobs.last() {
                 spans.push(Span::styled(format!("slurm job {job}"), theme.dim()));
             }

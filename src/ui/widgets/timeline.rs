@@ -23,7 +23,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     ];
     match run.source {
         Source::Live if view.follow => title.push(Span::styled(" ● following live ", theme.accent())),
-        Source::Live => title.push(Span::styled(" ◼ not following (f) ", theme.warning())),
+        Source::Follow if view.follow => {
+            let writer = run.writer.as_deref().unwrap_or("another process");
+            title.push(Span::styled(format!(" ● following {writer} "), theme.accent()));
+        }
+        Source::Live | Source::Follow => title.push(Span::styled(" ◼ not following (f) ", theme.warning())),
         Source::Replay(_) => title.push(Span::styled(" replay ", theme.dim())),
     }
     panel(theme, Line::from(title), view.focus == Panel::Timeline).render(area, buf);
