@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod headless;
 pub mod prepare;
+pub mod study;
 pub mod sweep;
 
 use crate::error::{ErrorKind, Kind};

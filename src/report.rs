@@ -7,6 +7,8 @@ pub mod figures;
 pub mod npy;
 pub mod probe_report;
 pub mod projector;
+pub mod study_figures;
+pub mod study_report;
 pub mod summary;
 pub mod sweep_figures;
 pub mod sweep_series;
