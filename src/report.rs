@@ -7,6 +7,7 @@ pub mod figures;
 pub mod npy;
 pub mod probe_report;
 pub mod projector;
+pub mod study_data;
 pub mod study_figures;
 pub mod study_report;
 pub mod summary;

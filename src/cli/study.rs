@@ -10,7 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::{ErrorKind, Kind};
 use crate::model::DeviceChoice;
-use crate::report::study_report::{compare_command, gather, report, table, write_report, StudyReport};
+use crate::report::study_data::gather;
+use crate::report::study_report::{compare_command, report, table, write_report, StudyReport};
 use crate::report::ReportError;
 use crate::session::reader::read_manifest;
 use crate::session::study::{StudyDir, StudyManifest};

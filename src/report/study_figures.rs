@@ -12,7 +12,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::figures::{
     axes, legend_lower_right, register_embedded_font, save, shorten, task_colour, text, Drawn, Figure,
 };
-use super::study_report::StudyData;
+use super::study_data::StudyData;
 use super::ReportError;
 use crate::session::study::REPORT_STEM;
 use crate::study::metrics::Point;

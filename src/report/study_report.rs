@@ -1,5 +1,4 @@
-//! A study's report: every run's metrics gathered from its directory, each arm's mean and
-//! standard deviation over its seeds, as the JSON object `study run --json` prints
+//! A study's report: each arm's mean and standard deviation over its seeds of the runs' metrics, as the JSON object `study run --json` prints
 //! (`report.json`) and a markdown table (`report.md`); `study show` reads the same.
 
 use std::collections::BTreeMap;
@@ -7,50 +6,15 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::study_data::{RunData, StudyData};
 use super::study_figures::render_study_figure;
 use super::ReportError;
-use crate::session::study::{RunMetrics, StudyDir, StudyManifest, StudyRun};
+use crate::session::study::{RunMetrics, StudyDir};
 use crate::session::writer::write_atomic;
-use crate::session::Session;
-use crate::study::metrics::{curve, metric, phases, PhaseSpan, Point};
-use crate::study::runner::{state, RunState};
+use crate::study::metrics::metric;
 
 /// Metrics whose value is a step at which a threshold was reached: a seed may never reach it.
 const THRESHOLD_METRICS: [&str; 2] = ["steps_to_unseen_90", "instruction_steps_to_unseen_90"];
-
-/// One run as read back: its state, metrics and checkpoints.
-#[derive(Debug, Clone)]
-pub struct RunData {
-    pub run: StudyRun,
-    pub state: RunState,
-    pub metrics: Option<RunMetrics>,
-    pub curve: Vec<Point>,
-    pub phases: Vec<PhaseSpan>,
-}
-
-/// Everything the report is made from.
-#[derive(Debug, Clone)]
-pub struct StudyData {
-    pub dir: PathBuf,
-    pub manifest: StudyManifest,
-    pub runs: Vec<RunData>,
-}
-
-/// Reads every run of the study at `dir` as it stands now.
-pub fn gather(dir: &StudyDir, manifest: &StudyManifest) -> Result<StudyData, ReportError> {
-    let mut runs = Vec::with_capacity(manifest.runs.len());
-    for run in &manifest.runs {
-        let session = Session::open(&dir.run(run)).ok();
-        runs.push(RunData {
-            run: run.clone(),
-            state: state(dir, run),
-            metrics: dir.read_metrics(run)?,
-            curve: session.as_ref().map(curve).unwrap_or_default(),
-            phases: session.as_ref().map(phases).unwrap_or_default(),
-        });
-    }
-    Ok(StudyData { dir: dir.root().to_path_buf(), manifest: manifest.clone(), runs })
-}
 
 /// The report object: `{"study": NAME, "arms": [{"name", "seeds", "metrics": {...}}]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
