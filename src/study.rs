@@ -33,6 +33,8 @@ pub enum StudyError {
     Different(PathBuf),
     #[error("{}: not empty and not a clusterscope study; choose another --out (nothing was written)", .0.display())]
     Occupied(PathBuf),
+    #[error("{}: not a clusterscope study (no study.json)", .0.display())]
+    NotAStudy(PathBuf),
     #[error("{}: no run {index} (the study has {count})", dir.display())]
     NoRun { dir: PathBuf, index: usize, count: usize },
     /// An embedded definition that cannot be used: a defect of this program.
@@ -63,6 +65,7 @@ impl Kind for StudyError {
             | StudyError::Seeds(..)
             | StudyError::Different(_)
             | StudyError::Occupied(_)
+            | StudyError::NotAStudy(_)
             | StudyError::NoRun { .. } => ErrorKind::Usage,
             StudyError::Arm { source, .. } => source.kind(),
             StudyError::Model { .. } => ErrorKind::BadData,

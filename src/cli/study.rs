@@ -131,13 +131,22 @@ pub fn run(args: StudyArgs, threads: Option<usize>) -> Result<()> {
         }
         StudyAction::Show { dir, json } => show(&dir, json),
         StudyAction::RunOne { dir, index, device } => {
+            let manifest = read_study(&dir)?;
             let study = StudyDir::new(&dir);
-            let manifest = study.read()?;
             run_one(&study, &manifest, index, device_choice(&device)?)?;
             eprintln!("run {index}: trained and measured");
             Ok(())
         }
     }
+}
+
+/// The study in `dir`, or why it is not one.
+fn read_study(dir: &Path) -> Result<StudyManifest> {
+    let study = StudyDir::new(dir);
+    if dir.is_dir() && !study.manifest().exists() {
+        return Err(StudyError::NotAStudy(dir.to_path_buf()).into());
+    }
+    Ok(study.read()?)
 }
 
 fn device_choice(s: &str) -> Result<DeviceChoice> {
@@ -167,8 +176,8 @@ fn list(json: bool) -> Result<()> {
 }
 
 pub fn show(dir: &Path, json: bool) -> Result<()> {
+    let manifest = read_study(dir)?;
     let study = StudyDir::new(dir);
-    let manifest = study.read()?;
     let data = gather(&study, &manifest)?;
     print_report(&report(&data), &manifest, json)
 }
