@@ -125,7 +125,7 @@ impl StudyFigure {
 impl Figure for StudyFigure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
         root.fill(&WHITE)?;
-        let root = root.titled(&self.caption, text(30))?;
+        let root = root.margin(14, 0, 0, 0).titled(&self.caption, text(30))?;
         let cells = root.margin(10, 10, 10, 20).split_evenly((1, 2));
         for (cell, panel) in cells.iter().zip(&self.panels) {
             self.draw_panel(cell, panel)?;
