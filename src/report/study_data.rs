@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use super::ReportError;
+use crate::record::PhaseMark;
 use crate::session::study::{RunMetrics, StudyDir, StudyManifest, StudyRun};
 use crate::session::Session;
-use crate::study::metrics::{curve, phases, PhaseSpan, Point};
+use crate::study::metrics::{curve, phases, Point};
 use crate::study::runner::{state, RunState};
 
 /// One run as read back: its state, metrics and checkpoints.
@@ -16,7 +17,7 @@ pub struct RunData {
     pub state: RunState,
     pub metrics: Option<RunMetrics>,
     pub curve: Vec<Point>,
-    pub phases: Vec<PhaseSpan>,
+    pub phases: Vec<PhaseMark>,
 }
 
 /// Everything the report is made from.

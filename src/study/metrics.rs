@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::StudyError;
 use crate::model::DeviceChoice;
+use crate::record::PhaseMark;
 use crate::session::study::RunMetrics;
 use crate::session::Session;
 use crate::train::attribution_share::measure_share;
@@ -82,16 +83,6 @@ pub struct Point {
     pub ari: Option<f64>,
 }
 
-/// One phase of a run, in global steps.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PhaseSpan {
-    pub name: String,
-    pub start: usize,
-    pub steps: usize,
-    /// instructions, task_identity or tables.
-    pub data: String,
-}
-
 /// Every intact checkpoint of a session, by step.
 pub fn curve(session: &Session) -> Vec<Point> {
     let mut points: Vec<Point> = session
@@ -106,27 +97,14 @@ pub fn curve(session: &Session) -> Vec<Point> {
     points
 }
 
-/// The session's phases, read from its spec: one phase of instructions when it has none.
-pub fn phases(session: &Session) -> Vec<PhaseSpan> {
-    let spec: toml::Table = session.manifest.experiment.parse().unwrap_or_default();
-    let listed = spec.get("phases").and_then(toml::Value::as_array).cloned().unwrap_or_default();
-    let mut start = 0;
-    let mut out = Vec::with_capacity(listed.len());
-    for p in &listed {
-        let steps = p.get("steps").and_then(toml::Value::as_integer).unwrap_or(0).max(0) as usize;
-        let text = |k: &str, or: &str| p.get(k).and_then(toml::Value::as_str).unwrap_or(or).to_string();
-        out.push(PhaseSpan { name: text("name", "?"), start, steps, data: text("data", "instructions") });
-        start += steps;
+/// The session's phases as its manifest records them; one phase of instructions for a run
+/// without `[[phases]]`.
+pub fn phases(session: &Session) -> Vec<PhaseMark> {
+    let m = &session.manifest;
+    if !m.phases.is_empty() {
+        return m.phases.clone();
     }
-    if out.is_empty() {
-        out.push(PhaseSpan {
-            name: "train".into(),
-            start: 0,
-            steps: session.manifest.total_steps,
-            data: "instructions".into(),
-        });
-    }
-    out
+    vec![PhaseMark { name: "train".into(), start: 0, steps: m.total_steps, data: "instructions".into() }]
 }
 
 /// The first point whose unseen accuracy reaches `threshold` at or after step `from`.

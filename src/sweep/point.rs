@@ -102,7 +102,7 @@ pub fn train_session(
 ) -> Result<Ran, SweepError> {
     let model = ModelConfig::from_spec(&experiment.spec.model, experiment.tokenizer.len(), experiment.max_sequence_len)
         .map_err(|source| SweepError::Model { index, source })?;
-    let steps = steps.unwrap_or(experiment.spec.train.steps);
+    let steps = steps.unwrap_or(experiment.default_steps());
     let resume = match session_state(&session) {
         PointState::Finished => return Ok(Ran::Skipped),
         PointState::Pending => false,
