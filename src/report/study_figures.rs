@@ -97,17 +97,20 @@ impl StudyFigure {
         let ticks: [&dyn Fn(&f64) -> String; 2] = [&|v| format!("{v:.0}"), &|v| format!("{v:.1}")];
         let mut chart = axes(area, panel.title, (self.x_range, y), ["training step (all phases)", ""], ticks)?;
         let label = text(18).pos(Pos::new(HPos::Left, VPos::Top));
+        let mut marked: Vec<(f64, &str)> = Vec::new();
         for (i, arm) in panel.arms.iter().enumerate() {
             let colour = task_colour(i);
             for (step, name) in &arm.boundaries {
+                // A boundary several arms share is drawn once, in the first one's colour.
+                if marked.contains(&(*step, name.as_str())) {
+                    continue;
+                }
+                marked.push((*step, name.as_str()));
                 let dashed = DashedLineSeries::new([(*step, y.0), (*step, y.1)], 10, 7, colour.stroke_width(2));
                 chart.draw_series(dashed)?;
-                let (px, py) = chart.backend_coord(&(*step, y.1));
-                area.draw(&Text::new(
-                    shorten(name, 16),
-                    (px + 4, py + 4 + 20 * i as i32),
-                    label.clone().color(&colour),
-                ))?;
+                // Just right of the line, below the top, one row per arm so two arms' names never overlap.
+                let name = Text::new(shorten(name, 16), (4, 4 + 20 * i as i32), label.clone().color(&colour));
+                chart.draw_series(std::iter::once(EmptyElement::at((*step, y.1)) + name))?;
             }
             for seed in &arm.seeds {
                 chart.draw_series(LineSeries::new(seed.iter().copied(), colour.mix(0.3).stroke_width(1)))?;
