@@ -68,7 +68,8 @@ fn check_study(name: &str, arms: &[&str], metrics: &[&str]) -> Value {
         assert!(session.starts_with(out.join(arm["name"].as_str().unwrap())), "{}", session.display());
         let shown = bin().arg("show").arg(&session).arg("--json").assert().success();
         let shown = json_of(&shown.get_output().stdout);
-        assert_eq!(shown["manifest"]["status"], "finished", "{}", session.display());
+        assert_eq!(shown["status"], "finished", "{}", session.display());
+        assert!(shown["checkpoints"].as_array().is_some_and(|c| c.len() >= 2), "{shown}");
     }
     for ext in ["md", "json", "png", "svg"] {
         assert!(out.join(format!("report.{ext}")).is_file(), "report.{ext}");
