@@ -98,6 +98,7 @@ fn check_study(name: &str, arms: &[&str], metrics: &[&str]) -> Value {
     assert_eq!(std::fs::metadata(&manifest).unwrap().modified().unwrap(), before);
     if name == "task-identity" {
         refuses_another_study_in(&out);
+        measures_again_what_lost_its_metrics(&out, arms);
     }
     report
 }
@@ -110,6 +111,25 @@ fn task_identity() {
         &["steps_to_unseen_90", "instruction_steps_to_unseen_90", "final_unseen_accuracy", "final_ari"],
     );
     assert_eq!(r["size"], "tiny");
+}
+
+/// A run whose session finished but whose metrics are gone (killed while measuring) is
+/// measured again, not trained again; the others are left alone.
+fn measures_again_what_lost_its_metrics(out: &Path, arms: &[&str]) {
+    let metrics = out.join(format!("{}/seed-1.metrics.json", arms[1]));
+    let kept = std::fs::read(&metrics).unwrap();
+    let manifest = out.join(format!("{}/seed-1/manifest.json", arms[1]));
+    let before = std::fs::metadata(&manifest).unwrap().modified().unwrap();
+    std::fs::remove_file(&metrics).unwrap();
+    let again = run_tiny("task-identity", out).assert().success();
+    let said = String::from_utf8_lossy(&again.get_output().stderr);
+    assert!(
+        said.contains("1 run done earlier: skipped")
+            && said.contains(&format!("{}/seed-1: trained and measured", arms[1])),
+        "{said}"
+    );
+    assert_eq!(std::fs::metadata(&manifest).unwrap().modified().unwrap(), before, "not trained again");
+    assert_eq!(json_of(&std::fs::read(&metrics).unwrap()), json_of(&kept), "the same metrics");
 }
 
 /// A study directory holds one study: another study, or the same at another size or with other

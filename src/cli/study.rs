@@ -249,7 +249,10 @@ fn start(name: &str, out: &Path, opts: &RunOptions) -> Result<()> {
     let mut running: Vec<String> = Vec::new();
     let mut last_read = Instant::now() - Duration::from_secs(1);
     let result = run_all(&study, &manifest, &pool, |e| match e {
-        PoolEvent::Skipped(n) if n > 0 => bar.suspend(|| eprintln!("{n} runs done earlier: skipped")),
+        PoolEvent::Skipped(n) if n > 0 => {
+            let runs = if n == 1 { "run" } else { "runs" };
+            bar.suspend(|| eprintln!("{n} {runs} done earlier: skipped"));
+        }
         PoolEvent::Skipped(_) => {}
         PoolEvent::Started { params, .. } => {
             running.push(params);
