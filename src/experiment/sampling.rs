@@ -49,12 +49,14 @@ impl BatchSampler {
     /// phase's targets.
     pub fn batch(&mut self, exp: &Experiment, phase: &Phase, size: usize) -> Vec<Example> {
         if let Family::Rewrite(r) = exp.family.as_ref() {
+            // Every training rule has at least one example (`Rewrites::from_spec` gives each
+            // rule its share of the budget, at least one), so a batch is always `size` long.
             return (0..size)
-                .filter_map(|_| {
+                .map(|_| {
                     let rule = self.rng.random_range(0..r.train.len());
                     let data = &r.data[rule];
-                    let e = data.get(self.rng.random_range(0..data.len().max(1)))?;
-                    Some(rewrite_example(r, rule, &r.train[rule], e, true))
+                    let e = &data[self.rng.random_range(0..data.len())];
+                    rewrite_example(r, rule, &r.train[rule], e, true)
                 })
                 .collect();
         }
