@@ -4,6 +4,7 @@
 mod checks;
 pub mod family;
 pub mod limits;
+pub mod phases;
 pub mod probe;
 pub mod regex;
 pub mod rewrite;
@@ -13,6 +14,7 @@ pub mod spec;
 pub mod tokenizer;
 
 use family::{Family, LookupTables};
+use phases::{Phase, PhasePlan};
 use regex::WordRegex;
 use rewrite::{Rewrites, Rule, ARROW};
 use sampling::{rng_for, AnalysisSet};
@@ -81,6 +83,8 @@ pub struct Experiment {
     pub max_sequence_len: usize,
     /// Things that will run but probably not as intended (e.g. a held-out word never trained).
     pub warnings: Vec<String>,
+    /// The spec's `[[phases]]`, validated; empty without them.
+    pub phases: Vec<Phase>,
 }
 
 impl Experiment {
@@ -171,6 +175,20 @@ impl Experiment {
                 }
             }
         }
+        let phases = phases::validate(&spec, &tasks, true)?;
+        if phases.iter().any(|p| p.data == spec::PhaseData::TaskIdentity) {
+            for t in &tasks {
+                let token = phases::identity_token(&t.name);
+                if !known.insert(token.clone()) {
+                    return Err(invalid(
+                        "phases",
+                        format!("{token:?}"),
+                        "the task-identity token is also an instruction word",
+                    ));
+                }
+                words.push(token);
+            }
+        }
         limits::check_vocabulary(words.len())?;
         let symbol_set: HashSet<&String> = symbols.iter().collect();
         if let Some(w) = words.iter().find(|w| symbol_set.contains(w)) {
@@ -191,6 +209,7 @@ impl Experiment {
             tokenizer,
             max_sequence_len: Tokenizer::sequence_len(max_words),
             warnings: Vec::new(),
+            phases,
         };
         exp.check_distributions()?;
         Ok(exp)
@@ -209,11 +228,12 @@ impl Experiment {
             ));
         }
         let rewrites = Rewrites::from_spec(rs, spec.seed)?;
-        let tasks = rewrites
+        let tasks: Vec<Task> = rewrites
             .label_names()
             .into_iter()
             .map(|name| Task { name, distributions: Vec::new(), seen: Vec::new(), unseen: Vec::new() })
             .collect();
+        let phases = phases::validate(&spec, &tasks, false)?;
         let symbols = rewrites.alphabet.clone();
         let tokenizer = Tokenizer::new(&symbols, &[ARROW.to_string()]);
         let mut warnings = Vec::new();
@@ -230,6 +250,7 @@ impl Experiment {
             family: Arc::new(Family::Rewrite(Box::new(rewrites))),
             tokenizer,
             warnings,
+            phases,
             spec,
         })
     }
@@ -299,6 +320,41 @@ impl Experiment {
             Family::Lookup(l) => (0..l.inputs()).filter_map(|i| l.output(task, i)).collect(),
             Family::Rewrite(_) => Vec::new(),
         }
+    }
+
+    /// Steps a run of this experiment trains unless told otherwise: its phases' together, or
+    /// `train.steps`.
+    pub fn default_steps(&self) -> usize {
+        self.phases.last().map_or(self.spec.train.steps, Phase::end)
+    }
+
+    /// The run's phases for a run of `steps` steps: the spec's (whose steps are fixed, checked
+    /// when the run is prepared), or one phase of the instructions.
+    pub fn plan(&self, steps: usize) -> PhasePlan {
+        if self.phases.is_empty() {
+            PhasePlan { phases: vec![phases::implicit(&self.tasks, &self.spec, steps)], explicit: false }
+        } else {
+            PhasePlan { phases: self.phases.clone(), explicit: true }
+        }
+    }
+
+    /// This experiment answering with other tables (a phase's targets): the same tasks,
+    /// vocabulary and sampling, other answers.
+    pub fn with_tables(&self, tables: LookupTables) -> Experiment {
+        Experiment { family: Arc::new(Family::Lookup(tables)), ..self.clone() }
+    }
+
+    /// `examples` with their answers taken from this experiment's family (a phase's targets).
+    pub fn retarget(&self, examples: &[Example]) -> Vec<Example> {
+        let Family::Lookup(l) = self.family.as_ref() else { return examples.to_vec() };
+        examples
+            .iter()
+            .map(|e| {
+                let output =
+                    e.input.first().and_then(|&i| l.output(e.task, i)).map_or_else(|| e.output.clone(), |o| vec![o]);
+                Example { output, ..e.clone() }
+            })
+            .collect()
     }
 
     pub fn num_tasks(&self) -> usize {

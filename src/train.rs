@@ -2,6 +2,7 @@
 //! analysis thread, and the prober. They own the model and the device; what leaves them is plain
 //! data ([`crate::record`]) through the messages in [`protocol`].
 
+pub mod align;
 pub mod analyser;
 pub mod batch;
 pub mod error;

@@ -88,7 +88,7 @@ fn same_seed_same_data() {
     let mut sa = clusterscope::experiment::sampling::BatchSampler::new(5);
     let mut sb = clusterscope::experiment::sampling::BatchSampler::new(5);
     for _ in 0..5 {
-        assert_eq!(sa.batch(&a, 16), sb.batch(&b, 16));
+        assert_eq!(sa.batch(&a, a.plan(10).at(0), 16), sb.batch(&b, b.plan(10).at(0), 16));
     }
     let c = tiny_experiment(Some(6));
     assert_ne!(a.analysis_set(), c.analysis_set());

@@ -36,11 +36,12 @@ fn no_held_out_rule_is_ever_trained_on_and_every_answer_is_the_reference_rewrite
     let held_out: HashSet<String> = r.held_out.iter().map(|rule| rule.display(&r.alphabet)).collect();
     assert_eq!(held_out.len(), 12);
     let mut sampler = BatchSampler::new(exp.seed);
+    let plan = exp.plan(exp.default_steps());
     let mut trained = HashSet::new();
     let mut noops = 0;
     let mut n = 0;
     for _ in 0..300 {
-        for e in sampler.batch(&exp, 32) {
+        for e in sampler.batch(&exp, plan.at(0), 32) {
             let rule = rule_text(&e.instruction);
             assert!(!held_out.contains(&rule), "held-out rule {rule} in a training batch");
             let (z, out) = (exp.render(&e.input), exp.render(&e.output));

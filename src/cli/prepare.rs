@@ -166,10 +166,11 @@ pub fn prepare(args: &RunArgs) -> Result<RunConfig> {
     let experiment = load_experiment(args.experiment.as_deref(), args.seed)?;
     let device = parse_device(args.device.as_deref().unwrap_or("auto"))?;
     let model = model_for(&experiment)?;
-    let steps = args.steps.unwrap_or(experiment.spec.train.steps);
+    let steps = args.steps.unwrap_or(experiment.default_steps());
     if steps == 0 {
         return usage("--steps 0: need at least 1 step");
     }
+    phased_steps(&experiment, steps)?;
     let out_dir = match (&args.out, &args.name) {
         (Some(dir), _) => dir.clone(),
         (None, Some(name)) => Path::new("sessions").join(session_name(name)?),
@@ -205,6 +206,7 @@ fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
     // Killed before its first checkpoint: nothing to go on from, so the run starts again in place
     // with the spec it was started with.
     let fresh = restartable(dir);
+    phased_steps(&experiment, steps)?;
     let done = manifest.resume.map_or(0, |r| r.step);
     if steps <= done {
         return usage(format!(
@@ -223,11 +225,32 @@ fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
     })
 }
 
+/// A run in phases is as long as its phases together: `--steps` may not say otherwise.
+fn phased_steps(experiment: &Experiment, steps: usize) -> Result<()> {
+    let fixed = experiment.default_steps();
+    if experiment.phases.is_empty() || steps == fixed {
+        return Ok(());
+    }
+    usage(format!(
+        "--steps {steps}: this experiment's phases fix the run at {fixed} steps (change their `steps`, or use --stop-at)"
+    ))
+}
+
 /// The model an experiment's `[model]` section asks for, checked as training would check it and
 /// against the memory this machine has, so `spec` and `train` refuse alike.
 pub fn model_for(experiment: &Experiment) -> Result<ModelConfig> {
     let model = ModelConfig::from_spec(&experiment.spec.model, experiment.tokenizer.len(), experiment.max_sequence_len)
         .map_err(PrepareError::Model)?;
+    for p in &experiment.phases {
+        if let Some(layer) = p.align.as_ref().and_then(|a| a.layer).filter(|&l| l > model.layers) {
+            return Err(SpecError::Invalid {
+                field: format!("phases[{}].align.layer", p.index),
+                value: layer.to_string(),
+                reason: format!("the model has layers 0..={} (0 = embeddings)", model.layers),
+            }
+            .into());
+        }
+    }
     let train = &experiment.spec.train;
     let points = experiment.num_tasks() * (train.analysis_per_task + train.unseen_per_task);
     let stored = 4 * points as u128 * (model.layers as u128 + 1) * model.d_model as u128;

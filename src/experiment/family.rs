@@ -28,6 +28,13 @@ impl Family {
         }
     }
 
+    pub fn lookup(&self) -> Option<&LookupTables> {
+        match self {
+            Family::Lookup(l) => Some(l),
+            Family::Rewrite(_) => None,
+        }
+    }
+
     pub fn rewrites(&self) -> Option<&Rewrites> {
         match self {
             Family::Rewrite(r) => Some(r),
@@ -80,6 +87,50 @@ impl LookupTables {
     /// probe can ask for anything).
     pub fn output(&self, task: usize, input: usize) -> Option<usize> {
         self.tables.get(task)?.get(input).copied()
+    }
+
+    /// Every task's table, `tables()[task][input]`.
+    pub fn tables(&self) -> &[Vec<usize>] {
+        &self.tables
+    }
+
+    /// These tables with other answers for some tasks: `answers[task]`, where given (the same
+    /// length as the alphabet), replaces that task's table; an empty entry keeps it.
+    pub fn with_answers(&self, answers: &[Vec<usize>]) -> LookupTables {
+        let tables = self
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(t, table)| match answers.get(t) {
+                Some(a) if a.len() == table.len() && a.iter().all(|&s| s < self.symbols) => a.clone(),
+                _ => table.clone(),
+            })
+            .collect();
+        LookupTables { tables, symbols: self.symbols }
+    }
+
+    /// These tables with, for each of `tasks`, `round(fraction * inputs)` entries (chosen from
+    /// `rng`) given another answer, drawn uniformly from the other symbols.
+    pub fn overridden<R: Rng>(&self, tasks: &[usize], fraction: f64, rng: &mut R) -> LookupTables {
+        let mut tables = self.tables.clone();
+        let n = ((fraction * self.symbols as f64).round() as usize).min(self.symbols);
+        for &t in tasks {
+            let Some(table) = tables.get_mut(t) else { continue };
+            let mut inputs: Vec<usize> = (0..table.len()).collect();
+            inputs.shuffle(rng);
+            for &i in inputs.iter().take(n) {
+                if self.symbols < 2 {
+                    break;
+                }
+                // A draw from the other symbols: skip over the current answer.
+                let mut s = rng.random_range(0..self.symbols - 1);
+                if s >= table[i] {
+                    s += 1;
+                }
+                table[i] = s;
+            }
+        }
+        LookupTables { tables, symbols: self.symbols }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Seeded sampling of examples: training batches and the fixed analysis set.
 
 use super::family::Family;
+use super::phases::{identity_token, Phase};
 use super::rewrite::{RewriteExample, Rewrites, Rule};
+use super::spec::PhaseData;
 use super::{Example, Experiment};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -41,26 +43,38 @@ impl BatchSampler {
         BatchSampler { rng, seed: state.seed }
     }
 
-    /// A batch: task uniform, then one of its seen distributions, then an input; for
-    /// rewrites, a training rule uniform, then one of its fixed examples.
-    pub fn batch(&mut self, exp: &Experiment, size: usize) -> Vec<Example> {
+    /// A batch of `phase`'s data: task uniform over the phase's, then one of its distributions
+    /// (or its identity token, or no instruction), then an input; for rewrites, a training rule
+    /// uniform, then one of its fixed examples. Answers come from `exp`'s family, which is the
+    /// phase's targets.
+    pub fn batch(&mut self, exp: &Experiment, phase: &Phase, size: usize) -> Vec<Example> {
         if let Family::Rewrite(r) = exp.family.as_ref() {
+            // Every training rule has at least one example (`Rewrites::from_spec` gives each
+            // rule its share of the budget, at least one), so a batch is always `size` long.
             return (0..size)
-                .filter_map(|_| {
+                .map(|_| {
                     let rule = self.rng.random_range(0..r.train.len());
                     let data = &r.data[rule];
-                    let e = data.get(self.rng.random_range(0..data.len().max(1)))?;
-                    Some(rewrite_example(r, rule, &r.train[rule], e, true))
+                    let e = &data[self.rng.random_range(0..data.len())];
+                    rewrite_example(r, rule, &r.train[rule], e, true)
                 })
                 .collect();
         }
         (0..size)
             .map(|_| {
-                let task = self.rng.random_range(0..exp.tasks.len());
+                let task = phase.tasks[self.rng.random_range(0..phase.tasks.len())];
                 let t = &exp.tasks[task];
-                let dist = t.seen[self.rng.random_range(0..t.seen.len())];
+                let (dist, words) = match phase.data {
+                    PhaseData::Instructions => {
+                        let ds = &phase.distributions[task];
+                        let dist = ds[self.rng.random_range(0..ds.len())];
+                        (dist, t.distributions[dist].sample(&mut self.rng))
+                    }
+                    PhaseData::TaskIdentity => (0, vec![identity_token(&t.name)]),
+                    PhaseData::Tables => (0, Vec::new()),
+                };
                 let input = self.rng.random_range(0..exp.symbols.len());
-                exp.lookup_example(task, dist, t.distributions[dist].sample(&mut self.rng), input, true)
+                exp.lookup_example(task, dist, words, input, true)
             })
             .collect()
     }

@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod phase;
+pub use phase::{AlignSpec, PhaseData, PhaseSpec, Schedule, Targets};
+
 /// The embedded default experiment (8 tasks, 16 symbols, 4 instruction distributions per task).
 pub const DEFAULT_SPEC: &str = include_str!("default.toml");
 
@@ -27,6 +30,9 @@ pub struct ExperimentSpec {
     pub model: ModelSpec,
     #[serde(default)]
     pub train: TrainSpec,
+    /// The run in parts; without any, one part of `train.steps` steps on the instructions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseSpec>,
 }
 
 fn default_held_out() -> Vec<usize> {

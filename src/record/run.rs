@@ -28,6 +28,31 @@ pub struct RunInfo {
     pub warnings: Vec<String>,
     /// The analysis set, in the order of every Snapshot's points (seen first, then unseen).
     pub points: Vec<PointInfo>,
+    /// The run's phases; one for a run without `[[phases]]`.
+    #[serde(default)]
+    pub phases: Vec<PhaseMark>,
+}
+
+/// Where a phase of the run lies, for marking its boundaries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseMark {
+    pub name: String,
+    /// First step it trains.
+    pub start: usize,
+    pub steps: usize,
+    /// What it trains on: `instructions`, `task_identity` or `tables`.
+    pub data: String,
+}
+
+impl PhaseMark {
+    pub fn end(&self) -> usize {
+        self.start + self.steps
+    }
+}
+
+/// The steps at which one phase ends and the next begins.
+pub fn phase_boundaries(phases: &[PhaseMark]) -> Vec<usize> {
+    phases.iter().skip(1).map(|p| p.start).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

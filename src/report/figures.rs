@@ -145,6 +145,8 @@ struct Scores<'a> {
     layers: usize,
     marked_step: usize,
     x_range: (f64, f64),
+    /// Steps where one phase of the run ends and the next begins.
+    boundaries: Vec<usize>,
 }
 
 impl<'a> Scores<'a> {
@@ -154,7 +156,8 @@ impl<'a> Scores<'a> {
         let steps = snapshots.iter().map(|s| s.step as f64);
         let lo = steps.clone().fold(f64::INFINITY, f64::min).min(marked_step as f64);
         let hi = steps.fold(f64::NEG_INFINITY, f64::max).max(marked_step as f64);
-        Scores { snapshots, layers, marked_step, x_range: padded(lo, hi, 0.02) }
+        let boundaries = crate::record::phase_boundaries(&session.manifest.phases);
+        Scores { snapshots, layers, marked_step, x_range: padded(lo, hi, 0.02), boundaries }
     }
 
     fn draw_panel<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, metric: &Metric) -> Drawn<DB> {
@@ -173,6 +176,15 @@ impl<'a> Scores<'a> {
         let marker = self.marked_step as f64;
         let marker = DashedLineSeries::new([(marker, lowest), (marker, 1.02)], 10, 7, MARKER.stroke_width(2));
         chart.draw_series(marker)?;
+        for &b in &self.boundaries {
+            let b = b as f64;
+            chart.draw_series(DashedLineSeries::new(
+                [(b, lowest), (b, 1.02)],
+                4,
+                4,
+                BLACK.mix(0.45).stroke_width(1),
+            ))?;
+        }
         for (layer, curve) in curves.iter().enumerate() {
             let colour = layer_colour(layer, self.layers);
             for run in curve.split(Option::is_none).filter(|r| !r.is_empty()) {

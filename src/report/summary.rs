@@ -59,6 +59,9 @@ pub fn summary_text(s: &Session) -> String {
         s.points.iter().filter(|p| p.seen).count(),
         s.points.iter().filter(|p| !p.seen).count(),
     );
+    if !m.phases.is_empty() {
+        out.push_str(&phases_text(&m.phases));
+    }
     let last_layer = m.model.layers;
     out.push_str(&format!(
         "{:>7} {:>8} {:>7} {:>7} | layer {last_layer}: {:>6} {:>6} {:>6} | {:>8} {:>8} {:>8}\n",
@@ -66,8 +69,11 @@ pub fn summary_text(s: &Session) -> String {
     ));
     for snap in &s.snapshots {
         let (seen, unseen) = snap.layer(last_layer).map_or(Default::default(), |l| (l.scores.seen, l.scores.unseen));
+        // The last phase ends with the run; the others at a boundary worth pointing at.
+        let ends = m.phases.iter().rev().skip(1).find(|p| p.end() == snap.step);
+        let mark = ends.map_or(String::new(), |p| format!("  <- end of {}", printable(&p.name)));
         out.push_str(&format!(
-            "{:>7} {:>8.4} {:>7.1} {:>7.1} |          {:>6.3} {:>6.3} {:>6.3} | {:>8.3} {:>8.3} {:>8.3}\n",
+            "{:>7} {:>8.4} {:>7.1} {:>7.1} |          {:>6.3} {:>6.3} {:>6.3} | {:>8.3} {:>8.3} {:>8.3}{mark}\n",
             snap.step,
             snap.loss,
             100.0 * snap.seen_accuracy,
@@ -134,8 +140,19 @@ pub fn summary_json(s: &Session) -> Value {
         "points": { "seen": s.points.iter().filter(|p| p.seen).count(), "unseen": s.points.iter().filter(|p| !p.seen).count() },
         "checkpoints": checkpoints,
         "rules": rule_accuracy(s),
+        "phases": m.phases,
         "damaged": s.damaged,
     })
+}
+
+/// The phases as `show` lists them, one line each with its steps.
+fn phases_text(phases: &[crate::record::PhaseMark]) -> String {
+    let mut out = String::from("phases:\n");
+    for (i, p) in phases.iter().enumerate() {
+        out.push_str(&format!("  {} {:<16} steps {}..{} ({})\n", i + 1, printable(&p.name), p.start, p.end(), p.data));
+    }
+    out.push('\n');
+    out
 }
 
 /// One layer's scores as exported and shown: the same keys everywhere.

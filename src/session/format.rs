@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 
 use crate::experiment::sampling::SamplerState;
 use crate::model::ModelConfig;
+use crate::record::PhaseMark;
 
 pub const FORMAT_NAME: &str = "clusterscope-session";
 /// Bump when the layout or a file's meaning changes; readers refuse newer versions.
@@ -74,6 +75,13 @@ pub struct Manifest {
     pub train_seconds: f64,
     /// Where to pick up with `train --resume`.
     pub resume: Option<ResumeState>,
+    /// The run's phases (absent in sessions made before phases: one phase then).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseMark>,
+    /// Targets made from the model's own answers on entering a phase, by phase index:
+    /// `[task][input]` symbol indices, an empty row for a task the phase does not train.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub phase_targets: BTreeMap<String, Vec<Vec<usize>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use super::SessionError;
 use crate::experiment::sampling::AnalysisSet;
 use crate::experiment::Experiment;
 use crate::model::ModelConfig;
-use crate::record::PointInfo;
+use crate::record::{PhaseMark, PointInfo};
 
 impl Manifest {
     /// No checkpoint was ever recorded (the run died before its first): nothing in the session is
@@ -42,8 +42,28 @@ impl Manifest {
             checkpoints: Vec::new(),
             train_seconds: 0.0,
             resume: None,
+            phases: phase_marks(experiment, total_steps),
+            phase_targets: std::collections::BTreeMap::new(),
         })
     }
+
+    /// The made targets as the trainer takes them, by phase index.
+    pub fn made_targets(&self) -> std::collections::BTreeMap<usize, Vec<Vec<usize>>> {
+        self.phase_targets.iter().filter_map(|(k, v)| Some((k.parse().ok()?, v.clone()))).collect()
+    }
+}
+
+/// The phases of a run of `experiment` for `total_steps`, as the session records them.
+/// Empty for a run without `[[phases]]`, which is one phase.
+pub fn phase_marks(experiment: &Experiment, total_steps: usize) -> Vec<PhaseMark> {
+    let plan = experiment.plan(total_steps);
+    if !plan.explicit {
+        return Vec::new();
+    }
+    plan.phases
+        .iter()
+        .map(|p| PhaseMark { name: p.name.clone(), start: p.start, steps: p.steps, data: p.data.name().into() })
+        .collect()
 }
 
 /// The analysis set as stored in the session (`points.json`): what each point is, in words.

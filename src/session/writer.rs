@@ -72,6 +72,13 @@ impl SessionWriter {
         Ok(w)
     }
 
+    /// Records the targets made on entering phase `index` and saves the manifest at once: a
+    /// resumed run must train towards the same answers.
+    pub fn set_phase_targets(&mut self, index: usize, targets: Vec<Vec<usize>>) -> Result<(), SessionError> {
+        self.manifest.phase_targets.insert(index.to_string(), targets);
+        self.write_manifest()
+    }
+
     /// A fresh directory to write checkpoint `step`'s weights and optimizer state into before
     /// [`commit_checkpoint`](Self::commit_checkpoint) completes it.
     pub fn begin_checkpoint(&self, step: usize) -> Result<PendingCheckpoint, SessionError> {

@@ -18,6 +18,8 @@ pub struct Batch {
     pub answer_lens: Vec<usize>,
     /// Rows whose hidden state is analysed.
     pub hidden_rows: Tensor,
+    /// Each example's class (its task), for losses on the hidden state.
+    pub labels: Vec<usize>,
     /// The answer token of every answer row.
     pub answers: Tensor,
     pub answer_ids: Vec<u32>,
@@ -80,6 +82,7 @@ pub fn encode_batch(
         answer_rows: Tensor::from_vec(rows.clone(), rows.len(), device)?,
         answer_lens,
         hidden_rows: readout_rows(&hidden_pos, len, device)?,
+        labels: examples.iter().map(|e| e.task).collect(),
         answers: Tensor::from_vec(answer_ids.clone(), answer_ids.len(), device)?,
         answer_ids,
         seq_targets,

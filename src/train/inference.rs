@@ -21,6 +21,8 @@ pub struct Evaluation {
     pub accuracy: f64,
     /// Whether each example's answer is right.
     pub correct: Vec<bool>,
+    /// Each example's greedy first answer token: a lookup's whole answer.
+    pub first_tokens: Vec<u32>,
     /// Per layer 0..=L, row-major (examples x d_model).
     pub hidden: Vec<Vec<f32>>,
 }
@@ -36,6 +38,7 @@ pub fn evaluate(
     let layers = model.hidden_layers();
     let mut hidden: Vec<Vec<f32>> = vec![Vec::new(); if capture { layers } else { 0 }];
     let mut correct: Vec<bool> = Vec::with_capacity(examples.len());
+    let mut first_tokens: Vec<u32> = Vec::with_capacity(examples.len());
     for chunk in examples.chunks(EVAL_CHUNK) {
         let batch = encode_batch(exp, chunk, true, LossOn::Answer, device)?;
         let out = model.forward(&batch.tokens, Some(&batch.answer_rows), capture.then_some(&batch.hidden_rows))?;
@@ -43,6 +46,7 @@ pub fn evaluate(
         let mut at = 0;
         for &n in &batch.answer_lens {
             correct.push(pred[at..at + n] == batch.answer_ids[at..at + n]);
+            first_tokens.push(pred.get(at).copied().unwrap_or(0));
             at += n;
         }
         for (dst, h) in hidden.iter_mut().zip(&out.hidden) {
@@ -51,7 +55,7 @@ pub fn evaluate(
     }
     let right = correct.iter().filter(|&&c| c).count();
     let accuracy = if examples.is_empty() { 0.0 } else { right as f64 / examples.len() as f64 };
-    Ok(Evaluation { accuracy, correct, hidden })
+    Ok(Evaluation { accuracy, correct, first_tokens, hidden })
 }
 
 /// A model loaded from disk, for inference only.

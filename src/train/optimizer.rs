@@ -39,14 +39,28 @@ impl AdamWConfig {
 
     /// Linear warm-up to `lr`, then cosine decay to `lr * min_lr_ratio` at `total_steps`.
     pub fn lr_at(&self, step: usize) -> f64 {
-        if step < self.warmup {
-            return self.lr * (step + 1) as f64 / self.warmup as f64;
-        }
-        let span = self.total_steps.saturating_sub(self.warmup).max(1);
-        let progress = ((step - self.warmup) as f64 / span as f64).min(1.0);
-        let min = self.lr * self.min_lr_ratio;
-        min + 0.5 * (self.lr - min) * (1.0 + (std::f64::consts::PI * progress).cos())
+        warmup_cosine(self.lr, self.warmup, self.total_steps, self.min_lr_ratio, step)
     }
+}
+
+fn warmup_cosine(lr: f64, warmup: usize, total: usize, min_ratio: f64, step: usize) -> f64 {
+    if step < warmup {
+        return lr * (step + 1) as f64 / warmup as f64;
+    }
+    let span = total.saturating_sub(warmup).max(1);
+    let progress = ((step - warmup) as f64 / span as f64).min(1.0);
+    let min = lr * min_ratio;
+    min + 0.5 * (lr - min) * (1.0 + (std::f64::consts::PI * progress).cos())
+}
+
+/// Steps `[start, start + steps)` that follow a schedule of their own (a phase that restarts
+/// it): warm-up to `lr`, then cosine decay over the phase.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Restart {
+    pub start: usize,
+    pub steps: usize,
+    pub lr: f64,
+    pub warmup: usize,
 }
 
 struct Slot {
@@ -59,6 +73,7 @@ struct Slot {
 
 pub struct AdamW {
     cfg: AdamWConfig,
+    restarts: Vec<Restart>,
     slots: Vec<Slot>,
     step: usize,
     kernels: Kernels,
@@ -82,7 +97,7 @@ impl AdamW {
                 Ok(Slot { m: var.zeros_like()?, v: var.zeros_like()?, name, var, decay })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(AdamW { cfg, slots, step: 0, kernels })
+        Ok(AdamW { cfg, restarts: Vec::new(), slots, step: 0, kernels })
     }
 
     pub fn step_count(&self) -> usize {
@@ -93,13 +108,27 @@ impl AdamW {
         &self.cfg
     }
 
+    /// Phases whose schedule restarts; steps outside them follow the run-wide one.
+    pub fn with_restarts(mut self, restarts: Vec<Restart>) -> Self {
+        self.restarts = restarts;
+        self
+    }
+
+    /// The learning rate of step `step` (0-based).
+    pub fn lr_at(&self, step: usize) -> f64 {
+        match self.restarts.iter().find(|r| step >= r.start && step < r.start + r.steps) {
+            Some(r) => warmup_cosine(r.lr, r.warmup, r.steps, self.cfg.min_lr_ratio, step - r.start),
+            None => self.cfg.lr_at(step),
+        }
+    }
+
     pub fn kernels(&self) -> Kernels {
         self.kernels
     }
 
     /// Applies one update; returns the learning rate used and the gradient norm before clipping.
     pub fn step(&mut self, grads: &GradStore) -> Result<(f64, f64)> {
-        let lr = self.cfg.lr_at(self.step);
+        let lr = self.lr_at(self.step);
         let mut sq = Vec::with_capacity(self.slots.len());
         for s in &self.slots {
             if let Some(g) = grads.get(s.var.as_tensor()) {

@@ -20,7 +20,7 @@ use crate::experiment::Experiment;
 use crate::model::{DeviceChoice, ModelConfig};
 use crate::record::{Progress, RunInfo, Snapshot, Summary};
 use crate::session::format::{LogEntry, ResumeState, RunStatus, OPTIMIZER, WEIGHTS};
-use crate::session::manifest::analysis_points;
+use crate::session::manifest::{analysis_points, phase_marks};
 use crate::session::reader::{read_manifest, read_snapshot};
 use crate::session::{Manifest, SessionDir, SessionLock, SessionWriter};
 
@@ -130,6 +130,7 @@ impl Run {
             out_dir: config.out_dir.clone(),
             warnings: exp.warnings.clone(),
             points,
+            phases: phase_marks(&exp, config.steps),
         };
         let mut trainer = Trainer::new(exp.clone(), config.model.clone(), device, config.steps)
             .map_err(TrainError::model("cannot build the model"))?;
@@ -146,7 +147,9 @@ impl Run {
         if config.resume {
             // The resume step's checkpoint is on disk already; the next one is the first reported.
             let every = config.checkpoint_every();
-            info.first_checkpoint = ((trainer.step() / every + 1) * every).min(config.steps);
+            let boundary = trainer.plan.boundaries().into_iter().find(|&b| b > trainer.step());
+            info.first_checkpoint =
+                ((trainer.step() / every + 1) * every).min(config.steps).min(boundary.unwrap_or(usize::MAX));
         }
         Ok(Run {
             config,
@@ -261,10 +264,15 @@ impl Run {
                 }
                 None => {}
             }
+            let entered = self.trainer.enter_phase().map_err(TrainError::model("cannot start the next phase"))?;
+            if let Some(made) = entered.and_then(|e| e.made_targets.map(|t| (e.index, t))) {
+                lock(&self.writer).set_phase_targets(made.0, made.1)?;
+            }
+            let lr = self.trainer.lr();
             let loss = self.trainer.train_step().map_err(TrainError::model("training step failed"))?;
             self.losses.push(loss);
             let step = self.trainer.step();
-            let entry = LogEntry { step, loss, lr: self.trainer.lr(), elapsed_s: self.started.elapsed().as_secs_f64() };
+            let entry = LogEntry { step, loss, lr, elapsed_s: self.started.elapsed().as_secs_f64() };
             lock(&self.writer).log(&entry)?;
             if window.elapsed() >= PROGRESS_EVERY || step == self.config.steps {
                 let rate = window.measure(step);
@@ -272,7 +280,10 @@ impl Run {
                     return Ok(Exit::Abandoned);
                 }
             }
-            if step % every == 0 || step == self.config.steps || self.checkpoint_due() {
+            // Every phase ends with a checkpoint, so each phase's final state can be read and
+            // a resume can start the next phase from it.
+            let boundary = self.trainer.plan.is_boundary(step);
+            if step % every == 0 || step == self.config.steps || boundary || self.checkpoint_due() {
                 self.checkpoint()?;
             }
         }
@@ -340,6 +351,7 @@ fn open_for_resume(config: &RunConfig, trainer: &mut Trainer) -> Result<Resumed,
     let lock = SessionLock::acquire(&layout)?;
     let mut manifest = read_manifest(dir)?;
     let resume = manifest.resume.ok_or_else(|| TrainError::NothingToResume(dir.clone()))?;
+    trainer.set_made_targets(manifest.made_targets());
     let device = &trainer.device.device;
     let weights = SavedTensors::read(dir, &manifest, resume.step, WEIGHTS, device)?;
     let optimizer = SavedTensors::read(dir, &manifest, resume.step, OPTIMIZER, device)?;

@@ -67,6 +67,7 @@ impl App {
         run.total_steps = info.total_steps;
         run.first_checkpoint = info.first_checkpoint;
         run.task_names = info.task_names.clone();
+        run.phase_marks = info.phases.clone();
         run.set_points(info.points.iter().map(|p| (p.task, p.seen)));
         if !info.warnings.is_empty() {
             app.set_warnings(info.warnings.clone());
@@ -87,6 +88,7 @@ impl App {
         app.run.session_dir = session.dir.clone();
         app.run.total_steps = m.total_steps;
         app.run.task_names = m.task_names.clone();
+        app.run.phase_marks = m.phases.clone();
         app.run.set_points(session.points.iter().map(|p| (p.task, p.seen)));
         for s in &session.snapshots {
             app.add_snapshot(s.clone());

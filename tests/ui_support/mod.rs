@@ -114,6 +114,7 @@ pub fn fixture(seen: usize, unseen: usize, layers: usize, checkpoints: usize) ->
         out_dir: PathBuf::from("sessions/fixture"),
         warnings: vec![],
         points,
+        phases: vec![],
     };
     Fixture { info, snapshots, log }
 }
@@ -153,6 +154,8 @@ impl Fixture {
                 .collect(),
             train_seconds: 60.0,
             resume: None,
+            phases: self.info.phases.clone(),
+            phase_targets: Default::default(),
         };
         Session {
             dir: PathBuf::from("sessions/fixture"),

@@ -43,6 +43,7 @@ impl App {
             Followed::Read { update, writer } => {
                 let Update { manifest, snapshots, damaged, log } = *update;
                 self.run.total_steps = manifest.total_steps;
+                self.run.phase_marks = manifest.phases.clone();
                 for s in snapshots {
                     self.run.step = self.run.step.max(s.step);
                     self.add_snapshot(s);

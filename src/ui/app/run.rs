@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use super::ranges::fit_half_range;
-use crate::record::Snapshot;
+use crate::record::{PhaseMark, Snapshot};
 use crate::session::RunStatus;
 
 /// Where the snapshots come from.
@@ -73,6 +73,8 @@ pub struct RunData {
     /// Steps of the saved checkpoints that could not be read, ascending: left out of
     /// `snapshots`, and marked so that a gap in the timeline is not taken for the run's own.
     pub damaged: Vec<usize>,
+    /// The run's phases; empty for a run in one phase.
+    pub phase_marks: Vec<PhaseMark>,
 }
 
 /// Where [`RunData::add_snapshot`] put a snapshot.
@@ -103,7 +105,21 @@ impl RunData {
             ranges: Vec::new(),
             loss: Vec::new(),
             damaged: Vec::new(),
+            phase_marks: Vec::new(),
         }
+    }
+
+    /// The phase whose training made the checkpoint at `step` (one at a boundary ends the
+    /// phase before it), if the run has phases.
+    pub fn phase_of_checkpoint(&self, step: usize) -> Option<(usize, &PhaseMark)> {
+        let step = step.saturating_sub(1);
+        let i = self.phase_marks.iter().position(|p| step < p.end()).unwrap_or(self.phase_marks.len().checked_sub(1)?);
+        self.phase_marks.get(i).map(|p| (i, p))
+    }
+
+    /// Steps at which one phase ends and the next begins.
+    pub fn phase_boundaries(&self) -> Vec<usize> {
+        crate::record::phase_boundaries(&self.phase_marks)
     }
 
     pub(crate) fn set_points(&mut self, points: impl Iterator<Item = (usize, bool)>) {

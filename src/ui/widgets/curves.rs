@@ -31,7 +31,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         MarkerKind::HalfBlock => Marker::HalfBlock,
         MarkerKind::Dot => Marker::Dot,
     };
-    let chart = Charter { theme, x_max, sel_x, marker };
+    let boundaries: Vec<f64> = run.phase_boundaries().into_iter().map(|b| b as f64).collect();
+    let chart = Charter { theme, x_max, sel_x, marker, boundaries: &boundaries };
 
     // Loss: log10 so the long tail after the first drop stays readable.
     let loss: Vec<(f64, f64)> = run.loss.iter().map(|&(s, l)| (s, l.log10())).collect();
@@ -130,6 +131,8 @@ pub(crate) struct Charter<'t> {
     pub(crate) x_max: f64,
     pub(crate) sel_x: Option<f64>,
     pub(crate) marker: Marker,
+    /// Steps where one phase ends and the next begins: faint vertical lines.
+    pub(crate) boundaries: &'t [f64],
 }
 
 impl Charter<'_> {
@@ -151,12 +154,21 @@ impl Charter<'_> {
             return;
         }
         let sel: Vec<(f64, f64)> = self.sel_x.map(|x| vec![(x, y[0]), (x, y[1])]).unwrap_or_default();
-        // The selection goes first so the curves are drawn over it.
-        let mut datasets = vec![Dataset::default()
-            .data(&sel)
-            .graph_type(GraphType::Line)
-            .marker(self.marker)
-            .style(self.theme.marker_selected())];
+        let walls: Vec<[(f64, f64); 2]> = self.boundaries.iter().map(|&b| [(b, y[0]), (b, y[1])]).collect();
+        // Boundaries and the selection go first so the curves are drawn over them.
+        let mut datasets: Vec<Dataset> = walls
+            .iter()
+            .map(|w| {
+                Dataset::default().data(w).graph_type(GraphType::Line).marker(self.marker).style(self.theme.faint())
+            })
+            .collect();
+        datasets.push(
+            Dataset::default()
+                .data(&sel)
+                .graph_type(GraphType::Line)
+                .marker(self.marker)
+                .style(self.theme.marker_selected()),
+        );
         datasets.extend(curves.into_iter().map(|c| {
             let marker = c.marker.unwrap_or(self.marker);
             Dataset::default().data(c.data).graph_type(GraphType::Line).marker(marker).style(c.style)

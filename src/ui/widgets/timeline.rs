@@ -21,6 +21,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         title_span("timeline", theme),
         Span::styled(format!("{n} checkpoints · bars: ARI of L{} ", view.layer), theme.dim()),
     ];
+    let selected_step = run.snapshots.get(view.selected).map(|s| s.step);
+    if let Some((i, p)) = selected_step.and_then(|s| run.phase_of_checkpoint(s)) {
+        let k = run.phase_marks.len();
+        title.push(Span::styled(format!("· phase {}/{k} {} ", i + 1, p.name), theme.text()));
+    }
+    let boundaries = run.phase_boundaries();
     match run.source {
         Source::Live if view.follow => title.push(Span::styled(" ● following live ", theme.accent())),
         Source::Follow if view.follow => {
@@ -55,7 +61,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             _ if gap => (' ', theme.text()),
             Some(l) => {
                 let level = (l.scores.seen.ari.clamp(0.0, 1.0) * 7.0).round() as usize;
-                let style = if selected { theme.selected() } else { theme.metric(crate::ui::theme::Metric::Ari) };
+                // A phase's last checkpoint stands out, so the phases can be told apart.
+                let style = if selected {
+                    theme.selected()
+                } else if boundaries.contains(&run.snapshots[i].step) {
+                    theme.accent()
+                } else {
+                    theme.metric(crate::ui::theme::Metric::Ari)
+                };
                 (BARS[level.min(7)], style)
             }
             None => ('·', if selected { theme.selected() } else { theme.faint() }),

@@ -57,11 +57,20 @@ pub fn render(view: &CompareView, area: Rect, buf: &mut Buffer) {
         })
         .collect();
     let x_max = runs.iter().map(|r| r.session.manifest.total_steps.max(r.last().map_or(0, |s| s.step))).max();
+    // The session in front's phases, if it has any: every session's would clutter the chart.
+    let boundaries: Vec<f64> = runs
+        .get(view.front)
+        .map(|r| crate::record::phase_boundaries(&r.session.manifest.phases))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|b| b as f64)
+        .collect();
     let chart = Charter {
         theme,
         x_max: x_max.unwrap_or(1).max(1) as f64,
         sel_x: view.step().map(|s| s as f64),
         marker: Marker::Braille,
+        boundaries: &boundaries,
     };
     chart.draw(legend(view, def), curves, y, labels, true, inner, buf);
 }
