@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clusterscope::cli::bench::{bench_train, BenchArgs, BenchConfig};
+use clusterscope::cli::compare::CompareArgs;
 use clusterscope::cli::prepare::{load_experiment, merge_run_args, model_for, prepare, PrepareError, RunArgs};
 use clusterscope::cli::study::{StudyArgs, StudyCliError};
 use clusterscope::cli::sweep::{SweepAction, SweepArgs, SweepCliError};
@@ -68,6 +69,8 @@ enum Cmd {
     },
     /// Open a saved session in the app: every checkpoint at once, no training.
     Replay { dir: PathBuf },
+    /// Compare 2 to 6 saved sessions in the app: curves overlaid, scatters side by side, final scores.
+    Compare(CompareArgs),
     /// Summarise a saved session: manifest and per-checkpoint scores.
     Show {
         dir: PathBuf,
@@ -257,6 +260,10 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Cmd::Sweep(args)) => Ok(clusterscope::cli::sweep::run(args, cli.threads)?),
         Some(Cmd::Study(args)) => Ok(clusterscope::cli::study::run(args, cli.threads)?),
+        Some(Cmd::Compare(args)) => match clusterscope::cli::compare::run(&args)? {
+            Some(comparison) => Ok(terminal::compare::run_compare(comparison, &ui)?),
+            None => Ok(()),
+        },
         Some(Cmd::Show { dir, json }) => {
             let session = Session::open(&dir)?;
             if json {
@@ -331,6 +338,7 @@ impl Cmd {
             Cmd::Sweep(_) => "sweep",
             Cmd::Study(_) => "study",
             Cmd::Replay { .. } => "replay",
+            Cmd::Compare(_) => "compare",
             Cmd::Show { .. } => "show",
             Cmd::Export { .. } => "export",
             Cmd::Probe { .. } => "probe",

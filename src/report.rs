@@ -1,7 +1,11 @@
 //! What a session shows outside the program: `show`'s summary, a probe's report, paper figures
-//! (PNG/SVG) and exports for Python (`.npy`, CSV, JSON) and for TensorBoard's projector.
+//! (PNG/SVG) and exports for Python (`.npy`, CSV, JSON) and for TensorBoard's projector; several
+//! sessions compared.
 
 pub mod check;
+pub mod compare;
+pub mod compare_figures;
+pub mod compare_json;
 pub mod export;
 pub mod figures;
 pub mod npy;
@@ -43,6 +47,9 @@ pub enum ReportError {
     Draw { file: PathBuf, reason: String },
     #[error("the embedded figure font cannot be read")]
     Font,
+    /// `compare` takes 2 to 6 sessions.
+    #[error("compare takes {min} to {max} session directories, {0} given", min = compare::MIN_SESSIONS, max = compare::MAX_SESSIONS)]
+    SessionCount(usize),
     #[error("cannot encode the report: {0}")]
     Encode(#[from] serde_json::Error),
 }
@@ -58,7 +65,7 @@ impl Kind for ReportError {
         match self {
             ReportError::Session(e) => e.kind(),
             ReportError::Weights(e) => e.kind(),
-            ReportError::NotInSession { .. } => ErrorKind::Usage,
+            ReportError::NotInSession { .. } | ReportError::SessionCount(_) => ErrorKind::Usage,
             ReportError::Inconsistent { .. } | ReportError::Model { .. } | ReportError::Read { .. } => {
                 ErrorKind::BadData
             }

@@ -82,6 +82,9 @@ fn check_study(name: &str, arms: &[&str], metrics: &[&str]) -> Value {
     // The run offers the compare view on the arms' first seeds.
     let first: Vec<String> = arms.iter().map(|a| out.join(format!("{a}/seed-1")).display().to_string()).collect();
     assert!(stderr.contains(&format!("clusterscope compare {}", first.join(" "))), "{stderr}");
+    // ... and that command works (headless here: as JSON).
+    let compared = bin().arg("compare").args(&first).arg("--json").assert().success();
+    assert!(json_of(&compared.get_output().stdout).is_object());
     // `study show` reprints the same report, as JSON and as a table.
     let shown = bin().args(["study", "show"]).arg(&out).arg("--json").assert().success();
     assert_eq!(json_of(&shown.get_output().stdout), report);

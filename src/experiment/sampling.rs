@@ -49,12 +49,14 @@ impl BatchSampler {
     /// phase's targets.
     pub fn batch(&mut self, exp: &Experiment, phase: &Phase, size: usize) -> Vec<Example> {
         if let Family::Rewrite(r) = exp.family.as_ref() {
+            // Every training rule has at least one example (`Rewrites::from_spec` gives each
+            // rule its share of the budget, at least one), so a batch is always `size` long.
             return (0..size)
-                .filter_map(|_| {
+                .map(|_| {
                     let rule = self.rng.random_range(0..r.train.len());
                     let data = &r.data[rule];
-                    let e = data.get(self.rng.random_range(0..data.len().max(1)))?;
-                    Some(rewrite_example(r, rule, &r.train[rule], e, true))
+                    let e = &data[self.rng.random_range(0..data.len())];
+                    rewrite_example(r, rule, &r.train[rule], e, true)
                 })
                 .collect();
         }
@@ -62,17 +64,22 @@ impl BatchSampler {
             .map(|_| {
                 let task = phase.tasks[self.rng.random_range(0..phase.tasks.len())];
                 let t = &exp.tasks[task];
-                let (dist, words) = match phase.data {
+                // Draws in the order runs before phases made them (task, distribution, input,
+                // words), so a seed gives the batches it always gave.
+                let dist = match phase.data {
                     PhaseData::Instructions => {
                         let ds = &phase.distributions[task];
-                        let dist = ds[self.rng.random_range(0..ds.len())];
-                        (dist, t.distributions[dist].sample(&mut self.rng))
+                        Some(ds[self.rng.random_range(0..ds.len())])
                     }
-                    PhaseData::TaskIdentity => (0, vec![identity_token(&t.name)]),
-                    PhaseData::Tables => (0, Vec::new()),
+                    PhaseData::TaskIdentity | PhaseData::Tables => None,
                 };
                 let input = self.rng.random_range(0..exp.symbols.len());
-                exp.lookup_example(task, dist, words, input, true)
+                let words = match (phase.data, dist) {
+                    (PhaseData::Instructions, Some(d)) => t.distributions[d].sample(&mut self.rng),
+                    (PhaseData::TaskIdentity, _) => vec![identity_token(&t.name)],
+                    _ => Vec::new(),
+                };
+                exp.lookup_example(task, dist.unwrap_or(0), words, input, true)
             })
             .collect()
     }

@@ -47,7 +47,7 @@ pub(super) fn task_colour(task: usize) -> RGBColor {
 }
 
 pub const SCORES_SIZE: (u32, u32) = (2000, 1000);
-const PANEL: (u32, u32) = (620, 560);
+pub(super) const PANEL: (u32, u32) = (620, 560);
 const FONT: FontFamily<'static> = FontFamily::SansSerif;
 static FONT_BYTES: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
@@ -269,7 +269,7 @@ pub(super) fn legend_lower_right<'a, DB: DrawingBackend + 'a>(chart: &mut Chart<
         .draw()
 }
 
-fn layer_name(layer: usize) -> String {
+pub(super) fn layer_name(layer: usize) -> String {
     if layer == 0 {
         "layer 0 (embeddings)".to_string()
     } else {
@@ -293,7 +293,7 @@ fn layer_colour(layer: usize, layers: usize) -> RGBColor {
 
 /// `lo..hi` widened by `frac` of its span on each side, or by 1 when it is (nearly) a point, so
 /// a chart never gets an empty range.
-fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
+pub(super) fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
     if !(lo.is_finite() && hi.is_finite()) {
         return (0.0, 1.0);
     }
@@ -313,8 +313,8 @@ struct Scatter<'a> {
     size: (u32, u32),
 }
 
-const LEGEND_ROW: u32 = 44;
-const LEGEND_ENTRY: u32 = 300;
+pub(super) const LEGEND_ROW: u32 = 44;
+pub(super) const LEGEND_ENTRY: u32 = 300;
 
 impl<'a> Scatter<'a> {
     fn new(session: &'a Session, snap: &'a Snapshot) -> Self {
@@ -330,29 +330,6 @@ impl<'a> Scatter<'a> {
         let height = rows as u32 * PANEL.1 + legend_rows as u32 * LEGEND_ROW + 30;
         let (seen_tasks, unseen_tasks, task_names) = (tasks(true), tasks(false), &session.manifest.task_names);
         Scatter { snap, seen_tasks, unseen_tasks, task_names, grid: (rows, cols), size: (width, height) }
-    }
-
-    fn draw_panel<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, layer: &LayerAnalysis) -> Drawn<DB> {
-        let bounds = |axis: usize| {
-            let (lo, hi) = layer
-                .seen_proj
-                .iter()
-                .chain(&layer.unseen_proj)
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-                    (lo.min(f64::from(p[axis])), hi.max(f64::from(p[axis])))
-                });
-            padded(lo, hi, 0.05)
-        };
-        let ((x0, x1), (y0, y1)) = (bounds(0), bounds(1));
-        let [v1, v2] = layer.pca.explained_variance_ratio;
-        let (x_desc, y_desc) = (format!("PC1 ({})", percent(v1)), format!("PC2 ({})", percent(v2)));
-        let ticks: [&dyn Fn(&f64) -> String; 2] = [&|v| tick_label(*v, x1 - x0), &|v| tick_label(*v, y1 - y0)];
-        let mut chart = axes(area, &layer_name(layer.layer), ((x0, x1), (y0, y1)), [&x_desc, &y_desc], ticks)?;
-        let seen = tagged(&layer.seen_proj, &self.seen_tasks);
-        chart.draw_series(seen.map(|(p, t)| Circle::new(p, 4, task_colour(t).mix(0.6).filled())))?;
-        let unseen = tagged(&layer.unseen_proj, &self.unseen_tasks);
-        chart.draw_series(unseen.map(|(p, t)| Cross::new(p, 5, task_colour(t).stroke_width(2))))?;
-        Ok(())
     }
 
     fn draw_legend<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Drawn<DB> {
@@ -386,23 +363,66 @@ impl<'a> Scatter<'a> {
 
 impl Figure for Scatter<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
-        root.fill(&WHITE)?;
-        let (rows, cols) = self.grid;
-        let (panels, legend) = root.split_vertically(rows as u32 * PANEL.1);
-        let breaks = |n: usize, step: u32| (1..n).map(|i| i as u32 * step).collect::<Vec<_>>();
-        let cells = panels.split_by_breakpoints(breaks(cols, PANEL.0), breaks(rows, PANEL.1));
+        let (cells, legend) = panel_grid(root, self.grid)?;
         for (layer, cell) in self.snap.analysis.layers.iter().zip(&cells) {
-            let cell = cell.margin(6, 6, 6, 10);
             match &layer.error {
-                Some(msg) => draw_error_panel(&cell, layer.layer, msg)?,
-                None => self.draw_panel(&cell, layer)?,
+                Some(msg) => draw_error_panel(cell, layer.layer, msg)?,
+                None => {
+                    let tasks = (&self.seen_tasks[..], &self.unseen_tasks[..]);
+                    scatter_panel(cell, &layer_name(layer.layer), layer, tasks)?
+                }
             }
         }
         self.draw_legend(&legend)
     }
 }
 
-fn draw_error_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, layer: usize, msg: &str) -> Drawn<DB> {
+/// `root` filled white and cut into `rows x cols` scatter panels (each with its margin) above
+/// the area left for the legend.
+pub(super) type Grid<DB> = (Vec<DrawingArea<DB, Shift>>, DrawingArea<DB, Shift>);
+pub(super) fn panel_grid<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (rows, cols): (usize, usize),
+) -> Result<Grid<DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let (panels, legend) = root.split_vertically(rows as u32 * PANEL.1);
+    let breaks = |n: usize, step: u32| (1..n).map(|i| i as u32 * step).collect::<Vec<_>>();
+    let cells = panels.split_by_breakpoints(breaks(cols, PANEL.0), breaks(rows, PANEL.1));
+    Ok((cells.iter().map(|c| c.margin(6, 6, 6, 10)).collect(), legend))
+}
+
+/// One layer's points in PCA space, seen as dots and unseen as crosses in their task's colour,
+/// with `caption` above; the compare figures draw each session's panel with it.
+pub(super) fn scatter_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    caption: &str,
+    layer: &LayerAnalysis,
+    (seen_tasks, unseen_tasks): (&[usize], &[usize]),
+) -> Drawn<DB> {
+    let bounds = |axis: usize| {
+        let (lo, hi) =
+            layer.seen_proj.iter().chain(&layer.unseen_proj).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(f64::from(p[axis])), hi.max(f64::from(p[axis])))
+            });
+        padded(lo, hi, 0.05)
+    };
+    let ((x0, x1), (y0, y1)) = (bounds(0), bounds(1));
+    let [v1, v2] = layer.pca.explained_variance_ratio;
+    let (x_desc, y_desc) = (format!("PC1 ({})", percent(v1)), format!("PC2 ({})", percent(v2)));
+    let ticks: [&dyn Fn(&f64) -> String; 2] = [&|v| tick_label(*v, x1 - x0), &|v| tick_label(*v, y1 - y0)];
+    let mut chart = axes(area, caption, ((x0, x1), (y0, y1)), [&x_desc, &y_desc], ticks)?;
+    let seen = tagged(&layer.seen_proj, seen_tasks);
+    chart.draw_series(seen.map(|(p, t)| Circle::new(p, 4, task_colour(t).mix(0.6).filled())))?;
+    let unseen = tagged(&layer.unseen_proj, unseen_tasks);
+    chart.draw_series(unseen.map(|(p, t)| Cross::new(p, 5, task_colour(t).stroke_width(2))))?;
+    Ok(())
+}
+
+pub(super) fn draw_error_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    layer: usize,
+    msg: &str,
+) -> Drawn<DB> {
     let (w, h) = area.dim_in_pixel();
     area.draw(&Rectangle::new([(0, 0), (w as i32 - 1, h as i32 - 1)], BLACK.mix(0.3)))?;
     let title = text(28).pos(Pos::new(HPos::Center, VPos::Top));

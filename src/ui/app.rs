@@ -20,6 +20,7 @@ pub use notice::{Level, Notice};
 pub(crate) use probe::verdict;
 pub use probe::{Probe, Probes};
 pub use probe_line::ProbeLine;
+pub(crate) use ranges::fit_half_range;
 pub use run::{Phase, RunData, Source};
 pub use view::{Centroids, MarkerKind, Panel, View, ViewState};
 

@@ -163,6 +163,78 @@ pub const SWEEP_HELP: [(&str, &str); 10] = [
     ("q / Ctrl-C", "quit (a running sweep goes on)"),
 ];
 
+/// What a key asks of the compare view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareIntent {
+    Quit,
+    Prev,
+    Next,
+    First,
+    Last,
+    PageUp,
+    PageDown,
+    Up,
+    Down,
+    FocusNext,
+    FocusPrev,
+    NextMetric,
+    PrevMetric,
+    ToggleUnseen,
+    CycleCentroids,
+    NextTheme,
+    ToggleHelp,
+    /// Closes the help, or quits when it is closed.
+    Escape,
+}
+
+/// Maps a key in the compare view: the app's own keys through [`intent`], so the two cannot
+/// drift apart, and `m`/`M` (the app's marker key) for the curve the view overlays.
+pub fn compare_intent(key: KeyEvent) -> Option<CompareIntent> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if !key.modifiers.contains(KeyModifiers::CONTROL) {
+        match key.code {
+            KeyCode::Char('m') => return Some(CompareIntent::NextMetric),
+            KeyCode::Char('M') => return Some(CompareIntent::PrevMetric),
+            _ => {}
+        }
+    }
+    Some(match intent(key)? {
+        Intent::Quit => CompareIntent::Quit,
+        Intent::Prev => CompareIntent::Prev,
+        Intent::Next => CompareIntent::Next,
+        Intent::First => CompareIntent::First,
+        Intent::Last => CompareIntent::Last,
+        Intent::PageUp => CompareIntent::PageUp,
+        Intent::PageDown => CompareIntent::PageDown,
+        Intent::Up => CompareIntent::Up,
+        Intent::Down => CompareIntent::Down,
+        Intent::FocusNext => CompareIntent::FocusNext,
+        Intent::FocusPrev => CompareIntent::FocusPrev,
+        Intent::ToggleUnseen => CompareIntent::ToggleUnseen,
+        Intent::CycleCentroids => CompareIntent::CycleCentroids,
+        Intent::NextTheme => CompareIntent::NextTheme,
+        Intent::ToggleHelp => CompareIntent::ToggleHelp,
+        Intent::CloseHelp => CompareIntent::Escape,
+        _ => return None,
+    })
+}
+
+/// The compare view's keys for its help overlay, in display order.
+pub const COMPARE_HELP: [(&str, &str); 10] = [
+    ("← → / h l", "previous / next step (a checkpoint of any session)"),
+    ("Home End / g G", "first / last step"),
+    ("PgUp PgDn", "jump 10% of the steps"),
+    ("↑ ↓ / k j", "layer up / down (a session with fewer shows its deepest)"),
+    ("m / M", "next / previous curve: loss, accuracies, ARI, AMI, F1"),
+    ("Tab / Shift-Tab", "next / previous session in front"),
+    ("u  c", "unseen points (×) on / off · centroids off → k-means → task"),
+    ("t", "next theme"),
+    ("? / Esc", "this help / close it (Esc without the help quits)"),
+    ("q / Ctrl-C", "quit"),
+];
+
 /// Maps a key for the probe line. Control keys carry the line's own commands (quick fills and
 /// their task), so no printable character is taken from typing.
 pub fn line_intent(key: KeyEvent) -> Option<LineIntent> {

@@ -3,6 +3,7 @@
 //! training. The sweep view's loop is [`sweep`]'s, on the same channel, so a session opened from
 //! it reads the same keys.
 
+pub mod compare;
 mod follow;
 mod pool;
 mod sweep;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use ratatui::style::{Color, Modifier, Style};
 
 use file::{parse_theme, Colors, EMBEDDED};
-pub use file::{COLOR_FIELDS, MIN_PALETTE};
+pub use file::{COLOR_FIELDS, MIN_PALETTE, MIN_SESSIONS};
 
 /// One clustering score, for its curve colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +187,13 @@ impl Theme {
         match (self.no_color, self.colors.palette.get(lower % self.palette_len())) {
             (false, Some(&c)) => fg.bg(c),
             _ => fg,
+        }
+    }
+    /// Session `i` of a comparison: its curve, label and table row (wrapping past six).
+    pub fn session(&self, i: usize) -> Style {
+        match self.colors.sessions.get(i % self.colors.sessions.len().max(1)) {
+            Some(&c) => self.fg(c).add_modifier(Modifier::BOLD),
+            None => Style::new().add_modifier(Modifier::BOLD),
         }
     }
     /// Whether colour is off (NO_COLOR), so shapes must carry the meaning alone.

@@ -1,8 +1,10 @@
 //! Drawing: `impl Widget for &App` lays out the screen and hands each area to one widget module.
 //! Every widget reads the App and the current theme; none keeps state between frames or writes
-//! into the App. Where the bands go is [`layout`]'s, which mouse handling shares.
+//! into the App. Where the bands go is [`layout`]'s, which mouse handling shares. The sweep and
+//! compare views draw their own screens ([`sweep`], [`compare`]) from the same pieces.
 
 pub mod all_layers;
+pub mod compare;
 pub mod curves;
 pub mod help;
 pub mod layout;

@@ -8,6 +8,8 @@ use ratatui::style::Color;
 
 /// Every theme has at least this many task colours; more tasks wrap around.
 pub const MIN_PALETTE: usize = 12;
+/// And a colour for each session `compare` shows at once.
+pub const MIN_SESSIONS: usize = 6;
 
 pub(super) const EMBEDDED: [(&str, &str); 3] = [
     ("themes/dark.toml", include_str!("../../../themes/dark.toml")),
@@ -47,6 +49,8 @@ pub(super) struct Colors {
     pub(super) attr_neg: Color,
     pub(super) attr_base: Color,
     pub(super) palette: Vec<Color>,
+    /// One per session the compare view shows.
+    pub(super) sessions: Vec<Color>,
 }
 
 /// The TOML keys that hold a single colour, in the order of [`Colors`].
@@ -115,6 +119,7 @@ impl Colors {
             attr_neg: r,
             attr_base: r,
             palette: vec![Color::Reset; MIN_PALETTE],
+            sessions: vec![Color::Reset; MIN_SESSIONS],
         }
     }
 
@@ -183,7 +188,7 @@ impl Colors {
             self.attr_neg,
             self.attr_base,
         ];
-        single.into_iter().chain(self.palette.iter().copied())
+        single.into_iter().chain(self.palette.iter().copied()).chain(self.sessions.iter().copied())
     }
 }
 
@@ -222,9 +227,13 @@ pub(super) fn parse_theme(
                 Some(n) if !n.trim().is_empty() => name = n.trim().to_string(),
                 _ => problems.push("field `name`: expected a non-empty string".to_string()),
             },
-            "palette" => match parse_palette(value) {
+            "palette" => match parse_palette(value, MIN_PALETTE) {
                 Ok(p) => colors.palette = p,
                 Err(e) => problems.push(format!("field `palette`: {e}")),
+            },
+            "sessions" => match parse_palette(value, MIN_SESSIONS) {
+                Ok(p) => colors.sessions = p,
+                Err(e) => problems.push(format!("field `sessions`: {e}")),
             },
             _ => match colors.slot(key) {
                 None => problems.push(format!("unknown field `{key}`")),
@@ -250,8 +259,8 @@ enum ColorError {
     NotAColor(String),
     #[error("expected an array of colour strings")]
     NotAnArray,
-    #[error("{0} colours, at least {MIN_PALETTE} needed")]
-    TooFew(usize),
+    #[error("{0} colours, at least {1} needed")]
+    TooFew(usize, usize),
     #[error("entry {0}: {1}")]
     Entry(usize, Box<ColorError>),
     #[error("expected a string")]
@@ -262,10 +271,11 @@ fn parse_color(s: &str) -> Result<Color, ColorError> {
     Color::from_str(s.trim()).map_err(|_| ColorError::NotAColor(s.to_string()))
 }
 
-fn parse_palette(value: &toml::Value) -> Result<Vec<Color>, ColorError> {
+/// A list of at least `min` colours.
+fn parse_palette(value: &toml::Value, min: usize) -> Result<Vec<Color>, ColorError> {
     let items = value.as_array().ok_or(ColorError::NotAnArray)?;
-    if items.len() < MIN_PALETTE {
-        return Err(ColorError::TooFew(items.len()));
+    if items.len() < min {
+        return Err(ColorError::TooFew(items.len(), min));
     }
     items
         .iter()
@@ -285,7 +295,7 @@ mod tests {
     fn embedded_themes_set_every_field() {
         for (file, text) in EMBEDDED {
             let table: toml::Table = toml::from_str(text).unwrap();
-            for key in COLOR_FIELDS.iter().chain(["name", "palette"].iter()) {
+            for key in COLOR_FIELDS.iter().chain(["name", "palette", "sessions"].iter()) {
                 assert!(table.contains_key(*key), "{file} lacks {key}");
             }
         }

@@ -1,6 +1,6 @@
 //! Curves over training steps: loss (log scale), seen/unseen accuracy, and ARI/AMI/F1 of the
 //! selected layer with the other layers' ARI faint behind; the selected checkpoint is a vertical
-//! line in every chart.
+//! line in every chart. The compare view overlays its sessions with the same [`Charter`].
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -44,7 +44,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled("(log)", theme.faint()),
     ]);
     let labels = [fmt_num(10f64.powf(lo)), fmt_num(10f64.powf(hi))];
-    chart.draw(title, vec![Curve { data: &loss, style: theme.loss() }], [lo, hi], labels, false, loss_area, buf);
+    chart.draw(title, vec![Curve::new(&loss, theme.loss())], [lo, hi], labels, false, loss_area, buf);
 
     let seen: Vec<(f64, f64)> = run.snapshots.iter().map(|s| (s.step as f64, s.seen_accuracy)).collect();
     let unseen: Vec<(f64, f64)> = run.snapshots.iter().map(|s| (s.step as f64, s.unseen_accuracy)).collect();
@@ -53,7 +53,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         title.push(Span::styled(format!("seen {:.0}% ", s.seen_accuracy * 100.0), theme.seen()));
         title.push(Span::styled(format!("unseen {:.0}%", s.unseen_accuracy * 100.0), theme.unseen()));
     }
-    let curves = vec![Curve { data: &seen, style: theme.seen() }, Curve { data: &unseen, style: theme.unseen() }];
+    let curves = vec![Curve::new(&seen, theme.seen()), Curve::new(&unseen, theme.unseen())];
     chart.draw(Line::from(title), curves, [0.0, 1.0], ["0".into(), "1".into()], false, acc_area, buf);
 
     let layers = run.layers();
@@ -64,8 +64,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         (Metric::Ami, series(app, view.layer, |s| s.seen.ami)),
         (Metric::F1, series(app, view.layer, |s| s.seen.f1)),
     ];
-    let mut curves: Vec<Curve> = others.iter().map(|d| Curve { data: d, style: theme.faint() }).collect();
-    curves.extend(metrics.iter().map(|(m, d)| Curve { data: d, style: theme.metric(*m) }));
+    let mut curves: Vec<Curve> = others.iter().map(|d| Curve::new(d, theme.faint())).collect();
+    curves.extend(metrics.iter().map(|(m, d)| Curve::new(d, theme.metric(*m))));
     let mut title = vec![Span::styled(format!(" L{} ", view.layer), theme.text())];
     for (m, name) in [(Metric::Ari, "ARI"), (Metric::Ami, "AMI"), (Metric::F1, "F1")] {
         let v = app.selected_snapshot().and_then(|s| s.layer(view.layer)).map(|l| match m {
@@ -95,7 +95,7 @@ fn series(app: &App, layer: usize, f: impl Fn(&crate::analysis::LayerScores) -> 
 }
 
 /// Min and max of `values`, padded; a flat or empty series gets a unit-wide range.
-fn span(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
+pub(crate) fn span(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
     let (lo, hi) =
         values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
@@ -108,23 +108,37 @@ fn span(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
     }
 }
 
-struct Curve<'a> {
+pub(crate) struct Curve<'a> {
     data: &'a [(f64, f64)],
     style: Style,
+    /// Instead of the chart's marker: without colour, the shape is what tells curves apart.
+    marker: Option<Marker>,
 }
 
-struct Charter<'t> {
-    theme: &'t Theme,
-    x_max: f64,
-    sel_x: Option<f64>,
-    marker: Marker,
+impl<'a> Curve<'a> {
+    pub(crate) fn new(data: &'a [(f64, f64)], style: Style) -> Self {
+        Curve { data, style, marker: None }
+    }
+
+    pub(crate) fn with_marker(self, marker: Marker) -> Self {
+        Curve { marker: Some(marker), ..self }
+    }
+}
+
+/// Charts over training steps `0..x_max`, with the selected step `sel_x` as a vertical line.
+pub(crate) struct Charter<'t> {
+    pub(crate) theme: &'t Theme,
+    pub(crate) x_max: f64,
+    pub(crate) sel_x: Option<f64>,
+    pub(crate) marker: Marker,
     /// Steps where one phase ends and the next begins: faint vertical lines.
-    boundaries: &'t [f64],
+    pub(crate) boundaries: &'t [f64],
 }
 
 impl Charter<'_> {
+    /// `title` on the first row of `area`, the chart of `curves` in `y` below it.
     #[allow(clippy::too_many_arguments)]
-    fn draw(
+    pub(crate) fn draw(
         &self,
         title: Line<'_>,
         curves: Vec<Curve<'_>>,
@@ -155,11 +169,10 @@ impl Charter<'_> {
                 .marker(self.marker)
                 .style(self.theme.marker_selected()),
         );
-        datasets.extend(
-            curves.into_iter().map(|c| {
-                Dataset::default().data(c.data).graph_type(GraphType::Line).marker(self.marker).style(c.style)
-            }),
-        );
+        datasets.extend(curves.into_iter().map(|c| {
+            let marker = c.marker.unwrap_or(self.marker);
+            Dataset::default().data(c.data).graph_type(GraphType::Line).marker(marker).style(c.style)
+        }));
         let mut x_axis = Axis::default().bounds([0.0, self.x_max]).style(self.theme.axis());
         // Axis labels cost two rows; a short chart keeps them for its curve.
         if x_labels && chart_area.height >= 6 {

@@ -1,5 +1,5 @@
 //! The `?` overlay: every key from the keymap's table, and how the scatter chooses colours; the
-//! sweep view shows its own table through the same overlay.
+//! sweep and compare views show their own tables through the same overlay.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
 
 use super::parts::{panel, title_span};
-use crate::ui::keymap::{HELP, SWEEP_HELP};
+use crate::ui::keymap::{COMPARE_HELP, HELP, SWEEP_HELP};
 use crate::ui::theme::Theme;
 
 const KEY_W: usize = 16;
@@ -22,6 +22,11 @@ const SWEEP_NOTE: &str = "Plot: a dot per point (seed) with numbers, a line thro
 value; one colour per combination of the other parameters. The sweep directory is read again \
 every second, so points appear as they finish.";
 
+/// How the compare view picks what each session shows.
+const COMPARE_NOTE: &str = "Each session's scatter is its checkpoint nearest the selected step and, \
+if it has fewer layers, its deepest; its title says so. Curves: a colour per session (without \
+colour, a marker shape); the session in front (Tab) is drawn last and marked in the table.";
+
 /// `scroll`: rows scrolled down, for screens too short for the whole help (clamped here).
 pub fn render(theme: &Theme, scroll: u16, area: Rect, buf: &mut Buffer) {
     render_table(theme, &HELP, COLOURS, scroll, area, buf);
@@ -30,6 +35,11 @@ pub fn render(theme: &Theme, scroll: u16, area: Rect, buf: &mut Buffer) {
 /// The sweep view's help.
 pub fn render_sweep(theme: &Theme, scroll: u16, area: Rect, buf: &mut Buffer) {
     render_table(theme, &SWEEP_HELP, SWEEP_NOTE, scroll, area, buf);
+}
+
+/// The compare view's help.
+pub fn render_compare(theme: &Theme, scroll: u16, area: Rect, buf: &mut Buffer) {
+    render_table(theme, &COMPARE_HELP, COMPARE_NOTE, scroll, area, buf);
 }
 
 fn render_table(theme: &Theme, keys: &[(&str, &str)], note: &str, scroll: u16, area: Rect, buf: &mut Buffer) {

@@ -1,9 +1,12 @@
-//! Small pieces every widget uses: the bordered panel, title spans, number and step text, task
-//! labels. A leaf, so the widgets share them without depending on the module that draws them.
+//! Small pieces every widget uses: the bordered panel, title spans, notice styles, number and step
+//! text, task labels. A leaf, so the widgets share them without depending on the module that
+//! draws them.
 
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType};
 
+use crate::ui::app::Level;
 use crate::ui::theme::Theme;
 
 /// A bordered panel; the focused one gets a thick, highlighted border.
@@ -12,6 +15,15 @@ pub(crate) fn panel<'a>(theme: &Theme, title: Line<'a>, focused: bool) -> Block<
         .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
         .border_style(theme.border(focused))
         .title(title)
+}
+
+/// A notice of `level` on the status bar's background.
+pub(crate) fn notice_style(theme: &Theme, level: Level) -> Style {
+    match level {
+        Level::Info => theme.status_bar(),
+        Level::Warning => theme.status_bar().patch(theme.warning()),
+        Level::Error => theme.status_bar().patch(theme.error()),
+    }
 }
 
 /// A title span with the padding spaces borders need.

@@ -67,6 +67,25 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     ]));
     let half = run.ranges.get(view.selected).and_then(|r| r.get(view.layer)).copied().unwrap_or([1.0, 1.0]);
     let off = plot(app, theme, layer, half, plot_area, buf);
+    axis_titles(theme, layer, half, off, [y_title, x_title], buf);
+    if legend_w > 0 {
+        render_legend(app, theme, legend, buf);
+    } else {
+        compact_legend(app, theme, legend_row.width).render(legend_row, buf);
+    }
+}
+
+/// The axes' names, explained variance and half-ranges above (`rows[0]`) and below (`rows[1]`)
+/// a plot of `layer`, with how many points fell `off` the scale.
+pub fn axis_titles(
+    theme: &Theme,
+    layer: &LayerAnalysis,
+    half: [f32; 2],
+    off: usize,
+    rows: [Rect; 2],
+    buf: &mut Buffer,
+) {
+    let [y_title, x_title] = rows;
     let ev = layer.pca.explained_variance_ratio;
     let mut y =
         vec![Span::styled(format!("▲ PC2 {:.1}% var  ±{}", ev[1] * 100.0, fmt_num(f64::from(half[1]))), theme.axis())];
@@ -78,23 +97,22 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Line::styled(format!("-{}", fmt_num(f64::from(half[0]))), theme.axis()).render(x_title, buf);
     Line::styled(x_mid, theme.axis()).centered().render(x_title, buf);
     Line::styled(format!("+{}", fmt_num(f64::from(half[0]))), theme.axis()).right_aligned().render(x_title, buf);
-    if legend_w > 0 {
-        render_legend(app, theme, legend, buf);
-    } else {
-        compact_legend(app, theme, legend_row.width).render(legend_row, buf);
-    }
 }
 
 /// "●1 copy ●2 reverse …" in one row, names shortened to share the width.
 pub fn compact_legend<'a>(app: &App, theme: &Theme, width: u16) -> Line<'a> {
     let (run, view) = (app.run(), app.view());
-    let unseen = view.show_unseen && !run.unseen_tasks.is_empty();
-    let k = run.task_names.len().max(1);
+    task_legend_row(&run.task_names, view.show_unseen && !run.unseen_tasks.is_empty(), theme, width)
+}
+
+/// [`compact_legend`] of `task_names`, with the unseen mark's entry when `unseen`.
+pub fn task_legend_row<'a>(task_names: &[String], unseen: bool, theme: &Theme, width: u16) -> Line<'a> {
+    let k = task_names.len().max(1);
     // Each entry costs "●1 " + name + " "; the unseen mark takes 9 columns when shown.
     let room = usize::from(width).saturating_sub(if unseen { 9 } else { 0 });
     let budget = (room / k).saturating_sub(4);
     let mut spans = Vec::new();
-    for (t, name) in run.task_names.iter().enumerate() {
+    for (t, name) in task_names.iter().enumerate() {
         spans.push(Span::styled(format!("●{}", task_label(t)), theme.task(t)));
         let name = if budget >= 2 { format!(" {} ", truncate(name, budget)) } else { " ".into() };
         spans.push(Span::styled(name, theme.text()));
@@ -105,24 +123,59 @@ pub fn compact_legend<'a>(app: &App, theme: &Theme, width: u16) -> Line<'a> {
     Line::from(spans)
 }
 
+/// Whose points a plot shows and how: the tasks of the seen and unseen points (in Snapshot
+/// order), how many tasks there are, and the user's drawing choices.
+#[derive(Debug, Clone, Copy)]
+pub struct Points<'a> {
+    pub seen_tasks: &'a [usize],
+    pub unseen_tasks: &'a [usize],
+    pub tasks: usize,
+    pub marker: MarkerKind,
+    pub show_unseen: bool,
+    pub centroids: Centroids,
+}
+
 /// Draws one layer's points (with faint zero axes, unseen marks and centroids) into `area`;
 /// returns how many points fell off-scale. Shared with the all-layers grid.
 pub fn plot(app: &App, theme: &Theme, layer: &LayerAnalysis, half: [f32; 2], area: Rect, buf: &mut Buffer) -> usize {
     let (run, view) = (app.run(), app.view());
+    let points = Points {
+        seen_tasks: &run.seen_tasks,
+        unseen_tasks: &run.unseen_tasks,
+        tasks: run.task_names.len(),
+        marker: view.marker,
+        show_unseen: view.show_unseen,
+        centroids: view.centroids,
+    };
+    let Some(raster) = plot_points(theme, layer, &points, half, area, buf) else { return 0 };
+    probe_marks(app, theme, layer.layer, &raster, area, buf);
+    raster.off_scale()
+}
+
+/// The points of [`plot`] without the App's probes, for any screen that has a layer to show;
+/// the raster it drew, to place more marks with, unless `area` is empty.
+pub fn plot_points(
+    theme: &Theme,
+    layer: &LayerAnalysis,
+    points: &Points<'_>,
+    half: [f32; 2],
+    area: Rect,
+    buf: &mut Buffer,
+) -> Option<Raster> {
     if area.is_empty() {
-        return 0;
+        return None;
     }
-    let k = run.task_names.len().max(1);
-    let mut raster = Raster::new(area.width, area.height, view.marker, k, half);
+    let k = points.tasks.max(1);
+    let mut raster = Raster::new(area.width, area.height, points.marker, k, half);
     zero_axes(&raster, theme, area, buf);
-    raster.plot_seen(&layer.seen_proj, &run.seen_tasks);
-    let unseen_w = if view.show_unseen {
-        raster.plot_unseen(&layer.unseen_proj, &run.unseen_tasks);
-        task_weights(&run.unseen_tasks, k)
+    raster.plot_seen(&layer.seen_proj, points.seen_tasks);
+    let unseen_w = if points.show_unseen {
+        raster.plot_unseen(&layer.unseen_proj, points.unseen_tasks);
+        task_weights(points.unseen_tasks, k)
     } else {
         Vec::new()
     };
-    raster.draw(area, buf, theme, &task_weights(&run.seen_tasks, k), &unseen_w);
+    raster.draw(area, buf, theme, &task_weights(points.seen_tasks, k), &unseen_w);
     let mut mark = |p: [f32; 2], ch: char, style: Style| {
         if let Some((x, y)) = raster.cell_of(p) {
             if let Some(c) = buf.cell_mut((area.x + x, area.y + y)) {
@@ -131,7 +184,7 @@ pub fn plot(app: &App, theme: &Theme, layer: &LayerAnalysis, half: [f32; 2], are
             }
         }
     };
-    match view.centroids {
+    match points.centroids {
         Centroids::Off => {}
         Centroids::KMeans => layer.kmeans_centroids_proj.iter().for_each(|&p| mark(p, '+', theme.centroid())),
         Centroids::Task => layer
@@ -142,8 +195,7 @@ pub fn plot(app: &App, theme: &Theme, layer: &LayerAnalysis, half: [f32; 2], are
             .filter(|(t, _)| layer.task_counts.get(*t).is_none_or(|&n| n > 0))
             .for_each(|(t, &p)| mark(p, task_label(t), theme.task_badge(t))),
     }
-    probe_marks(app, theme, layer.layer, &raster, area, buf);
-    raster.off_scale()
+    Some(raster)
 }
 
 /// Probes on top of everything: with the trail on, where each earlier checkpoint put them (small

@@ -6,9 +6,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::parts::fmt_step;
+use super::parts::{fmt_step, notice_style};
 use crate::session::RunStatus;
-use crate::ui::app::{App, Level, Phase, Source, View};
+use crate::ui::app::{App, Phase, Source, View};
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let (run, view) = (app.run(), app.view());
@@ -61,11 +61,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
     let mut used = 0;
     if let Some(n) = &view.notice {
-        let style = match n.level {
-            Level::Info => theme.status_bar(),
-            Level::Warning => theme.status_bar().patch(theme.warning()),
-            Level::Error => theme.status_bar().patch(theme.error()),
-        };
+        let style = notice_style(theme, n.level);
         let line = Line::from(Span::styled(format!(" {} ", n.text), style));
         used = line.width();
         line.render(bottom, buf);

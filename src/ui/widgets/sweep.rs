@@ -10,8 +10,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::layout::{MIN_HEIGHT, MIN_WIDTH};
+use super::parts::notice_style;
 use super::{help, too_small};
-use crate::ui::app::Level;
 use crate::ui::sweep_view::SweepView;
 
 impl Widget for &SweepView {
@@ -74,11 +74,7 @@ fn status_line(view: &SweepView, area: Rect, buf: &mut Buffer) {
     let (text, style) = match (&view.read_error, &view.notice) {
         (Some(e), _) => (format!(" cannot read the sweep: {e}"), theme.status_bar().patch(theme.error())),
         (None, Some(n)) => {
-            let style = match n.level {
-                Level::Info => theme.status_bar(),
-                Level::Warning => theme.status_bar().patch(theme.warning()),
-                Level::Error => theme.status_bar().patch(theme.error()),
-            };
+            let style = notice_style(theme, n.level);
             (format!(" {}", n.text), style)
         }
         (None, None) => {
