@@ -25,6 +25,7 @@
 //! UI and JSON.
 
 pub mod checkpoint;
+pub mod correlation;
 pub mod kmeans;
 pub mod metrics;
 pub mod pca;

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod compare;
 pub mod headless;
 pub mod prepare;
+pub mod study;
 pub mod sweep;
 
 use crate::error::{ErrorKind, Kind};

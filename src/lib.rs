@@ -2,7 +2,7 @@
 //! and watch its hidden states cluster by task (Wu & Varshney, arXiv 2402.12151).
 //!
 //! Rooms, from the ground up (a room imports only from rooms below it): `error`, `analysis`
-//! and `experiment`; `model`; `record`; `session`; `train`; `report`; `cli` and `ui`.
+//! and `experiment`; `model`; `record`; `session`; `train`; `sweep`; `study`; `report`; `cli` and `ui`.
 
 pub mod alloc;
 pub mod analysis;
@@ -13,6 +13,7 @@ pub mod model;
 pub mod record;
 pub mod report;
 pub mod session;
+pub mod study;
 pub mod sweep;
 pub mod train;
 pub mod ui;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use clusterscope::cli::bench::{bench_train, BenchArgs, BenchConfig};
 use clusterscope::cli::compare::CompareArgs;
 use clusterscope::cli::prepare::{load_experiment, merge_run_args, model_for, prepare, PrepareError, RunArgs};
+use clusterscope::cli::study::{StudyArgs, StudyCliError};
 use clusterscope::cli::sweep::{SweepAction, SweepArgs, SweepCliError};
 use clusterscope::cli::{headless, CliError};
 use clusterscope::error::{ErrorKind, Kind};
@@ -59,6 +60,8 @@ enum Cmd {
     },
     /// A grid of spec values times seeds, each point a session: run here or on Slurm.
     Sweep(SweepArgs),
+    /// Built-in studies: arms x seeds of sessions, measured and summarised in a report.
+    Study(StudyArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -145,6 +148,8 @@ enum AppError {
     #[error(transparent)]
     Sweep(#[from] SweepCliError),
     #[error(transparent)]
+    Study(#[from] StudyCliError),
+    #[error(transparent)]
     Device(#[from] DeviceError),
     #[error(transparent)]
     Session(#[from] SessionError),
@@ -172,6 +177,7 @@ impl Kind for AppError {
             AppError::Damaged => ErrorKind::BadData,
             AppError::Prepare(e) => e.kind(),
             AppError::Sweep(e) => e.kind(),
+            AppError::Study(e) => e.kind(),
             AppError::Device(e) => e.kind(),
             AppError::Session(e) => e.kind(),
             AppError::Report(e) => e.kind(),
@@ -253,6 +259,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(ended.map_or(Ok(()), PoolEnd::report)?)
         }
         Some(Cmd::Sweep(args)) => Ok(clusterscope::cli::sweep::run(args, cli.threads)?),
+        Some(Cmd::Study(args)) => Ok(clusterscope::cli::study::run(args, cli.threads)?),
         Some(Cmd::Compare(args)) => match clusterscope::cli::compare::run(&args)? {
             Some(comparison) => Ok(terminal::compare::run_compare(comparison, &ui)?),
             None => Ok(()),
@@ -329,6 +336,7 @@ impl Cmd {
             Cmd::Train { .. } => "train",
             Cmd::Bench { .. } => "bench",
             Cmd::Sweep(_) => "sweep",
+            Cmd::Study(_) => "study",
             Cmd::Replay { .. } => "replay",
             Cmd::Compare(_) => "compare",
             Cmd::Show { .. } => "show",

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod manifest;
 pub mod probes;
 pub mod reader;
+pub mod study;
 pub mod sweep;
 pub mod writer;
 

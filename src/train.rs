@@ -4,9 +4,12 @@
 
 pub mod align;
 pub mod analyser;
+pub mod attribution_share;
 pub mod batch;
 pub mod error;
+pub mod held_out;
 pub mod inference;
+pub mod knowledge;
 pub mod loss;
 pub mod optimizer;
 pub mod prober;

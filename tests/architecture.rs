@@ -14,6 +14,7 @@ const FLOORS: &[&[&str]] = &[
     &["session"],
     &["train"],
     &["sweep"],
+    &["study"],
     &["report"],
     &["cli", "ui"],
     &["main"],

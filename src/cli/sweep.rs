@@ -337,6 +337,7 @@ fn start(args: &SweepArgs, threads: Option<usize>) -> Result<()> {
             let how = if ok { "finished" } else { "FAILED" };
             bar.suspend(|| eprintln!("point {index} ({params}): {how}"));
         }
+        PoolEvent::Tick => {}
     });
     bar.finish_and_clear();
     print_summary(&sweep_summary(&sweep, &manifest), args.json)?;

@@ -258,6 +258,17 @@ pub(super) fn axes<'a, DB: DrawingBackend>(
     Ok(chart)
 }
 
+/// The legend of a chart's labelled series, in its lower right corner over a pale ground.
+pub(super) fn legend_lower_right<'a, DB: DrawingBackend + 'a>(chart: &mut Chart<'a, DB>) -> Drawn<DB> {
+    chart
+        .configure_series_labels()
+        .label_font(text(20))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+}
+
 pub(super) fn layer_name(layer: usize) -> String {
     if layer == 0 {
         "layer 0 (embeddings)".to_string()

@@ -9,7 +9,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::figures::{axes, register_embedded_font, save, shorten, task_colour, text, Drawn, Figure};
+use super::figures::{
+    axes, legend_lower_right, register_embedded_font, save, shorten, task_colour, text, Drawn, Figure,
+};
 use super::sweep_series::{self, Scale, SweepPlot};
 use super::sweep_summary::{SweepSummary, METRICS};
 use super::ReportError;
@@ -75,12 +77,6 @@ impl Figure for SweepFigure<'_> {
             mean.label(name).legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(3)));
             chart.draw_series(s.mean.iter().map(|&(x, y)| Cross::new((x, y), 6, colour.stroke_width(2))))?;
         }
-        chart
-            .configure_series_labels()
-            .label_font(text(20))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
+        legend_lower_right(&mut chart)
     }
 }

@@ -1,10 +1,12 @@
-//! One point of a sweep: its state, read from its session, and running it (a new run, a resume
-//! of an interrupted one, or nothing when it has finished).
+//! One point of a sweep (or run of a study): its state, read from its session, and running it (a
+//! new run, a resume of an interrupted one, or nothing when it has finished).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::grid::point_experiment;
 use super::SweepError;
+use crate::experiment::Experiment;
 use crate::model::{DeviceChoice, ModelConfig};
 use crate::session::lock::holder;
 use crate::session::reader::read_manifest;
@@ -36,14 +38,18 @@ impl PointState {
 }
 
 pub fn state(dir: &SweepDir, point: &SweepPoint) -> PointState {
-    let session = dir.point(point);
-    if holder(&SessionDir::new(&session)).is_some() {
+    session_state(&dir.point(point))
+}
+
+/// Where the run whose session is (or will be) at `session` stands.
+pub fn session_state(session: &Path) -> PointState {
+    if holder(&SessionDir::new(session)).is_some() {
         return PointState::Running;
     }
-    if !SessionDir::new(&session).manifest().exists() {
+    if !SessionDir::new(session).manifest().exists() {
         return PointState::Pending;
     }
-    match read_manifest(&session) {
+    match read_manifest(session) {
         // Killed before its first checkpoint: it starts again.
         Ok(m) if m.is_unstarted() => PointState::Pending,
         Ok(m) if m.status == RunStatus::Finished => PointState::Finished,
@@ -81,11 +87,23 @@ pub fn run_point(
         count: manifest.points.len(),
     })?;
     let experiment = point_experiment(&manifest.spec, point)?;
+    train_session(experiment, manifest.steps, dir.point(point), device, index)
+}
+
+/// Trains `experiment` into `session` to its end on `device`, here, in this process: a new run,
+/// a resume of an interrupted one, or nothing when it has finished. `index` names the run in
+/// errors; `steps` overrides the spec's.
+pub fn train_session(
+    experiment: Experiment,
+    steps: Option<usize>,
+    session: PathBuf,
+    device: DeviceChoice,
+    index: usize,
+) -> Result<Ran, SweepError> {
     let model = ModelConfig::from_spec(&experiment.spec.model, experiment.tokenizer.len(), experiment.max_sequence_len)
         .map_err(|source| SweepError::Model { index, source })?;
-    let steps = manifest.steps.unwrap_or(experiment.spec.train.steps);
-    let session = dir.point(point);
-    let resume = match state(dir, point) {
+    let steps = steps.unwrap_or(experiment.default_steps());
+    let resume = match session_state(&session) {
         PointState::Finished => return Ok(Ran::Skipped),
         PointState::Pending => false,
         // A running one is refused by its lock, with who holds it.
