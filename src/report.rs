@@ -2,6 +2,7 @@
 //! (PNG/SVG) and exports for Python (`.npy`, CSV, JSON) and for TensorBoard's projector.
 
 pub mod check;
+pub mod depth;
 pub mod export;
 pub mod figures;
 pub mod npy;
