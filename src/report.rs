@@ -6,6 +6,7 @@ pub mod check;
 pub mod compare;
 pub mod compare_figures;
 pub mod compare_json;
+pub mod depth;
 pub mod export;
 pub mod figures;
 pub mod npy;

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use super::depth;
 use crate::analysis::{score_table, LayerAnalysis};
 use crate::session::lock::holder;
 use crate::session::{RunStatus, Session};
@@ -86,6 +87,9 @@ pub fn summary_text(s: &Session) -> String {
             unseen.f1
         ));
     }
+    if let Some(depth) = depth::of_snapshots(&s.snapshots) {
+        out.push_str(&depth::depth_text(&depth));
+    }
     if let Some(rules) = rule_accuracy(s) {
         out.push_str(&rules_text(&rules));
     }
@@ -139,6 +143,7 @@ pub fn summary_json(s: &Session) -> Value {
         "task_names": m.task_names,
         "points": { "seen": s.points.iter().filter(|p| p.seen).count(), "unseen": s.points.iter().filter(|p| !p.seen).count() },
         "checkpoints": checkpoints,
+        "depth_at_rise": depth::of_snapshots(&s.snapshots),
         "rules": rule_accuracy(s),
         "phases": m.phases,
         "damaged": s.damaged,
