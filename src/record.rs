@@ -7,5 +7,5 @@ pub mod run;
 pub mod snapshot;
 
 pub use probe::{ProbeAnswer, ProbeCommand, ProbeFailure, ProbeOutcome, ProbeRequest, ProbeResult};
-pub use run::{phase_boundaries, PhaseMark, PointInfo, Progress, RunInfo, Summary};
+pub use run::{phase_boundaries, phase_of_checkpoint, PhaseMark, PointInfo, Progress, RunInfo, Summary};
 pub use snapshot::Snapshot;

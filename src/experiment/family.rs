@@ -113,15 +113,14 @@ impl LookupTables {
     /// `rng`) given another answer, drawn uniformly from the other symbols.
     pub fn overridden<R: Rng>(&self, tasks: &[usize], fraction: f64, rng: &mut R) -> LookupTables {
         let mut tables = self.tables.clone();
-        let n = ((fraction * self.symbols as f64).round() as usize).min(self.symbols);
+        // With one symbol there is no other answer to give.
+        let n =
+            if self.symbols < 2 { 0 } else { ((fraction * self.symbols as f64).round() as usize).min(self.symbols) };
         for &t in tasks {
             let Some(table) = tables.get_mut(t) else { continue };
             let mut inputs: Vec<usize> = (0..table.len()).collect();
             inputs.shuffle(rng);
             for &i in inputs.iter().take(n) {
-                if self.symbols < 2 {
-                    break;
-                }
                 // A draw from the other symbols: skip over the current answer.
                 let mut s = rng.random_range(0..self.symbols - 1);
                 if s >= table[i] {

@@ -55,6 +55,14 @@ pub fn phase_boundaries(phases: &[PhaseMark]) -> Vec<usize> {
     phases.iter().skip(1).map(|p| p.start).collect()
 }
 
+/// The phase whose training made the checkpoint at `step`, with its index: a checkpoint at a
+/// boundary ends the phase before it (the last phase past the end); `None` without phases.
+pub fn phase_of_checkpoint(phases: &[PhaseMark], step: usize) -> Option<(usize, &PhaseMark)> {
+    let step = step.saturating_sub(1);
+    let i = phases.iter().position(|p| step < p.end()).unwrap_or(phases.len().checked_sub(1)?);
+    phases.get(i).map(|p| (i, p))
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub step: usize,

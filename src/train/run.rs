@@ -12,7 +12,7 @@ use super::analyser::{lock, spawn_analyser, Analyser, Job, SharedWriter};
 use super::error::TrainError;
 use super::protocol::{AnalyserEvent, Failure, TrainerCommand, TrainerEvent};
 use super::tally::{LossTally, RateWindow};
-use super::trainer::Trainer;
+use super::trainer::{PhaseEntered, Trainer};
 use super::weights::SavedTensors;
 use crate::analysis::CheckpointAnalysis;
 use crate::experiment::sampling::AnalysisSet;
@@ -265,8 +265,8 @@ impl Run {
                 None => {}
             }
             let entered = self.trainer.enter_phase().map_err(TrainError::model("cannot start the next phase"))?;
-            if let Some(made) = entered.and_then(|e| e.made_targets.map(|t| (e.index, t))) {
-                lock(&self.writer).set_phase_targets(made.0, made.1)?;
+            if let Some(PhaseEntered { index, made_targets: Some(targets) }) = entered {
+                lock(&self.writer).set_phase_targets(index, targets)?;
             }
             let lr = self.trainer.lr();
             let loss = self.trainer.train_step().map_err(TrainError::model("training step failed"))?;

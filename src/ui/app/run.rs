@@ -112,9 +112,7 @@ impl RunData {
     /// The phase whose training made the checkpoint at `step` (one at a boundary ends the
     /// phase before it), if the run has phases.
     pub fn phase_of_checkpoint(&self, step: usize) -> Option<(usize, &PhaseMark)> {
-        let step = step.saturating_sub(1);
-        let i = self.phase_marks.iter().position(|p| step < p.end()).unwrap_or(self.phase_marks.len().checked_sub(1)?);
-        self.phase_marks.get(i).map(|p| (i, p))
+        crate::record::phase_of_checkpoint(&self.phase_marks, step)
     }
 
     /// Steps at which one phase ends and the next begins.
