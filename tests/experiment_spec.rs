@@ -20,6 +20,15 @@ fn default_experiment_is_valid_and_as_documented() {
         sorted.sort();
         assert_eq!(sorted, (0..16).collect::<Vec<_>>(), "generated tables are permutations");
     }
+    // No word names a task on its own (the depth of the clustering rests on it, README "Depth at
+    // the rise"): every word of a task's instructions is in another task's too.
+    let words: Vec<std::collections::HashSet<String>> =
+        exp.tasks.iter().map(|t| t.distributions.iter().flat_map(|d| d.words()).collect()).collect();
+    for (i, own) in words.iter().enumerate() {
+        for w in own {
+            assert!(words.iter().enumerate().any(|(j, o)| j != i && o.contains(w)), "{w:?} names task {i} alone");
+        }
+    }
     let set = exp.analysis_set();
     assert_eq!(set.seen.len(), 8 * 256);
     assert_eq!(set.unseen.len(), 8 * 64);
