@@ -6,7 +6,7 @@
 mod common;
 
 use assert_cmd::Command;
-use common::fresh_copy;
+use common::{copy_dir, fresh_copy};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -246,6 +246,27 @@ fn resume_refuses_a_damaged_optimizer_state() {
     let r = run(&["train", "--headless", "--device", "cpu", "--steps", "26", "--resume"], &dir, &[]);
     assert_refused(&r, "step-000020/optimizer.safetensors", "checksum mismatch");
     assert_check_finds(&dir, "step-000020/optimizer.safetensors", "checksum mismatch");
+}
+
+#[test]
+fn resume_refuses_a_session_show_cannot_open_and_trains_past_a_damaged_earlier_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = fresh_copy(tmp.path());
+    std::fs::remove_file(dir.join("points.json")).unwrap();
+    let log_before = std::fs::read(dir.join("log.jsonl")).unwrap();
+    let r = run(&["train", "--headless", "--device", "cpu", "--steps", "26", "--resume"], &dir, &[]);
+    assert_refused(&r, "points.json", "No such file");
+    assert_eq!(std::fs::read(dir.join("log.jsonl")).unwrap(), log_before, "nothing trained");
+
+    let dir = tmp.path().join("second");
+    copy_dir(common::pristine(), &dir);
+    std::fs::write(ckpt(&dir, 6).join("snapshot.json"), "[").unwrap();
+    let r = run(&["train", "--headless", "--device", "cpu", "--steps", "26", "--resume"], &dir, &[]);
+    assert_ok(&r);
+    let v: serde_json::Value = serde_json::from_str(&run(&["show", "--json"], &dir, &[]).stdout).unwrap();
+    let damaged: Vec<u64> = v["damaged"].as_array().unwrap().iter().map(|d| d["step"].as_u64().unwrap()).collect();
+    assert_eq!(damaged, [6]);
+    assert_eq!(v["checkpoints"].as_array().unwrap().last().unwrap()["step"], 26);
 }
 
 #[test]

@@ -22,7 +22,7 @@ use crate::record::{Progress, RunInfo, Snapshot, Summary};
 use crate::session::format::{LogEntry, ResumeState, RunStatus, OPTIMIZER, WEIGHTS};
 use crate::session::manifest::{analysis_points, phase_marks};
 use crate::session::reader::{read_manifest, read_snapshot};
-use crate::session::{Manifest, SessionDir, SessionLock, SessionWriter};
+use crate::session::{Manifest, Session, SessionDir, SessionLock, SessionWriter};
 
 /// How often progress is reported: often enough for a smooth UI, rarely enough not to flood it.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -350,6 +350,9 @@ fn open_for_resume(config: &RunConfig, trainer: &mut Trainer) -> Result<Resumed,
     let layout = SessionDir::new(dir);
     let lock = SessionLock::acquire(&layout)?;
     let mut manifest = read_manifest(dir)?;
+    // A session that show and replay cannot open (its points file gone, say) would train on
+    // to an end nobody can read: refuse it as they do.
+    Session::open(dir)?;
     let resume = manifest.resume.ok_or_else(|| TrainError::NothingToResume(dir.clone()))?;
     trainer.set_made_targets(manifest.made_targets());
     let device = &trainer.device.device;
