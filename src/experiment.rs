@@ -1,11 +1,12 @@
-//! The synthetic instruction-following experiment: spec, tasks, instruction sampler, tokenizer,
-//! batches. Pure data, no tensors: the trainer turns examples into tensors.
+//! The instruction-following experiment (spec, tasks, sampler, tokenizer, batches) and labelled
+//! prompt sets; pure data, no tensors: the trainer turns examples into tensors.
 
 mod checks;
 pub mod family;
 pub mod limits;
 pub mod phases;
 pub mod probe;
+pub mod prompts;
 pub mod regex;
 pub mod rewrite;
 pub mod sampling;
@@ -322,8 +323,7 @@ impl Experiment {
         }
     }
 
-    /// Steps a run of this experiment trains unless told otherwise: its phases' together, or
-    /// `train.steps`.
+    /// Steps a run trains unless told otherwise: its phases' together, or `train.steps`.
     pub fn default_steps(&self) -> usize {
         self.phases.last().map_or(self.spec.train.steps, Phase::end)
     }
