@@ -7,6 +7,7 @@ pub mod analyser;
 pub mod attribution_share;
 pub mod batch;
 pub mod error;
+pub mod extract;
 pub mod held_out;
 pub mod inference;
 pub mod knowledge;
