@@ -176,3 +176,72 @@ impl CausalLm for Pretrained {
         stack::run(self.net.as_ref(), &self.config, self.dtype, tok, b, t, logit_rows, hidden_rows)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::path::Path;
+
+    use super::config::{Activation, RopeScaling};
+    use super::*;
+
+    fn parse(json: &str) -> Result<HfConfig, PretrainedError> {
+        HfConfig::parse(json, Path::new("config.json"))
+    }
+
+    /// transformers before v5 kept rope settings at the top level and GPT-NeoX's under names
+    /// of its own; the fixtures are written by v5, which nests them in `rope_parameters`.
+    #[test]
+    fn configs_of_older_transformers_read_the_same() {
+        let neox = parse(
+            r#"{"architectures": ["GPTNeoXForCausalLM"], "vocab_size": 100, "hidden_size": 64,
+                "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 256,
+                "rotary_pct": 0.25, "rotary_emb_base": 500}"#,
+        )
+        .unwrap();
+        let rope = neox.rope.unwrap();
+        assert_eq!((rope.dims, rope.theta, rope.scaling), (4, 500.0, RopeScaling::None));
+        assert!(neox.parallel_residual && neox.qkv_bias && !neox.tie_embeddings);
+        assert_eq!(neox.activation, Activation::GeluErf);
+
+        let llama = parse(
+            r#"{"architectures": ["LlamaForCausalLM"], "vocab_size": 100, "hidden_size": 64,
+                "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128,
+                "rope_theta": 500000.0, "rope_scaling": {"type": "linear", "factor": 2.0}}"#,
+        )
+        .unwrap();
+        let rope = llama.rope.unwrap();
+        assert_eq!((rope.theta, rope.scaling), (500000.0, RopeScaling::Linear { factor: 2.0 }));
+        assert_eq!((llama.kv_heads, llama.head_dim, llama.norm_eps), (4, 16, 1e-6));
+        assert!(!llama.qkv_bias && !llama.tie_embeddings);
+    }
+
+    #[test]
+    fn gpt2_defaults_are_transformers_defaults() {
+        let gpt2 = parse(
+            r#"{"architectures": ["GPT2LMHeadModel"], "vocab_size": 10, "n_embd": 8, "n_layer": 1, "n_head": 2}"#,
+        )
+        .unwrap();
+        assert_eq!((gpt2.context, gpt2.intermediate, gpt2.norm_eps), (1024, 32, 1e-5));
+        assert!(gpt2.tie_embeddings && gpt2.rope.is_none());
+        assert_eq!(gpt2.activation, Activation::GeluTanh);
+    }
+
+    #[test]
+    fn a_wrongly_typed_field_is_named() {
+        let err = parse(r#"{"architectures": ["GPT2LMHeadModel"], "n_embd": 8, "n_head": 2, "vocab_size": "ten"}"#)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "config.json: field \"vocab_size\" must be a whole number");
+        let err = parse(r#"{"model_type": "bert"}"#).unwrap_err();
+        assert!(err.to_string().contains("model_type \"bert\""), "{err}");
+    }
+
+    #[test]
+    fn dtypes_parse_from_their_names() {
+        assert_eq!("bf16".parse::<WeightDType>().unwrap().dtype(), DType::BF16);
+        assert_eq!("f16".parse::<WeightDType>().unwrap(), WeightDType::F16);
+        assert_eq!("f32".parse::<WeightDType>().unwrap(), WeightDType::F32);
+        assert!("fp8".parse::<WeightDType>().unwrap_err().contains("\"fp8\""));
+    }
+}

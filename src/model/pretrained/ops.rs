@@ -206,3 +206,54 @@ fn repeat_kv(x: &Tensor, n: usize) -> Result<Tensor> {
     let (b, kvh, t, hd) = x.dims4()?;
     x.unsqueeze(2)?.broadcast_as((b, kvh, n, t, hd))?.reshape((b, kvh * n, t, hd))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn llama3_scaling_keeps_high_frequencies_divides_low_ones_and_blends_between() {
+        let rope = Rope {
+            theta: 10_000.0,
+            dims: 8,
+            scaling: RopeScaling::Llama3 {
+                factor: 8.0,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_context: 64.0,
+            },
+        };
+        // Unscaled: 1, 0.1, 0.01, 0.001, of wavelengths 2π·(1, 10, 100, 1000) against the
+        // bounds 64/4 = 16 and 64/1 = 64: the first is kept, the second blended, the rest / 8.
+        let f = inverse_frequencies(&rope);
+        let smooth = (64.0 / (20.0 * std::f64::consts::PI) - 1.0) / 3.0;
+        let want = [1.0, (1.0 - smooth) * 0.1 / 8.0 + smooth * 0.1, 0.01 / 8.0, 0.001 / 8.0];
+        for (got, want) in f.iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn partial_rotation_leaves_the_other_dimensions_and_position_zero_alone() {
+        let rope = Rope { theta: 10_000.0, dims: 4, scaling: RopeScaling::None };
+        let x = Tensor::arange(0f32, 24.0, &Device::Cpu).unwrap().reshape((1, 1, 3, 8)).unwrap();
+        let tables = Rotary::new(&rope).tables(3, DType::F32, &Device::Cpu).unwrap();
+        let y = tables.apply(&x).unwrap();
+        let rows = |t: &Tensor| t.squeeze(0).unwrap().squeeze(0).unwrap().to_vec2::<f32>().unwrap();
+        let (xs, ys) = (rows(&x), rows(&y));
+        assert_eq!(ys[0], xs[0]);
+        for p in 1..3 {
+            assert_eq!(ys[p][4..], xs[p][4..]);
+            assert_ne!(ys[p][..4], xs[p][..4]);
+        }
+    }
+
+    #[test]
+    fn a_sliding_window_hides_what_is_too_far_back() {
+        let mask = attention_mask(4, Some(2), DType::F32, &Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+        let seen: Vec<Vec<usize>> = mask.iter().map(|row| (0..4).filter(|&j| row[j] == 0.0).collect()).collect();
+        assert_eq!(seen, vec![vec![0], vec![0, 1], vec![1, 2], vec![2, 3]]);
+    }
+}
