@@ -139,6 +139,23 @@ fn bf16_compute_is_close_to_transformers() {
     assert!(worst <= 1e-1, "max relative error {worst:.2e}");
 }
 
+/// The original OpenAI GPT-2 upload names its tensors without transformers' `transformer.`.
+#[test]
+fn gpt2_reads_tensors_without_the_transformer_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["config.json", "tokenizer.json"] {
+        std::fs::copy(fixture("gpt2").join(file), dir.path().join(file)).unwrap();
+    }
+    let tensors = candle_core::safetensors::load(fixture("gpt2").join("model.safetensors"), &Device::Cpu).unwrap();
+    assert!(tensors.keys().all(|k| k.starts_with("transformer.")), "the fixture has the prefix");
+    let stripped: std::collections::HashMap<String, Tensor> =
+        tensors.into_iter().map(|(k, v)| (k.trim_start_matches("transformer.").to_string(), v)).collect();
+    candle_core::safetensors::save(&stripped, dir.path().join("model.safetensors")).unwrap();
+    let model = Pretrained::load(dir.path(), &LoadOptions::default()).unwrap();
+    let worst = max_error(&model, &reference("gpt2"));
+    assert!(worst <= TOLERANCE, "max relative error {worst:.2e}");
+}
+
 /// Two sequences in one batch read the same hidden states as each alone: causal attention
 /// makes a prompt's prefix a prompt of its own, so the reference's first t positions hold.
 #[test]
@@ -277,5 +294,10 @@ fn an_unknown_rope_scaling_is_refused() {
 #[test]
 fn weights_that_do_not_fit_the_config_are_named() {
     let (_dir, err) = broken("gpt2", |d| edit_config(d, |c| c["n_embd"] = serde_json::json!(64)));
-    assert_one_line(&err, "model.safetensors", &["do not fit", "GPT2LMHeadModel"]);
+    assert_one_line(
+        &err,
+        "model.safetensors",
+        &["do not fit", "GPT2LMHeadModel", "expected: [300, 64], got: [300, 32]"],
+    );
+    assert!(!err.to_string().contains("candle_core::error"), "a backtrace in the message: {err}");
 }

@@ -102,13 +102,13 @@ impl Pretrained {
         // mapped. A model checkout is read-only input that nothing here writes; the headers and
         // sizes were checked above, so the mapping covers every byte the tensors name.
         let weights = unsafe { MmapedSafetensors::multi(&files.weights) }
-            .map_err(|e| PretrainedError::bad(&files.weights[0], e.to_string()))?;
+            .map_err(|e| PretrainedError::bad(&files.weights[0], error::candle_message(&e)))?;
         let vb = VarBuilder::from_backend(Box::new(weights), dtype, options.device.clone());
         let net = build(&config, vb).map_err(|e| {
             let names = files.weights.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
             PretrainedError::bad(
                 Path::new(&names),
-                format!("weights do not fit config.json's {}: {e}", config.arch.hf_name()),
+                format!("weights do not fit config.json's {}: {}", config.arch.hf_name(), error::candle_message(&e)),
             )
         })?;
         Ok(Pretrained { config, net, tokenizer, dtype, dir: dir.to_path_buf() })

@@ -1,5 +1,5 @@
-//! What can go wrong loading or running a pretrained model. A user's bad or missing file is
-//! BadData and names the file; a failure inside candle is Internal.
+//! What can go wrong loading a pretrained model: always a file of the user's, bad or missing,
+//! so BadData, and the message names the file. (Running one fails only as candle does.)
 
 use std::path::{Path, PathBuf};
 
@@ -17,17 +17,11 @@ pub enum PretrainedError {
     Unsupported { path: PathBuf, found: String },
     #[error("{}: {reason}", .path.display())]
     BadFile { path: PathBuf, reason: String },
-    #[error("{what}: {reason}")]
-    Model { what: String, reason: String },
 }
 
 impl PretrainedError {
     pub fn bad(path: &Path, reason: impl Into<String>) -> Self {
         PretrainedError::BadFile { path: path.to_path_buf(), reason: one_line(&reason.into()) }
-    }
-
-    pub fn model(what: impl Into<String>, err: &candle_core::Error) -> Self {
-        PretrainedError::Model { what: what.into(), reason: one_line(&err.to_string()) }
     }
 }
 
@@ -37,7 +31,6 @@ impl Kind for PretrainedError {
             PretrainedError::Missing { .. } | PretrainedError::Unsupported { .. } | PretrainedError::BadFile { .. } => {
                 ErrorKind::BadData
             }
-            PretrainedError::Model { .. } => ErrorKind::Internal,
         }
     }
 }
@@ -45,4 +38,15 @@ impl Kind for PretrainedError {
 /// Library errors (candle's, serde's) may span lines; a user reads one.
 pub fn one_line(s: &str) -> String {
     s.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+}
+
+/// candle's message without the backtrace that candle attaches when RUST_BACKTRACE is set.
+pub fn candle_message(err: &candle_core::Error) -> String {
+    use candle_core::Error;
+    match err {
+        Error::WithBacktrace { inner, .. } => candle_message(inner),
+        Error::Context { inner, context } => format!("{context}: {}", candle_message(inner)),
+        Error::WithPath { inner, path } => format!("{}: {}", path.display(), candle_message(inner)),
+        other => one_line(&other.to_string()),
+    }
 }
