@@ -11,9 +11,11 @@ pub mod gpt;
 pub mod init;
 pub mod kernels;
 pub mod layers;
+pub mod pretrained;
 
 pub use causal_lm::CausalLm;
 pub use config::ModelConfig;
 pub use device::{DeviceChoice, SelectedDevice};
 pub use gpt::{ForwardOut, Gpt};
 pub use kernels::Kernels;
+pub use pretrained::Pretrained;
