@@ -212,6 +212,38 @@ fn a_batch_reads_each_sequence_as_alone() {
 }
 
 #[test]
+fn extraction_over_prompts_of_every_length_reads_what_transformers_reports() {
+    use clusterscope::train::extract::{hidden_states, ReadAt, Tokens};
+    for name in ["llama", "mistral", "qwen2", "gpt2", "gpt_neox"] {
+        let model = load(name, None);
+        let r = reference(name);
+        // The instruction is every token but the first (llama's BOS) or all of them.
+        let prompts: Vec<Tokens> = r
+            .ids
+            .iter()
+            .map(|ids| Tokens { ids: ids.clone(), instruction: (ids.len() > 1) as usize..ids.len() })
+            .collect();
+        let last = hidden_states(&model, &prompts, ReadAt::Last, 0, &Device::Cpu).unwrap();
+        let mean = hidden_states(&model, &prompts, ReadAt::Mean, 0, &Device::Cpu).unwrap();
+        assert_eq!(last.len(), r.hidden[0].len(), "{name}: one matrix per hidden state");
+        for (p, tokens) in prompts.iter().enumerate() {
+            for (l, theirs) in r.hidden[p].iter().enumerate() {
+                let ours: Vec<Vec<f32>> = last[l].to_vec2().unwrap();
+                let err = rel_err(&ours[p], &theirs[tokens.ids.len() - 1]);
+                assert!(err <= TOLERANCE, "{name} prompt {p} layer {l} last: {err}");
+                let d = theirs[0].len();
+                let span = &theirs[tokens.instruction.clone()];
+                let want: Vec<f32> =
+                    (0..d).map(|j| span.iter().map(|row| row[j]).sum::<f32>() / span.len() as f32).collect();
+                let ours: Vec<Vec<f32>> = mean[l].to_vec2().unwrap();
+                let err = rel_err(&ours[p], &want);
+                assert!(err <= TOLERANCE, "{name} prompt {p} layer {l} mean: {err}");
+            }
+        }
+    }
+}
+
+#[test]
 fn the_seam_reports_the_models_shape() {
     let model = load("gpt2", None);
     assert_eq!(model.hidden_layers(), 3);
