@@ -60,11 +60,14 @@ impl Similarity2 {
     }
 }
 
+/// A source point and its target.
+type Pair = ([f64; 2], [f64; 2]);
+
 /// The map taking `source[i]` closest to `target[i]` over the pairs both slices have (the
 /// shorter length); non-finite pairs are skipped. With fewer than two usable pairs, or a
 /// source with no spread, only the translation is fitted.
 pub fn procrustes(source: &[[f32; 2]], target: &[[f32; 2]], opts: ProcrustesOptions) -> Similarity2 {
-    let pairs: Vec<([f64; 2], [f64; 2])> = source
+    let pairs: Vec<Pair> = source
         .iter()
         .zip(target)
         .filter(|(a, b)| a.iter().chain(b.iter()).all(|v| v.is_finite()))
@@ -74,7 +77,7 @@ pub fn procrustes(source: &[[f32; 2]], target: &[[f32; 2]], opts: ProcrustesOpti
         return Similarity2::IDENTITY;
     }
     let n = pairs.len() as f64;
-    let mean = |pick: fn(&([f64; 2], [f64; 2])) -> [f64; 2]| {
+    let mean = |pick: fn(&Pair) -> [f64; 2]| {
         let s = pairs.iter().map(pick).fold([0.0, 0.0], |acc, p| [acc[0] + p[0], acc[1] + p[1]]);
         [s[0] / n, s[1] / n]
     };
