@@ -30,6 +30,8 @@ pub mod kmeans;
 pub mod metrics;
 pub mod pca;
 pub mod probe;
+pub mod procrustes;
+pub mod tsne;
 
 mod distance;
 mod eigen;
@@ -44,6 +46,8 @@ pub use metrics::{
     task_centroids, TaskCentroids, TrueLabels,
 };
 pub use pca::Pca2;
+pub use procrustes::{procrustes, ProcrustesOptions, Similarity2};
+pub use tsne::{tsne, TsneConfig};
 
 /// Why an analysis step could not produce a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,6 +70,9 @@ pub enum AnalysisError {
     /// k-means cannot place k distinct seeds among fewer than k points.
     #[error("fewer points ({n}) than clusters ({k})")]
     TooFewPoints { n: usize, k: usize },
+    /// A method that needs a minimum number of points got fewer.
+    #[error("{what} needs at least {min} points, got {n}")]
+    TooFewPointsFor { what: &'static str, n: usize, min: usize },
     /// More points than the u32 row indices of k-means can address.
     #[error("too many points ({n}) for k-means")]
     TooManyPoints { n: usize },

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod compare;
+pub mod export;
 pub mod headless;
 pub mod prepare;
 pub mod study;

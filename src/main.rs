@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use clusterscope::cli::bench::{bench_train, BenchArgs, BenchConfig};
 use clusterscope::cli::compare::CompareArgs;
+use clusterscope::cli::export::ProjectionArgs;
 use clusterscope::cli::prepare::{load_experiment, merge_run_args, model_for, prepare, PrepareError, RunArgs};
 use clusterscope::cli::study::{StudyArgs, StudyCliError};
 use clusterscope::cli::sweep::{SweepAction, SweepArgs, SweepCliError};
@@ -99,6 +100,8 @@ enum Cmd {
         /// npy (.npy, CSV, JSON for Python) or tensorboard (the Embedding Projector's files).
         #[arg(long, default_value = "npy")]
         format: String,
+        #[command(flatten)]
+        projection: ProjectionArgs,
     },
     /// Probe a saved checkpoint with an instruction: where it lands, what the model answers,
     /// which words the answer rests on.
@@ -273,7 +276,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Some(Cmd::Export { dir, checkpoint, layer, out, figures: fig_dir, device, format }) => {
+        Some(Cmd::Export { dir, checkpoint, layer, out, figures: fig_dir, device, format, projection }) => {
             let format = format.parse::<export::ExportFormat>().map_err(AppError::Usage)?;
             let session = Session::open(&dir)?;
             let checkpoint = pick_checkpoint(&session, &checkpoint)?;
@@ -291,7 +294,7 @@ fn run(cli: Cli) -> Result<()> {
                 },
             };
             let device = parse_device(&device)?.open()?;
-            let opts = export::ExportOptions { checkpoint, layer, out: out.clone(), format };
+            let opts = projection.options(checkpoint, layer, out.clone(), format);
             let files = export::export(&session, &opts, &device)?;
             eprintln!("wrote {} files to {} (checkpoint step {step})", files.len(), out.display());
             Ok(())

@@ -6,6 +6,7 @@ pub mod align;
 pub mod analyser;
 pub mod attribution_share;
 pub mod batch;
+pub mod embedder;
 pub mod error;
 pub mod extract;
 pub mod held_out;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::projector::{write_projector, LayerPoints, PointLabel};
 use super::{npy, ReportError};
+use crate::analysis::{tsne, TsneConfig};
 use crate::model::SelectedDevice;
 use crate::session::format::WEIGHTS;
 use crate::session::Session;
@@ -20,6 +21,32 @@ pub struct ExportOptions {
     pub layer: Option<usize>,
     pub out: PathBuf,
     pub format: ExportFormat,
+    /// Which 2-D layout goes with the hidden states.
+    pub projection: Projection,
+    /// Seed of the t-SNE layout; the session's own seed when `None`.
+    pub tsne_seed: Option<u64>,
+}
+
+/// The 2-D layout an `.npy` export carries beside the hidden states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Projection {
+    /// `proj_L.npy`: the two principal components the session stored.
+    #[default]
+    Pca,
+    /// `tsne_L.npy` as well: t-SNE of the recomputed hidden states (openTSNE's defaults).
+    Tsne,
+}
+
+impl std::str::FromStr for Projection {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pca" => Ok(Projection::Pca),
+            "tsne" => Ok(Projection::Tsne),
+            other => Err(format!("--projection {other:?}: expected pca or tsne")),
+        }
+    }
 }
 
 /// What the export is for.
@@ -110,6 +137,17 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
     };
     for &l in &chosen {
         npy::write(&put(format!("hidden_{l}.npy")), &[n, d], &eval.hidden[l])?;
+        if opts.projection == Projection::Tsne {
+            let seed = opts.tsne_seed.unwrap_or(session.manifest.seed);
+            // One thread: an export is a record, so the same seed must give the same file.
+            let cfg = TsneConfig { seed, one_thread: true, ..TsneConfig::default() };
+            let layout = tsne(&eval.hidden[l], d, &cfg, |_, _| {}).map_err(|e| ReportError::Inconsistent {
+                file: weights.file.clone(),
+                reason: format!("t-SNE of layer {l}: {e}"),
+            })?;
+            let flat: Vec<f32> = layout.iter().flat_map(|p| [p[0], p[1]]).collect();
+            npy::write(&put(format!("tsne_{l}.npy")), &[n, 2], &flat)?;
+        }
         let la = &snap.analysis.layers[l];
         if la.error.is_none() {
             let proj: Vec<f32> = la.seen_proj.iter().chain(&la.unseen_proj).flat_map(|p| [p[0], p[1]]).collect();

@@ -6,6 +6,7 @@
 //! came back for them). Events and keys change them here and in `input`; widgets and tests only
 //! read them.
 
+mod embedding;
 mod follow;
 mod input;
 mod notice;
@@ -15,6 +16,7 @@ mod ranges;
 mod run;
 mod view;
 
+pub use embedding::{EmbeddedLayer, EmbeddingState, Embeddings};
 pub use follow::Followed;
 pub use notice::{Level, Notice};
 pub(crate) use probe::verdict;
@@ -31,7 +33,7 @@ use run::Added;
 
 use crate::analysis::probe::Placement;
 use crate::experiment::Experiment;
-use crate::record::{ProbeRequest, ProbeResult, RunInfo, Snapshot};
+use crate::record::{EmbeddingEvent, EmbeddingRequest, ProbeRequest, ProbeResult, RunInfo, Snapshot};
 use crate::session::{RunStatus, Session};
 use crate::train::protocol::{AnalyserEvent, TrainerCommand, TrainerEvent};
 use crate::ui::theme::ThemeSet;
@@ -48,11 +50,17 @@ pub struct App {
     run: RunData,
     view: ViewState,
     probes: Probes,
+    embeddings: Embeddings,
 }
 
 impl App {
     fn blank(themes: ThemeSet, source: Source) -> App {
-        App { run: RunData::new(source), view: ViewState::new(themes), probes: Probes::new() }
+        App {
+            run: RunData::new(source),
+            view: ViewState::new(themes),
+            probes: Probes::new(),
+            embeddings: Embeddings::default(),
+        }
     }
 
     /// Live: a run has started (the trainer's `TrainerEvent::Started`).
@@ -118,6 +126,53 @@ impl App {
     /// The probes, their results and the probe line.
     pub fn probes(&self) -> &Probes {
         &self.probes
+    }
+
+    /// The t-SNE view: whether it is on, and the layouts that came back.
+    pub fn embeddings(&self) -> &Embeddings {
+        &self.embeddings
+    }
+
+    /// Enables the t-SNE view (a t-SNE thread answers requests); without it, the view says why
+    /// there is nothing to show.
+    pub fn set_embedding_support(&mut self) {
+        self.embeddings.set_supported();
+    }
+
+    /// The layout the t-SNE view needs and does not have; the event loop drains this after
+    /// every event and sends it to the t-SNE thread.
+    pub fn take_embedding_requests(&mut self) -> Vec<EmbeddingRequest> {
+        if self.view.mode == View::Scatter {
+            if let Some(step) = self.selected_snapshot().map(|s| s.step) {
+                self.embeddings.want(step, self.view.layer);
+            }
+        }
+        self.embeddings.take_requests()
+    }
+
+    /// Progress or a layout from the t-SNE thread.
+    pub fn on_embedding(&mut self, event: EmbeddingEvent) {
+        let request = match &event {
+            EmbeddingEvent::Progress { request, .. } | EmbeddingEvent::Done { request, .. } => *request,
+        };
+        if let EmbeddingEvent::Done { outcome: Err(e), .. } = &event {
+            self.view.notice = Some(Notice::new(Level::Error, e));
+        }
+        let analysis = self.run.snapshots.iter().find(|s| s.step == request.step).and_then(|s| s.layer(request.layer));
+        self.embeddings.receive(event, analysis, &self.run.seen_tasks);
+    }
+
+    /// The `n` key: the scatter switches between PCA and t-SNE.
+    fn toggle_embedding(&mut self) {
+        self.embeddings.shown = !self.embeddings.shown;
+        let msg = match (self.embeddings.shown, self.view.mode) {
+            (false, _) => "scatter: PCA".to_string(),
+            (true, View::AllLayers) => "t-SNE shows in the single-layer scatter (a); the grid stays PCA".into(),
+            (true, View::Scatter) => {
+                "scatter: t-SNE (computed on request, aligned to the previous checkpoint; probes are PCA-only)".into()
+            }
+        };
+        self.set_status_message(msg);
     }
 
     pub fn selected_snapshot(&self) -> Option<&Snapshot> {

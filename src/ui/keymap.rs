@@ -19,6 +19,7 @@ pub enum Intent {
     TogglePause,
     ToggleAllLayers,
     ToggleUnseen,
+    ToggleEmbedding,
     CycleCentroids,
     CycleMarker,
     NextTheme,
@@ -82,6 +83,7 @@ pub fn intent(key: KeyEvent) -> Option<Intent> {
         KeyCode::Char(' ') => Intent::TogglePause,
         KeyCode::Char('a') => Intent::ToggleAllLayers,
         KeyCode::Char('u') => Intent::ToggleUnseen,
+        KeyCode::Char('n') => Intent::ToggleEmbedding,
         KeyCode::Char('c') => Intent::CycleCentroids,
         KeyCode::Char('m') => Intent::CycleMarker,
         KeyCode::Char('t') => Intent::NextTheme,
@@ -270,7 +272,7 @@ pub fn line_intent(key: KeyEvent) -> Option<LineIntent> {
 }
 
 /// (keys, what they do) for the help overlay, in display order.
-pub const HELP: [(&str, &str); 20] = [
+pub const HELP: [(&str, &str); 21] = [
     ("← → / h l", "previous / next checkpoint"),
     ("Home End / g G", "first / last checkpoint"),
     ("↑ ↓ / k j", "layer up / down (timeline focus: jump 10%)"),
@@ -280,6 +282,7 @@ pub const HELP: [(&str, &str); 20] = [
     ("f", "follow live: jump to and track the newest checkpoint"),
     ("a", "all layers at once / single layer"),
     ("u", "show / hide unseen-instruction points (×)"),
+    ("n", "scatter: PCA ↔ t-SNE (probes stay PCA-only)"),
     ("c", "centroids: off → k-means (+) → task (number)"),
     ("m", "marker: braille → half-block → dot"),
     ("t", "next theme"),

@@ -7,6 +7,9 @@ pub mod compare;
 mod follow;
 mod pool;
 mod sweep;
+mod workers;
+
+use workers::{start_embedder, start_prober, ReplayApp, Workers};
 
 pub use follow::{follow_session, open_session};
 pub use pool::PoolEnd;
@@ -29,10 +32,10 @@ use super::app::{Action, App, Followed};
 use super::theme::ThemeSet;
 use crate::error::{ErrorKind, Kind};
 use crate::model::DeviceChoice;
-use crate::record::{ProbeCommand, ProbeResult};
+use crate::record::{EmbeddingEvent, ProbeResult};
 use crate::report::sweep_summary::SweepSummary;
 use crate::session::{probes, Session, SessionError};
-use crate::train::prober::{spawn_prober, ProbeEngine};
+use crate::train::prober::ProbeEngine;
 use crate::train::{
     spawn, AnalyserEvent, Failure, ProbeFault, RunConfig, RunHandle, StopCause, TrainerCommand, TrainerEvent,
 };
@@ -51,6 +54,7 @@ pub enum UiEvent {
     Trainer(TrainerEvent),
     Analyser(AnalyserEvent),
     Probe(ProbeResult),
+    Embedding(EmbeddingEvent),
     /// SIGINT, SIGTERM or SIGHUP: stop as `q` does, so the terminal and the session are left whole.
     Signal,
     /// A new reading of the sweep directory, or why it could not be read.
@@ -172,11 +176,12 @@ pub fn run_live(run: RunConfig, opts: &UiOptions) -> Result<(), UiError> {
     let mut app = App::live(&info, themes);
     app.set_warnings(info.warnings.iter().chain(&warnings).cloned().collect());
     app.set_probe_support(experiment.clone(), model.context);
+    let embedder = start_embedder(&mut app, experiment.clone(), model.clone(), &out_dir, &tx)?;
     let engine = ProbeEngine::new(experiment, model, &out_dir, device)?;
     let prober = start_prober(engine, &tx)?;
-    let result = with_terminal(tx, rx, |terminal, rx| {
-        event_loop(terminal, &mut app, &rx, Some(&worker), Some(&prober), None, opts)
-    });
+    let workers = Workers { prober: Some(&prober), embedder: Some(&embedder) };
+    let result =
+        with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, &rx, Some(&worker), workers, None, opts));
     drop(app);
     let _ = worker.thread.join();
     // A failed run is said again once the terminal is back, and the exit status tells scripts.
@@ -193,12 +198,12 @@ pub fn run_replay(dir: &Path, opts: &UiOptions) -> Result<(), UiError> {
     require_terminal()?;
     let (tx, rx) = mpsc::channel();
     let (themes, warnings) = themes(opts);
-    let (mut app, prober) = replay_app(&session, themes, warnings, &tx)?;
+    let (mut app, prober, embedder) = replay_app(&session, themes, warnings, &tx)?;
     let follower = follow::start(&session, writer, &mut app, &tx)?;
     let following = follower.as_ref().map(|f| f.id);
-    let result = with_terminal(tx, rx, |terminal, rx| {
-        event_loop(terminal, &mut app, &rx, None, prober.as_ref(), following, opts)
-    });
+    let workers = Workers { prober: prober.as_ref(), embedder: embedder.as_ref() };
+    let result =
+        with_terminal(tx, rx, |terminal, rx| event_loop(terminal, &mut app, &rx, None, workers, following, opts));
     result.map(drop)
 }
 
@@ -208,28 +213,25 @@ fn replay_app(
     themes: ThemeSet,
     mut warnings: Vec<String>,
     tx: &Sender<UiEvent>,
-) -> Result<(App, Option<Sender<ProbeCommand>>), UiError> {
+) -> Result<ReplayApp, UiError> {
     let mut app = App::replay(session, themes);
     warnings.extend(session.damaged.iter().map(|d| format!("checkpoint {} is damaged: {d}", d.step)));
     app.set_warnings(warnings);
     // Probing a replay needs only the stored spec and weights; a session whose spec no longer
     // validates still replays, without probes.
-    let prober = match session.experiment() {
+    let (prober, embedder) = match session.experiment() {
         Ok(experiment) => {
             let experiment = Arc::new(experiment);
+            let model = session.manifest.model.clone();
+            let embedder = start_embedder(&mut app, experiment.clone(), model, &session.dir, tx)?;
             app.set_probe_support(experiment.clone(), session.manifest.model.context);
             app.add_saved_probes(probes::read(&session.layout()).into_iter().map(|p| p.text).collect());
             let engine = ProbeEngine::new(experiment, session.manifest.model.clone(), &session.dir, DeviceChoice::Cpu)?;
-            Some(start_prober(engine, tx)?)
+            (Some(start_prober(engine, tx)?), Some(embedder))
         }
-        Err(_) => None,
+        Err(_) => (None, None),
     };
-    Ok((app, prober))
-}
-
-fn start_prober(engine: ProbeEngine, tx: &Sender<UiEvent>) -> Result<Sender<ProbeCommand>, UiError> {
-    let tx = tx.clone();
-    Ok(spawn_prober(engine, move |r| tx.send(UiEvent::Probe(r)).is_ok())?)
+    Ok((app, prober, embedder))
 }
 
 /// Takes over the terminal, runs `body`, and gives the terminal back whatever happens (ratatui's
@@ -283,7 +285,7 @@ fn event_loop(
     app: &mut App,
     rx: &Receiver<UiEvent>,
     worker: Option<&RunHandle>,
-    prober: Option<&Sender<ProbeCommand>>,
+    workers: Workers<'_>,
     following: Option<u64>,
     opts: &UiOptions,
 ) -> Result<Option<Failure>, UiError> {
@@ -334,6 +336,7 @@ fn event_loop(
                 UiEvent::Mouse(m) => app.on_mouse(m, terminal.get_frame().area()),
                 UiEvent::Followed(id, f) if following == Some(id) => app.on_followed(*f),
                 UiEvent::Resize | UiEvent::Sweep(_) | UiEvent::Followed(..) | UiEvent::Pool(_) => {}
+                UiEvent::Embedding(e) => app.on_embedding(e),
                 UiEvent::Probe(r) => {
                     probes_back.extend(probes_sent.remove(&(r.id, r.step)));
                     app.on_probe_result(r);
@@ -366,17 +369,9 @@ fn event_loop(
                 }
             }
         }
-        for req in app.take_probe_requests() {
+        for (id, step) in workers.send_requests(app) {
             if latency.is_some() {
-                probes_sent.insert((req.id, req.step), Instant::now());
-            }
-            if let Some(p) = prober {
-                let _ = p.send(ProbeCommand::Run(req));
-            }
-        }
-        for (id, text) in app.take_forgotten_probes() {
-            if let Some(p) = prober {
-                let _ = p.send(ProbeCommand::Forget { id, text });
+                probes_sent.insert((id, step), Instant::now());
             }
         }
         if quitting.is_some_and(|t| t.elapsed() > SAVE_TIMEOUT) {

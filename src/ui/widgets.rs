@@ -6,6 +6,7 @@
 pub mod all_layers;
 pub mod compare;
 pub mod curves;
+pub mod embedding;
 pub mod help;
 pub mod layout;
 pub mod parts;

@@ -61,6 +61,7 @@ impl App {
                 }
             }
             Intent::ToggleUnseen => self.view.show_unseen = !self.view.show_unseen,
+            Intent::ToggleEmbedding => self.toggle_embedding(),
             Intent::CycleCentroids => {
                 self.view.centroids = match self.view.centroids {
                     Centroids::Off => Centroids::KMeans,

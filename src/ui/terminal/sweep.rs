@@ -15,6 +15,7 @@ use ratatui::DefaultTerminal;
 
 use super::follow::{self, open_session};
 use super::pool::{Pool, PoolEnd};
+use super::workers::Workers;
 use super::{event_loop, replay_app, require_terminal, themes, with_terminal, UiError, UiEvent, UiOptions};
 use super::{SIGNALLED, TICK};
 use crate::report::sweep_summary::{summarise, SweepSummary};
@@ -159,10 +160,11 @@ fn open_point(
             return Ok(());
         }
     };
-    let (mut app, prober) = replay_app(&session, view.themes.clone(), Vec::new(), tx)?;
+    let (mut app, prober, embedder) = replay_app(&session, view.themes.clone(), Vec::new(), tx)?;
+    let workers = Workers { prober: prober.as_ref(), embedder: embedder.as_ref() };
     let follower = follow::start(&session, writer, &mut app, tx)?;
     // The replay's own latency log and theme files are the sweep view's: none beyond its themes.
-    event_loop(terminal, &mut app, rx, None, prober.as_ref(), follower.as_ref().map(|f| f.id), &UiOptions::default())?;
+    event_loop(terminal, &mut app, rx, None, workers, follower.as_ref().map(|f| f.id), &UiOptions::default())?;
     drop(follower);
     let name = dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     view.set_notice(Level::Info, &format!("closed {name}: Enter opens the selected point again"));

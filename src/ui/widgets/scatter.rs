@@ -1,4 +1,5 @@
-//! The main scatter: PCA projection of one layer at one checkpoint, legend, axis titles.
+//! The main scatter: PCA (or t-SNE) projection of one layer at one checkpoint, legend, axis
+//! titles.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -9,7 +10,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use super::parts::{fmt_num, fmt_step, panel, task_label, title_span, truncate};
 use super::raster::{task_weights, Raster, UNSEEN_MARK};
 use crate::analysis::LayerAnalysis;
-use crate::ui::app::{App, Centroids, MarkerKind, Panel, Source};
+use crate::ui::app::{App, Centroids, EmbeddingState, MarkerKind, Panel, Source, View};
 use crate::ui::theme::Theme;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -24,6 +25,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             format!("step {} ({}/{}) ", fmt_step(s.step), view.selected + 1, run.snapshots.len()),
             theme.dim(),
         ));
+    }
+    let tsne = tsne_shown(app);
+    if tsne {
+        title.push(Span::styled("t-SNE ", theme.axis()));
     }
     let mut block = panel(theme, Line::from(title), view.focus == Panel::Scatter);
     if let Some(l) = layer.filter(|l| l.error.is_none()) {
@@ -55,6 +60,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         centred(vec![Line::styled(e.clone(), theme.error())], inner, buf);
         return;
     }
+    let embedded = match tsne.then(|| app.embeddings().state(snap.step, view.layer)) {
+        None => None,
+        Some(EmbeddingState::Ready(e)) => Some(e),
+        Some(other) => {
+            centred(super::embedding::waiting(&other, snap.step, view.layer, theme), inner, buf);
+            return;
+        }
+    };
     let legend_w = if inner.width >= 56 { legend_width(app).min(inner.width / 3) } else { 0 };
     let [plot_col, legend] = inner.layout(&Layout::horizontal([Constraint::Min(0), Constraint::Length(legend_w)]));
     // Too narrow for a legend column: one compact row instead, never no legend at all.
@@ -66,13 +79,23 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(legend_row_h),
     ]));
     let half = run.ranges.get(view.selected).and_then(|r| r.get(view.layer)).copied().unwrap_or([1.0, 1.0]);
-    let off = plot(app, theme, layer, half, plot_area, buf);
-    axis_titles(theme, layer, half, off, [y_title, x_title], buf);
+    if let Some(e) = embedded {
+        let off = plot(app, theme, &e.layer, e.half, plot_area, buf);
+        super::embedding::axis_titles(theme, app.probes().list.len(), off, [y_title, x_title], buf);
+    } else {
+        let off = plot(app, theme, layer, half, plot_area, buf);
+        axis_titles(theme, layer, half, off, [y_title, x_title], buf);
+    }
     if legend_w > 0 {
         render_legend(app, theme, legend, buf);
     } else {
         compact_legend(app, theme, legend_row.width).render(legend_row, buf);
     }
+}
+
+/// Whether the single-layer scatter shows t-SNE rather than PCA.
+fn tsne_shown(app: &App) -> bool {
+    app.embeddings().shown && app.view().mode == View::Scatter
 }
 
 /// The axes' names, explained variance and half-ranges above (`rows[0]`) and below (`rows[1]`)
@@ -201,6 +224,10 @@ pub fn plot_points(
 /// Probes on top of everything: with the trail on, where each earlier checkpoint put them (small
 /// dots), then a labelled diamond per probe (`◆1`; the label goes left near the right edge).
 fn probe_marks(app: &App, theme: &Theme, layer: usize, raster: &Raster, area: Rect, buf: &mut Buffer) {
+    // Probe placements are PCA coordinates; t-SNE has no map for new points.
+    if tsne_shown(app) {
+        return;
+    }
     let (view, probes) = (app.view(), app.probes());
     let mut put = |x: u16, y: u16, ch: char, style: Style| {
         if x < area.width && y < area.height {

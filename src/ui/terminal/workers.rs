@@ -1,0 +1,70 @@
+//! The threads that answer the user's requests in the app (the prober, the t-SNE thread), as
+//! the event loop holds them.
+
+use std::path::Path;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use super::{UiError, UiEvent};
+use crate::analysis::TsneConfig;
+use crate::experiment::Experiment;
+use crate::model::ModelConfig;
+use crate::record::{EmbeddingRequest, ProbeCommand};
+use crate::train::embedder::{spawn_embedder, EmbeddingEngine};
+use crate::train::prober::{spawn_prober, ProbeEngine};
+use crate::ui::app::App;
+
+pub(super) type ReplayApp = (App, Option<Sender<ProbeCommand>>, Option<Sender<EmbeddingRequest>>);
+
+/// The threads the event loop sends the user's requests to.
+#[derive(Clone, Copy)]
+pub(super) struct Workers<'a> {
+    pub prober: Option<&'a Sender<ProbeCommand>>,
+    pub embedder: Option<&'a Sender<EmbeddingRequest>>,
+}
+
+/// Starts the t-SNE thread, seeded with the run's seed, and enables the app's t-SNE view.
+pub(super) fn start_embedder(
+    app: &mut App,
+    experiment: Arc<Experiment>,
+    model: ModelConfig,
+    session: &Path,
+    tx: &Sender<UiEvent>,
+) -> Result<Sender<EmbeddingRequest>, UiError> {
+    let tsne = TsneConfig { seed: experiment.seed, ..TsneConfig::default() };
+    let engine = EmbeddingEngine::new(experiment, model, session, tsne);
+    let tx = tx.clone();
+    let sender = spawn_embedder(engine, move |e| tx.send(UiEvent::Embedding(e)).is_ok())?;
+    app.set_embedding_support();
+    Ok(sender)
+}
+
+impl Workers<'_> {
+    /// Sends what the app asks for after an event: layouts, probes and forgotten probes.
+    /// Returns the (id, step) of each probe sent, for the latency log.
+    pub(super) fn send_requests(&self, app: &mut App) -> Vec<(u64, usize)> {
+        for req in app.take_embedding_requests() {
+            if let Some(e) = self.embedder {
+                let _ = e.send(req);
+            }
+        }
+        let mut sent = Vec::new();
+        for req in app.take_probe_requests() {
+            sent.push((req.id, req.step));
+            if let Some(p) = self.prober {
+                let _ = p.send(ProbeCommand::Run(req));
+            }
+        }
+        for (id, text) in app.take_forgotten_probes() {
+            if let Some(p) = self.prober {
+                let _ = p.send(ProbeCommand::Forget { id, text });
+            }
+        }
+        sent
+    }
+}
+
+pub(super) fn start_prober(engine: ProbeEngine, tx: &Sender<UiEvent>) -> Result<Sender<ProbeCommand>, UiError> {
+    let tx = tx.clone();
+    Ok(spawn_prober(engine, move |r| tx.send(UiEvent::Probe(r)).is_ok())?)
+}
