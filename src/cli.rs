@@ -1,6 +1,8 @@
 //! Front ends without the terminal app: headless training with a progress bar on stderr and a
-//! summary (or JSON) on stdout, the training benchmark, sweeps, and comparisons' JSON and figures.
+//! summary (or JSON) on stdout, the training benchmark, sweeps, comparisons' JSON and figures,
+//! and the analysis of pretrained models.
 
+pub mod analyze;
 pub mod bench;
 pub mod compare;
 pub mod export;
@@ -18,6 +20,9 @@ pub enum CliError {
     Run(Failure),
     #[error("training stopped without a summary")]
     NoSummary,
+    /// `analyze` could not start or finish.
+    #[error(transparent)]
+    Analyze(#[from] crate::train::TrainError),
     #[error("cannot start training: {0}")]
     Spawn(#[from] std::io::Error),
     #[error("cannot install the Ctrl-C handler: {0}")]
@@ -43,6 +48,7 @@ impl Kind for CliError {
         match self {
             CliError::Run(f) => f.kind,
             CliError::Report(e) => e.kind(),
+            CliError::Analyze(e) => e.kind(),
             CliError::CompareNeedsTerminal => ErrorKind::Usage,
             CliError::NoSummary | CliError::Spawn(_) | CliError::Signal(_) | CliError::Encode(_) => ErrorKind::Internal,
         }

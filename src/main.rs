@@ -1,4 +1,6 @@
 //! The `clusterscope` command line: the app, headless training, benchmarks.
+//! Long because clap's derive keeps every command's flags and their help text here, beside the
+//! one match that dispatches them.
 // Errors end the process right after they are made, so their size costs nothing here.
 #![allow(clippy::result_large_err)]
 
@@ -7,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clusterscope::cli::analyze::AnalyzeArgs;
 use clusterscope::cli::bench::{bench_train, BenchArgs, BenchConfig};
 use clusterscope::cli::compare::CompareArgs;
 use clusterscope::cli::export::ProjectionArgs;
@@ -63,6 +66,9 @@ enum Cmd {
     Sweep(SweepArgs),
     /// Built-in studies: arms x seeds of sessions, measured and summarised in a report.
     Study(StudyArgs),
+    /// Analyse pretrained Hugging Face models from disk into a session (replay, export and
+    /// compare it like a trained one).
+    Analyze(AnalyzeArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -263,6 +269,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Cmd::Sweep(args)) => Ok(clusterscope::cli::sweep::run(args, cli.threads)?),
         Some(Cmd::Study(args)) => Ok(clusterscope::cli::study::run(args, cli.threads)?),
+        Some(Cmd::Analyze(args)) => Ok(clusterscope::cli::analyze::run(&args)?),
         Some(Cmd::Compare(args)) => match clusterscope::cli::compare::run(&args)? {
             Some(comparison) => Ok(terminal::compare::run_compare(comparison, &ui)?),
             None => Ok(()),
@@ -340,6 +347,7 @@ impl Cmd {
             Cmd::Bench { .. } => "bench",
             Cmd::Sweep(_) => "sweep",
             Cmd::Study(_) => "study",
+            Cmd::Analyze(_) => "analyze",
             Cmd::Replay { .. } => "replay",
             Cmd::Compare(_) => "compare",
             Cmd::Show { .. } => "show",

@@ -2,6 +2,7 @@
 //! (PNG/SVG) and exports for Python (`.npy`, CSV, JSON) and for TensorBoard's projector; several
 //! sessions compared.
 
+pub mod analyzed;
 pub mod check;
 pub mod compare;
 pub mod compare_figures;
@@ -12,6 +13,7 @@ pub mod figures;
 pub mod npy;
 pub mod probe_report;
 pub mod projector;
+pub mod session_header;
 pub mod study_data;
 pub mod study_figures;
 pub mod study_report;

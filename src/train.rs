@@ -4,6 +4,7 @@
 
 pub mod align;
 pub mod analyser;
+pub mod analyze;
 pub mod attribution_share;
 pub mod batch;
 pub mod embedder;
@@ -17,6 +18,7 @@ pub mod optimizer;
 pub mod prober;
 pub mod protocol;
 pub mod run;
+pub mod stored_hidden;
 pub mod tally;
 pub mod trainer;
 pub mod weights;

@@ -1,7 +1,7 @@
 //! The committed demo session stays readable, small, and shows the paper's finding.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
 
-use clusterscope::session::format::{RunStatus, FORMAT_VERSION};
+use clusterscope::session::format::{RunStatus, TRAINED_FORMAT_VERSION};
 use clusterscope::session::Session;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,7 @@ fn size(p: &Path) -> u64 {
 fn the_demo_session_opens_and_shows_clustering_by_task() {
     let s = Session::open(&demo())
         .expect("sessions/demo must stay readable: regenerate it (sessions/README.md) after a format change");
-    assert_eq!(s.manifest.format_version, FORMAT_VERSION);
+    assert_eq!(s.manifest.format_version, TRAINED_FORMAT_VERSION);
     assert_eq!(s.manifest.status, RunStatus::Finished);
     assert!(s.snapshots.len() >= 10);
     assert!(size(&demo()) <= 8 * 1024 * 1024, "demo session is {} bytes", size(&demo()));

@@ -22,7 +22,7 @@ fn the_tsne_thread_answers_with_progress_and_a_layout() {
     let s = Session::open(&session_dir).unwrap();
     let exp = Arc::new(s.experiment().unwrap());
     let cfg = TsneConfig { epochs: 100, exaggeration_epochs: 50, ..TsneConfig::default() };
-    let engine = EmbeddingEngine::new(exp, s.manifest.model.clone(), &session_dir, cfg);
+    let engine = EmbeddingEngine::new(Some(exp), s.manifest.model.clone(), &session_dir, cfg);
     let (tx, rx) = mpsc::channel();
     let requests = spawn_embedder(engine, move |e| tx.send(e).is_ok()).unwrap();
     let step = s.snapshots.last().unwrap().step;

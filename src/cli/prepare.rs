@@ -198,6 +198,12 @@ pub fn prepare(args: &RunArgs) -> Result<RunConfig> {
 
 fn prepare_resume(args: &RunArgs, dir: &Path) -> Result<RunConfig> {
     let manifest = read_manifest(dir)?;
+    if manifest.analyzed.is_some() {
+        return usage(format!(
+            "{}: made by `analyze` from pretrained models; it has no training to resume",
+            dir.display()
+        ));
+    }
     let experiment = Experiment::from_toml(&manifest.experiment, None).map_err(|e| {
         SessionError::corrupt(&SessionDir::new(dir).manifest(), format!("stored experiment is invalid: {e}"))
     })?;

@@ -197,6 +197,11 @@ impl Template {
         Ok(Template { text: text.replace("\\n", "\n") })
     }
 
+    /// As given, `\n` standing for a newline.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The text of `p` in this template; a prompt without an input puts nothing for `{input}`.
     pub fn render(&self, p: &Prompt) -> Rendered {
         let input = p.input.as_deref().unwrap_or("");

@@ -81,6 +81,7 @@ pub struct Pretrained {
     tokenizer: HfTokenizer,
     dtype: DType,
     dir: PathBuf,
+    parameters: usize,
 }
 
 impl Pretrained {
@@ -103,6 +104,7 @@ impl Pretrained {
         // sizes were checked above, so the mapping covers every byte the tensors name.
         let weights = unsafe { MmapedSafetensors::multi(&files.weights) }
             .map_err(|e| PretrainedError::bad(&files.weights[0], error::candle_message(&e)))?;
+        let parameters = weights.tensors().iter().map(|(_, view)| view.shape().iter().product::<usize>()).sum();
         let vb = VarBuilder::from_backend(Box::new(weights), dtype, options.device.clone());
         let net = build(&config, vb).map_err(|e| {
             let names = files.weights.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
@@ -111,7 +113,7 @@ impl Pretrained {
                 format!("weights do not fit config.json's {}: {}", config.arch.hf_name(), error::candle_message(&e)),
             )
         })?;
-        Ok(Pretrained { config, net, tokenizer, dtype, dir: dir.to_path_buf() })
+        Ok(Pretrained { config, net, tokenizer, dtype, dir: dir.to_path_buf(), parameters })
     }
 
     pub fn config(&self) -> &HfConfig {
@@ -129,6 +131,11 @@ impl Pretrained {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Values in the weight files (tied embeddings counted once, as they are stored once).
+    pub fn parameters(&self) -> usize {
+        self.parameters
     }
 
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, PretrainedError> {

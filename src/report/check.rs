@@ -6,10 +6,10 @@
 use std::path::Path;
 
 use crate::session::file::open_regular;
-use crate::session::format::{OPTIMIZER, SNAPSHOT, WEIGHTS};
+use crate::session::format::{HIDDEN, OPTIMIZER, SNAPSHOT, WEIGHTS};
 use crate::session::Session;
 use crate::train::inference::LoadedModel;
-use crate::train::{SavedTensors, WeightsError};
+use crate::train::{stored_hidden, SavedTensors, WeightsError};
 
 /// What `check` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +67,28 @@ pub fn check(dir: &Path) -> CheckReport {
         let dir_level = damage.is_some_and(|d| d.file == layout.checkpoints().join(&entry.dir));
         if !dir_level {
             let ckpt = layout.checkpoints().join(&entry.dir);
+            if session.manifest.analyzed.is_some() {
+                // An analysed model's weights stay in its own directory; the checkpoint holds
+                // what was read from it.
+                files += 2;
+                unverified += [SNAPSHOT, HIDDEN].iter().filter(|n| entry.checksum(n).is_none()).count();
+                let hidden = stored_hidden::read(&session.dir, &session.manifest, entry.step);
+                let width = session.points.len() * session.manifest.model.d_model;
+                match hidden {
+                    Err(e) => problems.push(e.to_string()),
+                    Ok(h) if h.iter().any(|l| l.len() != width) => problems.push(format!(
+                        "{}: does not hold {} points of width {}",
+                        ckpt.join(HIDDEN).display(),
+                        session.points.len(),
+                        session.manifest.model.d_model
+                    )),
+                    Ok(_) => {}
+                }
+                if problems.len() > before {
+                    damaged_steps.push(entry.step);
+                }
+                continue;
+            }
             let mut names = vec![SNAPSHOT, WEIGHTS];
             if entry.checksum(OPTIMIZER).is_some() || ckpt.join(OPTIMIZER).symlink_metadata().is_ok() {
                 names.push(OPTIMIZER);

@@ -8,10 +8,10 @@ use super::projector::{write_projector, LayerPoints, PointLabel};
 use super::{npy, ReportError};
 use crate::analysis::{tsne, TsneConfig};
 use crate::model::SelectedDevice;
-use crate::session::format::WEIGHTS;
+use crate::session::format::{HIDDEN, WEIGHTS};
 use crate::session::Session;
 use crate::train::inference::LoadedModel;
-use crate::train::SavedTensors;
+use crate::train::{stored_hidden, SavedTensors};
 
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
@@ -72,7 +72,8 @@ impl std::str::FromStr for ExportFormat {
 }
 
 /// Writes the export; returns the files written. Hidden states are recomputed from the
-/// checkpoint's stored weights (exactly what training saw), which keeps sessions small.
+/// checkpoint's stored weights (exactly what training saw), which keeps sessions small; an
+/// analysed session's checkpoints hold them.
 pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) -> Result<Vec<PathBuf>, ReportError> {
     let snap = session.snapshots.get(opts.checkpoint).ok_or_else(|| ReportError::NotInSession {
         session: session.dir.clone(),
@@ -90,28 +91,8 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
         None => (0..layers).collect(),
     };
     std::fs::create_dir_all(&opts.out).map_err(|e| ReportError::write(&opts.out, e))?;
-    let exp = session.experiment()?;
-    let set = exp.analysis_set();
-    let examples: Vec<_> = set.seen.iter().chain(&set.unseen).cloned().collect();
-    let consistent = examples.len() == session.points.len()
-        && examples
-            .iter()
-            .zip(&session.points)
-            .all(|(e, p)| e.instruction.join(" ") == p.instruction && e.task == p.task);
-    if !consistent {
-        return Err(ReportError::Inconsistent {
-            file: session.layout().points(),
-            reason: "does not match the analysis set this clusterscope rebuilds from the stored experiment".into(),
-        });
-    }
-    let weights = SavedTensors::read(&session.dir, &session.manifest, snap.step, WEIGHTS, &device.device)?;
-    let model = LoadedModel::load(&session.manifest.model, &weights, &device.device)?;
-    let eval = model.evaluate(&exp, &examples, true).map_err(|source| ReportError::Model {
-        file: weights.file.clone(),
-        what: "run the model",
-        source,
-    })?;
-    let n = examples.len();
+    let (file, hidden) = checkpoint_hidden(session, snap.step, device)?;
+    let n = session.points.len();
     let d = session.manifest.model.d_model;
     let out = &opts.out;
     if opts.format == ExportFormat::TensorBoard {
@@ -126,7 +107,7 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
             })
             .collect();
         let layers: Vec<LayerPoints<'_>> =
-            chosen.iter().map(|&l| LayerPoints { layer: l, d, values: &eval.hidden[l] }).collect();
+            chosen.iter().map(|&l| LayerPoints { layer: l, d, values: &hidden[l] }).collect();
         return write_projector(out, snap.step, &labels, &layers);
     }
     let mut written = Vec::new();
@@ -136,13 +117,13 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
         p
     };
     for &l in &chosen {
-        npy::write(&put(format!("hidden_{l}.npy")), &[n, d], &eval.hidden[l])?;
+        npy::write(&put(format!("hidden_{l}.npy")), &[n, d], &hidden[l])?;
         if opts.projection == Projection::Tsne {
             let seed = opts.tsne_seed.unwrap_or(session.manifest.seed);
             // One thread: an export is a record, so the same seed must give the same file.
             let cfg = TsneConfig { seed, one_thread: true, ..TsneConfig::default() };
-            let layout = tsne(&eval.hidden[l], d, &cfg, |_, _| {}).map_err(|e| ReportError::Inconsistent {
-                file: weights.file.clone(),
+            let layout = tsne(&hidden[l], d, &cfg, |_, _| {}).map_err(|e| ReportError::Inconsistent {
+                file: file.clone(),
                 reason: format!("t-SNE of layer {l}: {e}"),
             })?;
             let flat: Vec<f32> = layout.iter().flat_map(|p| [p[0], p[1]]).collect();
@@ -205,6 +186,50 @@ pub fn export(session: &Session, opts: &ExportOptions, device: &SelectedDevice) 
     }
     write_text(&put("scores.csv".into()), &all)?;
     Ok(written)
+}
+
+/// Every layer's hidden states of the analysis points at checkpoint `step`, and the file they
+/// come from: stored in an analysed session's checkpoint, recomputed from a trained one's weights.
+fn checkpoint_hidden(
+    session: &Session,
+    step: usize,
+    device: &SelectedDevice,
+) -> Result<(PathBuf, Vec<Vec<f32>>), ReportError> {
+    let n = session.points.len();
+    let d = session.manifest.model.d_model;
+    if session.manifest.analyzed.is_some() {
+        let hidden = stored_hidden::read(&session.dir, &session.manifest, step)?;
+        let file = session.layout().checkpoint(step).join(HIDDEN);
+        if hidden.iter().any(|h| h.len() != n * d) {
+            return Err(ReportError::Inconsistent {
+                file,
+                reason: format!("does not hold {n} points of width {d}, as points.json and the manifest say"),
+            });
+        }
+        return Ok((file, hidden));
+    }
+    let exp = session.experiment()?;
+    let set = exp.analysis_set();
+    let examples: Vec<_> = set.seen.iter().chain(&set.unseen).cloned().collect();
+    let consistent = examples.len() == n
+        && examples
+            .iter()
+            .zip(&session.points)
+            .all(|(e, p)| e.instruction.join(" ") == p.instruction && e.task == p.task);
+    if !consistent {
+        return Err(ReportError::Inconsistent {
+            file: session.layout().points(),
+            reason: "does not match the analysis set this clusterscope rebuilds from the stored experiment".into(),
+        });
+    }
+    let weights = SavedTensors::read(&session.dir, &session.manifest, step, WEIGHTS, &device.device)?;
+    let model = LoadedModel::load(&session.manifest.model, &weights, &device.device)?;
+    let eval = model.evaluate(&exp, &examples, true).map_err(|source| ReportError::Model {
+        file: weights.file.clone(),
+        what: "run the model",
+        source,
+    })?;
+    Ok((weights.file, eval.hidden))
 }
 
 fn write_text(path: &Path, text: &str) -> Result<(), ReportError> {

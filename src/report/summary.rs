@@ -3,47 +3,20 @@
 use serde_json::{json, Value};
 
 use super::depth;
+use super::session_header::{header, printable};
 use crate::analysis::{score_table, LayerAnalysis};
 use crate::session::lock::holder;
 use crate::session::{RunStatus, Session};
 
-/// Text from a session file as the terminal should show it: control characters (an escape
-/// sequence in a task name could repaint the user's terminal) are shown escaped.
-fn printable(s: &str) -> String {
-    s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
-}
-
-/// How the run stands, in words: a "running" session that no process writes was interrupted
-/// (killed, or its end could not be recorded, as on a full disk).
-fn status_text(s: &Session, writer: Option<&str>) -> String {
-    let m = &s.manifest;
-    let status = match (m.status, writer) {
-        (RunStatus::Running, Some(who)) => format!("running (written by {who})"),
-        (RunStatus::Running, None) => {
-            "interrupted (no process writes it; `train --resume` goes on from the last checkpoint)".to_string()
-        }
-        (RunStatus::Finished, _) => "finished".to_string(),
-        (RunStatus::Stopped, _) => "stopped".to_string(),
-        (RunStatus::Failed, _) => "FAILED".to_string(),
-    };
-    match &m.reason {
-        Some(reason) => format!("{status}: {}", printable(reason)),
-        None => status,
-    }
-}
-
 pub fn summary_text(s: &Session) -> String {
     let m = &s.manifest;
-    let writer = holder(&s.layout());
+    if let Some(source) = &m.analyzed {
+        return super::analyzed::analyzed_text(s, source);
+    }
     let last = s.checkpoint_index(None).and_then(|i| s.snapshots.get(i));
-    let mut out = format!(
-        "session {} ({})\n  created {}, clusterscope {}, format v{}\n  status {}\n  {} of {} steps, {:.1} s training on {}\n  model: d_model {}, {} layers, {} heads, vocab {}, context {} ({} parameters)\n  tasks ({}): {}\n  seed {}, {} seen + {} unseen analysis points\n\n",
-        printable(&m.name),
-        s.dir.display(),
-        m.created,
-        m.app_version,
-        m.format_version,
-        status_text(s, writer.as_deref()),
+    let mut out = header(s);
+    out.push_str(&format!(
+        "  {} of {} steps, {:.1} s training on {}\n  model: d_model {}, {} layers, {} heads, vocab {}, context {} ({} parameters)\n  tasks ({}): {}\n  seed {}, {} seen + {} unseen analysis points\n\n",
         last.map_or(0, |x| x.step),
         m.total_steps,
         m.train_seconds,
@@ -59,7 +32,7 @@ pub fn summary_text(s: &Session) -> String {
         m.seed,
         s.points.iter().filter(|p| p.seen).count(),
         s.points.iter().filter(|p| !p.seen).count(),
-    );
+    ));
     if !m.phases.is_empty() {
         out.push_str(&phases_text(&m.phases));
     }
@@ -147,6 +120,7 @@ pub fn summary_json(s: &Session) -> Value {
         "rules": rule_accuracy(s),
         "phases": m.phases,
         "damaged": s.damaged,
+        "analyzed": m.analyzed.as_ref().map(super::analyzed::analyzed_json),
     })
 }
 

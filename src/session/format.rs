@@ -11,6 +11,8 @@
 //!     weights.safetensors         model weights at that step
 //!     snapshot.json               the Snapshot: scores, PCA bases, projections, clusters
 //!     optimizer.safetensors       AdamW moments (latest checkpoint only, for --resume)
+//!     hidden.safetensors          a session made by `analyze`: every layer's hidden states,
+//!                                 in place of weights (the model stays in its own directory)
 //! ```
 //! A checkpoint directory is written as `step-N.tmp/` and renamed when complete; the manifest
 //! names only renamed directories, so a crash at any moment leaves a readable session. The
@@ -26,7 +28,10 @@ use crate::record::PhaseMark;
 
 pub const FORMAT_NAME: &str = "clusterscope-session";
 /// Bump when the layout or a file's meaning changes; readers refuse newer versions.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// What a training run writes: version 2 only added analysed sessions, so a trained session stays
+/// readable by clusterscopes that know version 1, and those refuse an analysed one.
+pub const TRAINED_FORMAT_VERSION: u32 = 1;
 
 pub const MANIFEST: &str = "manifest.json";
 pub const POINTS: &str = "points.json";
@@ -36,6 +41,8 @@ pub const CHECKPOINTS: &str = "checkpoints";
 pub const WEIGHTS: &str = "weights.safetensors";
 pub const SNAPSHOT: &str = "snapshot.json";
 pub const OPTIMIZER: &str = "optimizer.safetensors";
+/// Per layer `layer.{l}`: (points, d) f32, the analysis points in `points.json`'s order.
+pub const HIDDEN: &str = "hidden.safetensors";
 /// Held (flock) by the process writing the session.
 pub const LOCK: &str = ".lock";
 
@@ -82,6 +89,48 @@ pub struct Manifest {
     /// `[task][input]` symbol indices, an empty row for a task the phase does not train.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub phase_targets: BTreeMap<String, Vec<Vec<usize>>>,
+    /// Set for a session made by `analyze`: its checkpoints are pretrained models, not steps of
+    /// training, and `model` gives only their common shape (layers, width).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analyzed: Option<AnalyzedSource>,
+}
+
+/// What `analyze` read to make a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalyzedSource {
+    /// In checkpoint order: the checkpoint at step `i` is `models[i]`.
+    pub models: Vec<AnalyzedModel>,
+    /// `builtin` or the data file as given.
+    pub data: String,
+    /// With `{instruction}` and `{input}` where the prompt's parts go.
+    pub template: String,
+    /// `last` or `mean`: where in the instruction each hidden state was read.
+    pub position: String,
+    /// What the forward pass computed in: `f32`, `bf16` or `f16`.
+    pub dtype: String,
+}
+
+/// One model an analysed session read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalyzedModel {
+    /// The model directory's name: what the checkpoint is called wherever it is shown.
+    pub label: String,
+    /// Absolute, so probes find the model wherever the session is opened from.
+    pub dir: std::path::PathBuf,
+    /// As `config.json` names it (`LlamaForCausalLM`, ...).
+    pub architecture: String,
+    pub parameters: usize,
+}
+
+impl Manifest {
+    /// How checkpoint `step` is named for the user: its model's label in an analysed session,
+    /// `step N` otherwise.
+    pub fn checkpoint_label(&self, step: usize) -> String {
+        match self.analyzed.as_ref().and_then(|a| a.models.get(step)) {
+            Some(m) => m.label.clone(),
+            None => format!("step {step}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::format::{Manifest, RunStatus, FORMAT_NAME, FORMAT_VERSION};
+use super::format::{AnalyzedSource, Manifest, RunStatus, FORMAT_NAME, FORMAT_VERSION, TRAINED_FORMAT_VERSION};
 use super::SessionError;
 use crate::experiment::sampling::AnalysisSet;
 use crate::experiment::Experiment;
@@ -27,7 +27,7 @@ impl Manifest {
     ) -> Result<Manifest, SessionError> {
         Ok(Manifest {
             format: FORMAT_NAME.into(),
-            format_version: FORMAT_VERSION,
+            format_version: TRAINED_FORMAT_VERSION,
             app_version: env!("CARGO_PKG_VERSION").into(),
             name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             created: chrono::Local::now().to_rfc3339(),
@@ -44,7 +44,42 @@ impl Manifest {
             resume: None,
             phases: phase_marks(experiment, total_steps),
             phase_targets: std::collections::BTreeMap::new(),
+            analyzed: None,
         })
+    }
+
+    /// The manifest of an analysis of `source`'s models, whose common shape is `shape`, on
+    /// `device`, to be saved in `dir`. `seed` seeds k-means and t-SNE.
+    pub fn analyzed(
+        dir: &Path,
+        source: AnalyzedSource,
+        shape: &ModelConfig,
+        task_names: Vec<String>,
+        device: &str,
+        seed: u64,
+    ) -> Manifest {
+        let total_steps = source.models.len().saturating_sub(1);
+        Manifest {
+            format: FORMAT_NAME.into(),
+            format_version: FORMAT_VERSION,
+            app_version: env!("CARGO_PKG_VERSION").into(),
+            name: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            created: chrono::Local::now().to_rfc3339(),
+            experiment: String::new(),
+            seed,
+            model: shape.clone(),
+            device: device.to_string(),
+            total_steps,
+            task_names,
+            status: RunStatus::Running,
+            reason: None,
+            checkpoints: Vec::new(),
+            train_seconds: 0.0,
+            resume: None,
+            phases: Vec::new(),
+            phase_targets: std::collections::BTreeMap::new(),
+            analyzed: Some(source),
+        }
     }
 
     /// The made targets as the trainer takes them, by phase index.

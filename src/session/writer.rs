@@ -97,7 +97,8 @@ impl SessionWriter {
     }
 
     /// Completes a checkpoint begun with [`begin_checkpoint`](Self::begin_checkpoint) (weights,
-    /// and optimizer state when `resume` is given, already inside): writes the snapshot, renames
+    /// and optimizer state when `resume` is given, or an analysed model's hidden states, already
+    /// inside): writes the snapshot, renames
     /// the directory into place, then records it in the manifest.
     pub fn commit_checkpoint(&mut self, snapshot: &Snapshot, resume: Option<ResumeState>) -> Result<(), SessionError> {
         let name = checkpoint_dir_name(snapshot.step);
@@ -105,7 +106,7 @@ impl SessionWriter {
         let tmp = self.dir.pending_checkpoint(snapshot.step);
         let fin = self.dir.checkpoint(snapshot.step);
         let mut checksums = BTreeMap::new();
-        for f in [WEIGHTS, OPTIMIZER] {
+        for f in [WEIGHTS, OPTIMIZER, HIDDEN] {
             let p = tmp.join(f);
             if p.exists() {
                 // The model library writes these private (0600); a session's files are all
@@ -159,6 +160,14 @@ impl SessionWriter {
         Ok(())
     }
 
+    /// Changes what an analysed session records of its models (learnt as each is loaded); saved
+    /// with the next checkpoint. Nothing for a training run's session.
+    pub fn update_analyzed(&mut self, change: impl FnOnce(&mut AnalyzedSource)) {
+        if let Some(a) = self.manifest.analyzed.as_mut() {
+            change(a);
+        }
+    }
+
     pub fn log(&mut self, entry: &LogEntry) -> Result<(), SessionError> {
         let line = serde_json::to_string(entry)?;
         writeln!(self.log, "{line}").and_then(|_| self.log.flush()).map_err(|e| SessionError::write(&self.dir.log(), e))
@@ -199,6 +208,10 @@ impl PendingCheckpoint {
 
     pub fn optimizer(&self) -> PathBuf {
         self.dir.join(OPTIMIZER)
+    }
+
+    pub fn hidden(&self) -> PathBuf {
+        self.dir.join(HIDDEN)
     }
 }
 

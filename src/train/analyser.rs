@@ -28,6 +28,23 @@ pub struct Job {
     pub resume: Option<ResumeState>,
 }
 
+/// What the analysis thread scores every checkpoint against: the task of each seen and unseen
+/// point, and the seed k-means starts from.
+#[derive(Debug, Clone)]
+pub struct Labels {
+    pub seen: Vec<usize>,
+    pub unseen: Vec<usize>,
+    pub num_tasks: usize,
+    pub seed: u64,
+}
+
+impl Labels {
+    /// The labels of a training run of `exp` on its analysis set.
+    pub fn of(exp: &Experiment, set: &AnalysisSet) -> Labels {
+        Labels { seen: set.seen_labels(), unseen: set.unseen_labels(), num_tasks: exp.num_tasks(), seed: exp.seed }
+    }
+}
+
 /// The analysis thread's side of a run.
 pub struct Analyser {
     pub jobs: Sender<Job>,
@@ -63,8 +80,7 @@ pub fn lock(writer: &SharedWriter) -> std::sync::MutexGuard<'_, SessionWriter> {
 /// Starts the analysis thread; `previous` is the analysis of the checkpoint before the first job
 /// (a resumed run's), if any.
 pub fn spawn_analyser<F>(
-    exp: Arc<Experiment>,
-    set: &AnalysisSet,
+    labels: Labels,
     writer: SharedWriter,
     previous: Option<CheckpointAnalysis>,
     mut sink: F,
@@ -73,8 +89,7 @@ where
     F: FnMut(AnalyserEvent) -> bool + Send + 'static,
 {
     let (jobs, rx): (Sender<Job>, Receiver<Job>) = std::sync::mpsc::channel();
-    let seen_labels = set.seen_labels();
-    let unseen_labels = set.unseen_labels();
+    let Labels { seen: seen_labels, unseen: unseen_labels, num_tasks, seed } = labels;
     let failure = Arc::new(OnceLock::new());
     let failure_slot = failure.clone();
     let thread = std::thread::Builder::new()
@@ -91,8 +106,8 @@ where
                     d,
                     seen_labels: &seen_labels,
                     unseen_labels: &unseen_labels,
-                    num_tasks: exp.num_tasks(),
-                    seed: exp.seed ^ snapshot.step as u64,
+                    num_tasks,
+                    seed: seed ^ snapshot.step as u64,
                     restarts: KMEANS_RESTARTS,
                 };
                 snapshot.analysis = analyze_checkpoint(&input, prev.as_ref());

@@ -1,6 +1,6 @@
 //! The t-SNE thread: for a (checkpoint, layer) the UI asks about, the hidden states of the
-//! analysis set recomputed from the checkpoint's saved weights (as `export` does), then
-//! [`crate::analysis::tsne`] on them. A producer of its own, beside the prober, so a slow
+//! analysis set recomputed from the checkpoint's saved weights (as `export` does), or read from
+//! the checkpoint of an analysed session, then [`crate::analysis::tsne`] on them. A producer of its own, beside the prober, so a slow
 //! layout never delays a probe and neither waits for training.
 
 use std::path::Path;
@@ -8,6 +8,7 @@ use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 
 use super::inference::LoadedModel;
+use super::stored_hidden;
 use super::weights::{SavedTensors, WeightsError};
 use crate::analysis::{tsne, TsneConfig};
 use crate::experiment::Experiment;
@@ -21,7 +22,8 @@ use crate::session::SessionDir;
 const PROGRESS_EVERY: usize = 25;
 
 pub struct EmbeddingEngine {
-    experiment: Arc<Experiment>,
+    /// None for an analysed session, whose checkpoints hold their hidden states.
+    experiment: Option<Arc<Experiment>>,
     config: ModelConfig,
     session: SessionDir,
     device: DeviceChoice,
@@ -32,7 +34,7 @@ pub struct EmbeddingEngine {
 }
 
 impl EmbeddingEngine {
-    pub fn new(experiment: Arc<Experiment>, config: ModelConfig, session: &Path, tsne: TsneConfig) -> Self {
+    pub fn new(experiment: Option<Arc<Experiment>>, config: ModelConfig, session: &Path, tsne: TsneConfig) -> Self {
         EmbeddingEngine {
             experiment,
             config,
@@ -71,11 +73,16 @@ impl EmbeddingEngine {
             // Read afresh: a live run adds checkpoints as it goes.
             let root = self.session.root();
             let manifest = read_manifest(root).map_err(|e| fail(&WeightsError::from(e)))?;
+            let Some(experiment) = self.experiment.as_ref() else {
+                let hidden = stored_hidden::read(root, &manifest, step).map_err(|e| fail(&e))?;
+                self.hidden = Some((step, hidden));
+                return Ok(self.hidden.as_ref().map(|(_, h)| h.as_slice()).unwrap_or_default());
+            };
             let weights = SavedTensors::read(root, &manifest, step, WEIGHTS, &device).map_err(|e| fail(&e))?;
             let model = LoadedModel::load(&self.config, &weights, &device).map_err(|e| fail(&e))?;
-            let set = self.experiment.analysis_set();
+            let set = experiment.analysis_set();
             let examples: Vec<_> = set.seen.iter().chain(&set.unseen).cloned().collect();
-            let eval = model.evaluate(&self.experiment, &examples, true).map_err(|e| fail(&e))?;
+            let eval = model.evaluate(experiment, &examples, true).map_err(|e| fail(&e))?;
             self.hidden = Some((step, eval.hidden));
         }
         Ok(self.hidden.as_ref().map(|(_, h)| h.as_slice()).unwrap_or_default())

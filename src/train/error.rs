@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use crate::error::{ErrorKind, Kind};
 use crate::experiment::probe::ProbeError;
+use crate::experiment::prompts::PromptError;
 use crate::model::device::DeviceError;
+use crate::model::pretrained::PretrainedError;
 use crate::session::SessionError;
 use crate::train::weights::WeightsError;
 
@@ -19,6 +21,8 @@ pub enum TrainError {
     Model { what: String, source: candle_core::Error },
     #[error("{}: the session has no checkpoint to resume from", .0.display())]
     NothingToResume(PathBuf),
+    #[error("{}: made by `analyze` from pretrained models; it has no training to resume", .0.display())]
+    NotTrained(PathBuf),
     /// A checkpoint's saved state could not be loaded.
     #[error("{}: cannot resume: {source}", file.display())]
     Resume { file: PathBuf, source: candle_core::Error },
@@ -29,6 +33,21 @@ pub enum TrainError {
     Thread { thread: &'static str, source: std::io::Error },
     #[error("the analysis thread stopped")]
     AnalyserGone,
+    /// A model directory `analyze` cannot read.
+    #[error(transparent)]
+    Pretrained(#[from] PretrainedError),
+    /// A prompt set `analyze` cannot read.
+    #[error(transparent)]
+    Prompts(#[from] PromptError),
+    /// Models that cannot be analysed together.
+    #[error("{0}")]
+    Models(String),
+    /// A prompt the model cannot read as asked.
+    #[error("prompt {index} ({instruction:?}): {reason}")]
+    Prompt { index: usize, instruction: String, reason: String },
+    /// A checkpoint could not be analysed or saved (the message says which and why).
+    #[error("{0}")]
+    Analysis(String),
 }
 
 impl TrainError {
@@ -44,10 +63,16 @@ impl Kind for TrainError {
         match self {
             TrainError::Device(e) => e.kind(),
             TrainError::Session(e) => e.kind(),
-            TrainError::NothingToResume(_) => ErrorKind::Usage,
+            TrainError::NothingToResume(_) | TrainError::NotTrained(_) => ErrorKind::Usage,
             TrainError::Resume { .. } => ErrorKind::BadData,
             TrainError::Weights(e) => e.kind(),
-            TrainError::Model { .. } | TrainError::Thread { .. } | TrainError::AnalyserGone => ErrorKind::Internal,
+            TrainError::Pretrained(e) => e.kind(),
+            TrainError::Prompts(e) => e.kind(),
+            TrainError::Models(_) | TrainError::Prompt { .. } => ErrorKind::BadData,
+            TrainError::Model { .. }
+            | TrainError::Thread { .. }
+            | TrainError::AnalyserGone
+            | TrainError::Analysis(_) => ErrorKind::Internal,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::analyser::{lock, spawn_analyser, Analyser, Job, SharedWriter};
+use super::analyser::{lock, spawn_analyser, Analyser, Job, Labels, SharedWriter};
 use super::error::TrainError;
 use super::protocol::{AnalyserEvent, Failure, TrainerCommand, TrainerEvent};
 use super::tally::{LossTally, RateWindow};
@@ -142,7 +142,7 @@ impl Run {
             (SessionWriter::create(&config.out_dir, manifest, &info.points)?, 0.0, None)
         };
         let writer = Arc::new(Mutex::new(writer));
-        let analyser = spawn_analyser(exp, &analysis, writer.clone(), previous, on_analyser)?;
+        let analyser = spawn_analyser(Labels::of(&exp, &analysis), writer.clone(), previous, on_analyser)?;
         let last_checkpoint = config.resume.then(|| trainer.step());
         if config.resume {
             // The resume step's checkpoint is on disk already; the next one is the first reported.
@@ -353,6 +353,9 @@ fn open_for_resume(config: &RunConfig, trainer: &mut Trainer) -> Result<Resumed,
     // A session that show and replay cannot open (its points file gone, say) would train on
     // to an end nobody can read: refuse it as they do.
     Session::open(dir)?;
+    if manifest.analyzed.is_some() {
+        return Err(TrainError::NotTrained(dir.clone()));
+    }
     let resume = manifest.resume.ok_or_else(|| TrainError::NothingToResume(dir.clone()))?;
     trainer.set_made_targets(manifest.made_targets());
     let device = &trainer.device.device;

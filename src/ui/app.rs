@@ -97,6 +97,8 @@ impl App {
         app.run.total_steps = m.total_steps;
         app.run.task_names = m.task_names.clone();
         app.run.phase_marks = m.phases.clone();
+        app.run.checkpoint_labels =
+            m.analyzed.iter().flat_map(|a| a.models.iter().map(|model| model.label.clone())).collect();
         app.run.set_points(session.points.iter().map(|p| (p.task, p.seen)));
         for s in &session.snapshots {
             app.add_snapshot(s.clone());

@@ -176,7 +176,7 @@ pub fn run_live(run: RunConfig, opts: &UiOptions) -> Result<(), UiError> {
     let mut app = App::live(&info, themes);
     app.set_warnings(info.warnings.iter().chain(&warnings).cloned().collect());
     app.set_probe_support(experiment.clone(), model.context);
-    let embedder = start_embedder(&mut app, experiment.clone(), model.clone(), &out_dir, &tx)?;
+    let embedder = start_embedder(&mut app, Some(experiment.clone()), experiment.seed, model.clone(), &out_dir, &tx)?;
     let engine = ProbeEngine::new(experiment, model, &out_dir, device)?;
     let prober = start_prober(engine, &tx)?;
     let workers = Workers { prober: Some(&prober), embedder: Some(&embedder) };
@@ -219,11 +219,15 @@ fn replay_app(
     app.set_warnings(warnings);
     // Probing a replay needs only the stored spec and weights; a session whose spec no longer
     // validates still replays, without probes.
+    let (seed, model) = (session.manifest.seed, session.manifest.model.clone());
+    if session.manifest.analyzed.is_some() {
+        let embedder = start_embedder(&mut app, None, seed, model, &session.dir, tx)?;
+        return Ok((app, None, Some(embedder)));
+    }
     let (prober, embedder) = match session.experiment() {
         Ok(experiment) => {
             let experiment = Arc::new(experiment);
-            let model = session.manifest.model.clone();
-            let embedder = start_embedder(&mut app, experiment.clone(), model, &session.dir, tx)?;
+            let embedder = start_embedder(&mut app, Some(experiment.clone()), seed, model, &session.dir, tx)?;
             app.set_probe_support(experiment.clone(), session.manifest.model.context);
             app.add_saved_probes(probes::read(&session.layout()).into_iter().map(|p| p.text).collect());
             let engine = ProbeEngine::new(experiment, session.manifest.model.clone(), &session.dir, DeviceChoice::Cpu)?;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clusterscope::analysis::{analyze_checkpoint, AnalysisInput, CheckpointAnalysis, LayerHidden};
 use clusterscope::model::ModelConfig;
 use clusterscope::record::{PointInfo, RunInfo, Snapshot};
-use clusterscope::session::format::{CheckpointEntry, LogEntry, Manifest, FORMAT_NAME, FORMAT_VERSION};
+use clusterscope::session::format::{CheckpointEntry, LogEntry, Manifest, FORMAT_NAME, TRAINED_FORMAT_VERSION};
 use clusterscope::session::{RunStatus, Session};
 
 pub const TASKS: [&str; 5] = ["copy", "reverse", "sort", "shift-by-one", "parity"];
@@ -129,7 +129,7 @@ impl Fixture {
         let layers = self.snapshots.first().map_or(1, |s| s.analysis.layers.len());
         let manifest = Manifest {
             format: FORMAT_NAME.into(),
-            format_version: FORMAT_VERSION,
+            format_version: TRAINED_FORMAT_VERSION,
             app_version: "0.1.0".into(),
             name: "fixture".into(),
             created: "2026-11-01T00:00:00Z".into(),
@@ -156,6 +156,7 @@ impl Fixture {
             resume: None,
             phases: self.info.phases.clone(),
             phase_targets: Default::default(),
+            analyzed: None,
         };
         Session {
             dir: PathBuf::from("sessions/fixture"),

@@ -44,6 +44,35 @@ impl HfTokenizer {
         Ok(encoding.get_ids().to_vec())
     }
 
+    /// Token ids of `text` and the tokens that cover its bytes `span` (those whose characters
+    /// overlap it; special tokens the post-processor added cover none). `None` for the tokens
+    /// when no token covers the span.
+    pub fn encode_span(
+        &self,
+        text: &str,
+        span: std::ops::Range<usize>,
+    ) -> Result<(Vec<u32>, Option<std::ops::Range<usize>>), PretrainedError> {
+        let encoding = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| PretrainedError::bad(&self.path, format!("cannot encode: {e}")))?;
+        let special = encoding.get_special_tokens_mask();
+        let covering: Vec<usize> = encoding
+            .get_offsets()
+            .iter()
+            .enumerate()
+            .filter(|&(i, &(start, end))| {
+                special.get(i) != Some(&1) && start < end && start < span.end && end > span.start
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let tokens = match (covering.first(), covering.last()) {
+            (Some(&first), Some(&last)) => Some(first..last + 1),
+            _ => None,
+        };
+        Ok((encoding.get_ids().to_vec(), tokens))
+    }
+
     /// The text of `ids`, special tokens kept (transformers' `decode` default).
     pub fn decode(&self, ids: &[u32]) -> Result<String, PretrainedError> {
         self.inner.decode(ids, false).map_err(|e| PretrainedError::bad(&self.path, format!("cannot decode: {e}")))

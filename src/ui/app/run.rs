@@ -75,6 +75,9 @@ pub struct RunData {
     pub damaged: Vec<usize>,
     /// The run's phases; empty for a run in one phase.
     pub phase_marks: Vec<PhaseMark>,
+    /// What each checkpoint is called, by step, where it is not a step of training: the models
+    /// of an analysed session. Empty for a training run.
+    pub checkpoint_labels: Vec<String>,
 }
 
 /// Where [`RunData::add_snapshot`] put a snapshot.
@@ -106,7 +109,13 @@ impl RunData {
             loss: Vec::new(),
             damaged: Vec::new(),
             phase_marks: Vec::new(),
+            checkpoint_labels: Vec::new(),
         }
+    }
+
+    /// The name of checkpoint `step` where it is not a training step (an analysed model's).
+    pub fn checkpoint_label(&self, step: usize) -> Option<&str> {
+        self.checkpoint_labels.get(step).map(String::as_str)
     }
 
     /// The phase whose training made the checkpoint at `step` (one at a boundary ends the

@@ -23,15 +23,18 @@ pub(super) struct Workers<'a> {
     pub embedder: Option<&'a Sender<EmbeddingRequest>>,
 }
 
-/// Starts the t-SNE thread, seeded with the run's seed, and enables the app's t-SNE view.
+/// Starts the t-SNE thread, seeded with the run's `seed`, and enables the app's t-SNE view.
+/// `experiment` rebuilds hidden states from weights; without it (an analysed session) they are
+/// read from the checkpoints.
 pub(super) fn start_embedder(
     app: &mut App,
-    experiment: Arc<Experiment>,
+    experiment: Option<Arc<Experiment>>,
+    seed: u64,
     model: ModelConfig,
     session: &Path,
     tx: &Sender<UiEvent>,
 ) -> Result<Sender<EmbeddingRequest>, UiError> {
-    let tsne = TsneConfig { seed: experiment.seed, ..TsneConfig::default() };
+    let tsne = TsneConfig { seed, ..TsneConfig::default() };
     let engine = EmbeddingEngine::new(experiment, model, session, tsne);
     let tx = tx.clone();
     let sender = spawn_embedder(engine, move |e| tx.send(UiEvent::Embedding(e)).is_ok())?;

@@ -49,6 +49,14 @@ pub(crate) fn fmt_num(v: f64) -> String {
 }
 
 /// Steps with thousands grouping ("12,500"): easier to compare at a glance.
+/// How checkpoint `step` is named: `step 1,200`, or an analysed model's label.
+pub(crate) fn checkpoint_name(run: &crate::ui::app::RunData, step: usize) -> String {
+    match run.checkpoint_label(step) {
+        Some(label) => label.to_string(),
+        None => format!("step {}", fmt_step(step)),
+    }
+}
+
 pub(crate) fn fmt_step(step: usize) -> String {
     let s = step.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);

@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use super::parts::{fmt_num, fmt_step, panel, task_label, title_span, truncate};
+use super::parts::{checkpoint_name, fmt_num, fmt_step, panel, task_label, title_span, truncate};
 use super::raster::{task_weights, Raster, UNSEEN_MARK};
 use crate::analysis::LayerAnalysis;
 use crate::ui::app::{App, Centroids, EmbeddingState, MarkerKind, Panel, Source, View};
@@ -22,7 +22,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let mut title = vec![title_span(name, theme)];
     if let Some(s) = snap {
         title.push(Span::styled(
-            format!("step {} ({}/{}) ", fmt_step(s.step), view.selected + 1, run.snapshots.len()),
+            format!("{} ({}/{}) ", checkpoint_name(run, s.step), view.selected + 1, run.snapshots.len()),
             theme.dim(),
         ));
     }

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::layout::{column_of, index_at, slot, timeline_inner, timeline_strip};
-use super::parts::{fmt_step, panel, title_span};
+use super::parts::{checkpoint_name, fmt_step, panel, title_span};
 use crate::ui::app::{App, Panel, Source};
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -79,7 +79,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if inner.height >= 2 {
         let row = Rect { y: inner.y + 1, height: 1, ..inner };
-        let label = format!("▲ step {}", fmt_step(run.snapshots[view.selected.min(n - 1)].step));
+        let label = format!("▲ {}", checkpoint_name(run, run.snapshots[view.selected.min(n - 1)].step));
         let w = u16::try_from(label.chars().count()).unwrap_or(u16::MAX);
         let x = sel_col.min(inner.width.saturating_sub(w));
         // The first and last steps frame the strip, unless the selection's label covers them.
