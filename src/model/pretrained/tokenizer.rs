@@ -1,6 +1,7 @@
 //! A pretrained model's own tokenizer, from its `tokenizer.json`, encoding as transformers does
 //! by default (`add_special_tokens=True`: whatever the post-processor adds, a BOS for Llama).
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use tokenizers::Tokenizer;
@@ -42,6 +43,34 @@ impl HfTokenizer {
             .encode(text, true)
             .map_err(|e| PretrainedError::bad(&self.path, format!("cannot encode: {e}")))?;
         Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Token ids of `text` as [`encode`](Self::encode) gives them, and which of them cover the
+    /// bytes `span` of it: the non-special tokens whose offsets overlap the span, first to last
+    /// (None when none do). Encoding the whole text, not the span alone, keeps the tokens the
+    /// model reads: a span's tokens depend on what surrounds it.
+    pub fn encode_span(
+        &self,
+        text: &str,
+        span: Range<usize>,
+    ) -> Result<(Vec<u32>, Option<Range<usize>>), PretrainedError> {
+        let encoding = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| PretrainedError::bad(&self.path, format!("cannot encode: {e}")))?;
+        let inside: Vec<usize> = encoding
+            .get_offsets()
+            .iter()
+            .zip(encoding.get_special_tokens_mask())
+            .enumerate()
+            .filter(|(_, (&(start, end), &special))| special == 0 && start < span.end && end > span.start)
+            .map(|(i, _)| i)
+            .collect();
+        let covered = match (inside.first(), inside.last()) {
+            (Some(&first), Some(&last)) => Some(first..last + 1),
+            _ => None,
+        };
+        Ok((encoding.get_ids().to_vec(), covered))
     }
 
     /// The text of `ids`, special tokens kept (transformers' `decode` default).
