@@ -18,11 +18,15 @@ use clusterscope::cli::study::{StudyArgs, StudyCliError};
 use clusterscope::cli::sweep::{SweepAction, SweepArgs, SweepCliError};
 use clusterscope::cli::{headless, CliError};
 use clusterscope::error::{ErrorKind, Kind};
+use clusterscope::experiment::prompts::Template;
 use clusterscope::model::config::ModelConfig;
 use clusterscope::model::device::DeviceError;
 use clusterscope::model::DeviceChoice;
 use clusterscope::report::{check, export, figures, probe_report, summary, ReportError};
+use clusterscope::session::format::AnalyzedSource;
 use clusterscope::session::{Session, SessionError};
+use clusterscope::train::extract::ReadAt;
+use clusterscope::train::pretrained_prober::PretrainedProber;
 use clusterscope::train::prober::ProbeEngine;
 use clusterscope::train::ProbeFault;
 use clusterscope::ui::terminal::{self, PoolEnd, UiError, UiOptions};
@@ -115,9 +119,9 @@ enum Cmd {
         dir: PathBuf,
         /// Instruction words (quote them).
         instruction: String,
-        /// Input symbol.
+        /// Input symbol (a session made by `analyze` takes the instruction as free text alone).
         #[arg(long)]
-        input: String,
+        input: Option<String>,
         /// Checkpoint step, or `last`.
         #[arg(long, default_value = "last")]
         checkpoint: String,
@@ -309,13 +313,23 @@ fn run(cli: Cli) -> Result<()> {
         Some(Cmd::Probe { dir, instruction, input, checkpoint, json, device }) => {
             let session = Session::open(&dir)?;
             let index = pick_checkpoint(&session, &checkpoint)?;
-            let exp = Arc::new(session.experiment()?);
             let device = parse_device(&device)?;
             let snap = &session.snapshots[index];
-            let text = format!("{instruction} | {input}");
-            let mut engine = ProbeEngine::new(exp.clone(), session.manifest.model.clone(), &dir, device)?;
-            let answer = engine.run(&text, snap.step)?;
-            let report = probe_report::report(&exp, snap, &text, &answer);
+            let names = &session.manifest.task_names;
+            let report = match (&session.manifest.analyzed, input) {
+                (Some(source), _) => {
+                    let answer = probe_analyzed(source, device, &instruction, snap.step)?;
+                    probe_report::report(None, names, snap, &instruction, &answer)
+                }
+                (None, None) => return usage("--input X is needed: the input the instruction is applied to"),
+                (None, Some(input)) => {
+                    let exp = Arc::new(session.experiment()?);
+                    let text = format!("{instruction} | {input}");
+                    let mut engine = ProbeEngine::new(exp.clone(), session.manifest.model.clone(), &dir, device)?;
+                    let answer = engine.run(&text, snap.step)?;
+                    probe_report::report(Some(&exp), names, snap, &text, &answer)
+                }
+            };
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
@@ -357,6 +371,20 @@ impl Cmd {
             Cmd::Spec { .. } => "spec",
         }
     }
+}
+
+/// A free-text probe of an analysed session's model at `step`.
+fn probe_analyzed(
+    source: &AnalyzedSource,
+    device: DeviceChoice,
+    text: &str,
+    step: usize,
+) -> Result<clusterscope::record::ProbeAnswer> {
+    let template = Template::new(&source.template).map_err(|e| AppError::Usage(e.to_string()))?;
+    let position = if source.position == "mean" { ReadAt::Mean } else { ReadAt::Last };
+    let models = source.models.iter().map(|m| m.dir.clone()).collect();
+    let mut engine = PretrainedProber::new(models, template, position, device)?;
+    Ok(engine.run(text, step)?)
 }
 
 fn parse_device(s: &str) -> Result<DeviceChoice> {

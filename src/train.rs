@@ -15,6 +15,7 @@ pub mod inference;
 pub mod knowledge;
 pub mod loss;
 pub mod optimizer;
+pub mod pretrained_prober;
 pub mod prober;
 pub mod protocol;
 pub mod run;

@@ -117,6 +117,15 @@ fn analyzed_hidden_states_are_transformers_at_every_layer_and_the_session_reads_
     let (shape, _) = npy::read::<f32>(&ts.join("tsne_2.npy")).unwrap();
     assert_eq!(shape, vec![4, 2]);
 
+    // A free-text probe from the command line: the model of the step asked, its continuation and
+    // an attribution per instruction token.
+    let probe = bin().arg("probe").arg(&out).args(["the cat sat", "--checkpoint", "1", "--json"]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&probe.get_output().stdout).unwrap();
+    assert_eq!(v["step"], 1);
+    assert!(!v["answer"].as_str().unwrap().is_empty());
+    assert!(v["attribution"].as_array().unwrap().len() >= 3, "{v}");
+    assert!(["first", "second"].contains(&v["nearest_task"].as_str().unwrap()));
+
     // Nothing to resume in a session of pretrained models.
     let resume = bin().args(["train", "--headless", "--resume"]).arg(&out).assert().code(2);
     assert!(String::from_utf8_lossy(&resume.get_output().stderr).contains("made by `analyze`"));
@@ -274,6 +283,11 @@ fn an_analysed_session_replays_in_a_terminal_with_the_models_named() {
     // Back to the first model: its name replaces the second's.
     pty.send("h");
     pty.wait_for("first model", |s| s.contains("llama (1/2)"), Duration::from_secs(10));
+    // A free-text probe: the model answers with a continuation.
+    pty.send("p");
+    pty.send("the cat sat\r");
+    pty.wait_for("probe answer", |s| s.contains("continues"), Duration::from_secs(30));
+    pty.send("\x1b");
     pty.send("q");
     pty.exits_restored("after q", Duration::from_secs(10));
 }

@@ -38,7 +38,7 @@ fn held_out_instructions_land_in_their_task_and_are_answered_right() {
         assert_eq!(answer.attribution.len(), words.len());
         assert!(answer.attribution.iter().all(|v| v.is_finite()));
         assert!(answer.attribution.iter().any(|v| *v != 0.0));
-        let r = report(&exp, snap, &text, &answer);
+        let r = report(Some(&exp), &exp.task_names(), snap, &text, &answer);
         assert_eq!(r.nearest_task.as_deref(), Some(task.name.as_str()), "{text}");
         assert_eq!(answer.answer, exp.symbols[exp.table(k)[input]], "{text}");
         assert_eq!(r.correct, Some(true));

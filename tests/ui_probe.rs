@@ -326,3 +326,83 @@ fn help_scrolls_on_short_screens() {
     term.draw(|fr| fr.render_widget(&app, fr.area())).unwrap();
     assert!(term.backend().to_string().contains("stable while scrubbing"));
 }
+
+/// A session of pretrained models: no experiment, any text is an instruction.
+fn free_text(f: &Fixture) -> App {
+    let mut app = App::live(&f.info, ThemeSet::default());
+    for s in &f.snapshots {
+        app.on_analyser(AnalyserEvent::Checkpoint(Box::new(s.clone())));
+    }
+    app.set_free_text_probes(&f.info.points);
+    app
+}
+
+#[test]
+fn free_text_probes_take_any_text_and_fill_from_the_sessions_prompts() {
+    let f = small();
+    let mut app = free_text(&f);
+    assert!(app.probes().free_text() && app.probes().experiment().is_none());
+    let step = app.run().snapshots[app.view().selected].step;
+    submit(&mut app, "  What is the capital of France?  (answer | briefly) ");
+    let reqs = app.take_probe_requests();
+    let text = "What is the capital of France? (answer | briefly)";
+    assert_eq!(reqs, vec![ProbeRequest { id: 1, text: text.into(), step, save: true }]);
+
+    submit(&mut app, "   ");
+    let line = app.probes().line.as_ref().expect("a blank probe keeps the line open");
+    assert!(line.error().unwrap().contains("any text"));
+    // Nothing to complete from: Tab leaves the text as it is.
+    typ(&mut app, "cop");
+    app.on_key(key(KeyCode::Tab));
+    let line = app.probes().line.as_ref().unwrap();
+    assert_eq!((line.text(), line.error()), ("   cop", None));
+
+    app.on_key(ctrl('s'));
+    let seen = app.probes().line.as_ref().unwrap().text().to_string();
+    assert!(f.info.points.iter().any(|p| p.task == 0 && p.seen && p.instruction == seen), "{seen}");
+    app.on_key(ctrl('n'));
+    app.on_key(ctrl('u'));
+    let held_out = app.probes().line.as_ref().unwrap().text().to_string();
+    assert!(f.info.points.iter().any(|p| p.task == 1 && !p.seen && p.instruction == held_out), "{held_out}");
+    app.on_key(key(KeyCode::Enter));
+    assert_eq!(app.take_probe_requests()[0].text, held_out);
+}
+
+#[test]
+fn a_free_text_probe_shows_its_tokens_continuation_and_nearest_task() {
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    let f = small();
+    let mut app = free_text(&f);
+    submit(&mut app, "What is the capital of France?");
+    let req = app.take_probe_requests().remove(0);
+    let snapshot = f.snapshots.iter().position(|s| s.step == req.step).unwrap();
+    // Its hidden state is task 2's centroid at every layer: it lands in reverse's cluster.
+    let hidden = ui_support::centroid_hidden(&f, snapshot, 1);
+    let words = ["What", " is", " the", " capital", " of", " France", "?", "\n"];
+    app.on_probe_result(ProbeResult {
+        id: req.id,
+        step: req.step,
+        text: req.text.clone(),
+        outcome: Ok(clusterscope::record::ProbeAnswer {
+            words: words.iter().map(|w| w.to_string()).collect(),
+            input: String::new(),
+            hidden,
+            answer: " Paris.\nThe capital".into(),
+            answer_probability: 0.42,
+            attribution: vec![0.1, -0.05, 0.02, 0.9, 0.03, 1.4, -0.2, 0.0],
+        }),
+    });
+    let notice = &app.view().notice.as_ref().unwrap().text;
+    assert!(
+        notice.contains("continues Paris. The capital (42%)") && notice.contains("nearest task reverse"),
+        "{notice}"
+    );
+    let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    term.draw(|frame| frame.render_widget(&app, frame.area())).unwrap();
+    let screen = format!("{}", term.backend());
+    assert!(screen.contains("continues Paris.⏎The capital 42%"), "{screen}");
+    assert!(!screen.contains("| "), "no input after the instruction");
+    insta::assert_snapshot!("free_text_probe_panel_100x30", term.backend());
+}

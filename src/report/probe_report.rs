@@ -43,14 +43,25 @@ pub struct LayerPoint {
     pub nearest_task: String,
 }
 
-pub fn report(exp: &Experiment, snap: &Snapshot, text: &str, a: &ProbeAnswer) -> ProbeReport {
-    let names = exp.task_names();
+/// The report of `a`, a probe made as `text` at `snap`. With the run's experiment the answer is
+/// judged against the nearest task's table; an analysed session has `task_names` only.
+pub fn report(
+    exp: Option<&Experiment>,
+    task_names: &[String],
+    snap: &Snapshot,
+    text: &str,
+    a: &ProbeAnswer,
+) -> ProbeReport {
+    let names = task_names;
     let name = |t: usize| names.get(t).cloned().unwrap_or_else(|| format!("task {t}"));
     let placements: Vec<_> = snap.analysis.layers.iter().zip(&a.hidden).map(|(l, h)| (l.layer, place(l, h))).collect();
     let layer = placements.len().saturating_sub(1);
     let deepest = placements.last().and_then(|(_, p)| p.clone());
-    let correct =
-        deepest.as_ref().and_then(|p| exp.expected_answer(p.nearest_task, &a.words, &a.input)).map(|e| e == a.answer);
+    let correct = deepest
+        .as_ref()
+        .zip(exp)
+        .and_then(|(p, e)| e.expected_answer(p.nearest_task, &a.words, &a.input))
+        .map(|e| e == a.answer);
     ProbeReport {
         text: text.to_string(),
         step: snap.step,

@@ -90,6 +90,17 @@ pub enum ProbeFault {
     NoCheckpoint { step: usize, session: PathBuf },
     #[error(transparent)]
     Weights(#[from] WeightsError),
+    /// A pretrained model's files could not be loaded.
+    #[error(transparent)]
+    Pretrained(#[from] PretrainedError),
+    #[error("no model at step {step}: the session analyses {count} models (steps 0 to {})", .count.saturating_sub(1))]
+    NoModel { step: usize, count: usize },
+    #[error("a probe needs some text")]
+    Empty,
+    #[error("{text:?} has no tokens of its own once placed in the template")]
+    NoInstructionTokens { text: String },
+    #[error("the prompt is {tokens} tokens; the model reads at most {context} and needs room for an answer")]
+    TooLong { tokens: usize, context: usize },
     #[error("probe failed: {0}")]
     Model(#[from] candle_core::Error),
 }
@@ -99,8 +110,14 @@ impl Kind for ProbeFault {
         match self {
             ProbeFault::Input(e) => e.kind(),
             ProbeFault::Device(e) => e.kind(),
-            ProbeFault::OutsideVocabulary | ProbeFault::NoCheckpoint { .. } => ErrorKind::Usage,
+            ProbeFault::OutsideVocabulary
+            | ProbeFault::NoCheckpoint { .. }
+            | ProbeFault::NoModel { .. }
+            | ProbeFault::Empty
+            | ProbeFault::NoInstructionTokens { .. }
+            | ProbeFault::TooLong { .. } => ErrorKind::Usage,
             ProbeFault::Weights(e) => e.kind(),
+            ProbeFault::Pretrained(e) => e.kind(),
             ProbeFault::Model(_) => ErrorKind::Internal,
         }
     }

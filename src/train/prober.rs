@@ -24,6 +24,38 @@ use crate::session::format::WEIGHTS;
 use crate::session::reader::read_manifest;
 use crate::session::{probes, SavedProbe, SessionDir};
 
+/// What the probe thread runs: a session's checkpoints of our GPT ([`ProbeEngine`]), or
+/// pretrained models ([`super::pretrained_prober::PretrainedProber`]).
+pub trait Prober: Send + 'static {
+    /// The answer to `text` at checkpoint `step`.
+    fn run(&mut self, text: &str, step: usize) -> Result<ProbeAnswer, ProbeFault>;
+
+    /// The session whose probes file records the probes made (and forgets deleted ones); None
+    /// keeps them in memory only.
+    fn session(&self) -> Option<&SessionDir>;
+}
+
+/// So a caller can choose the engine at run time (`Box<dyn Prober>`).
+impl<P: Prober + ?Sized> Prober for Box<P> {
+    fn run(&mut self, text: &str, step: usize) -> Result<ProbeAnswer, ProbeFault> {
+        (**self).run(text, step)
+    }
+
+    fn session(&self) -> Option<&SessionDir> {
+        (**self).session()
+    }
+}
+
+impl Prober for ProbeEngine {
+    fn run(&mut self, text: &str, step: usize) -> Result<ProbeAnswer, ProbeFault> {
+        ProbeEngine::run(self, text, step)
+    }
+
+    fn session(&self) -> Option<&SessionDir> {
+        Some(&self.session)
+    }
+}
+
 pub struct ProbeEngine {
     experiment: Arc<Experiment>,
     config: ModelConfig,
@@ -151,8 +183,9 @@ fn greedy_answer(
 /// Starts the probe thread. Requests queued while one runs are answered newest first, so the
 /// probe the user looks at now comes back first; exact repeats are answered once. A deletion is
 /// taken in the order it was sent: a probe saved before it is forgotten after.
-pub fn spawn_prober<F>(mut engine: ProbeEngine, mut sink: F) -> std::io::Result<Sender<ProbeCommand>>
+pub fn spawn_prober<E, F>(mut engine: E, mut sink: F) -> std::io::Result<Sender<ProbeCommand>>
 where
+    E: Prober,
     F: FnMut(ProbeResult) -> bool + Send + 'static,
 {
     let (tx, rx) = mpsc::channel::<ProbeCommand>();
@@ -180,8 +213,10 @@ where
                         // A save still queued never happens; one already made is undone.
                         let queued = queue.iter().any(|r| r.id == id && r.save);
                         queue.retain(|r| r.id != id);
-                        if !queued && saved.get(&id).copied().unwrap_or(true) {
-                            probes::forget(&engine.session, &text);
+                        if let (false, true, Some(session)) =
+                            (queued, saved.get(&id).copied().unwrap_or(true), engine.session())
+                        {
+                            probes::forget(session, &text);
                         }
                     }
                 }
@@ -197,8 +232,8 @@ where
             if req.save {
                 saved.insert(req.id, outcome.is_ok());
             }
-            if req.save && outcome.is_ok() {
-                probes::append(&engine.session, &SavedProbe { text: req.text.clone(), step: req.step, deleted: false });
+            if let (true, Ok(_), Some(session)) = (req.save, &outcome, engine.session()) {
+                probes::append(session, &SavedProbe { text: req.text.clone(), step: req.step, deleted: false });
             }
             let outcome = outcome.map_err(|e| e.to_string().into());
             let result = ProbeResult { id: req.id, step: req.step, text: req.text, outcome };

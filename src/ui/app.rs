@@ -12,6 +12,7 @@ mod input;
 mod notice;
 mod probe;
 mod probe_line;
+mod probe_support;
 mod ranges;
 mod run;
 mod view;
@@ -33,7 +34,7 @@ use run::Added;
 
 use crate::analysis::probe::Placement;
 use crate::experiment::Experiment;
-use crate::record::{EmbeddingEvent, EmbeddingRequest, ProbeRequest, ProbeResult, RunInfo, Snapshot};
+use crate::record::{EmbeddingEvent, EmbeddingRequest, PointInfo, ProbeRequest, ProbeResult, RunInfo, Snapshot};
 use crate::session::{RunStatus, Session};
 use crate::train::protocol::{AnalyserEvent, TrainerCommand, TrainerEvent};
 use crate::ui::theme::ThemeSet;
@@ -278,6 +279,14 @@ impl App {
     /// and the model's context length. Without it, `p` shows "probes need the experiment".
     pub fn set_probe_support(&mut self, experiment: Arc<Experiment>, context: usize) {
         self.probes.set_support(experiment, context);
+        self.sync_probes();
+    }
+
+    /// Enables free-text probing, for a session of pretrained models (which has no
+    /// experiment): the probe line takes any text as an instruction, nothing is completed, and
+    /// quick fills draw from `points`, the session's prompts.
+    pub fn set_free_text_probes(&mut self, points: &[PointInfo]) {
+        self.probes.set_free_text(points);
         self.sync_probes();
     }
 

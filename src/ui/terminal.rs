@@ -9,7 +9,7 @@ mod pool;
 mod sweep;
 mod workers;
 
-use workers::{start_embedder, start_prober, ReplayApp, Workers};
+use workers::{start_analyzed, start_embedder, start_prober, ReplayApp, Workers};
 
 pub use follow::{follow_session, open_session};
 pub use pool::PoolEnd;
@@ -219,11 +219,11 @@ fn replay_app(
     app.set_warnings(warnings);
     // Probing a replay needs only the stored spec and weights; a session whose spec no longer
     // validates still replays, without probes.
-    let (seed, model) = (session.manifest.seed, session.manifest.model.clone());
-    if session.manifest.analyzed.is_some() {
-        let embedder = start_embedder(&mut app, None, seed, model, &session.dir, tx)?;
-        return Ok((app, None, Some(embedder)));
+    if let Some(source) = &session.manifest.analyzed {
+        let (prober, embedder) = start_analyzed(&mut app, session, source, tx)?;
+        return Ok((app, prober, embedder));
     }
+    let (seed, model) = (session.manifest.seed, session.manifest.model.clone());
     let (prober, embedder) = match session.experiment() {
         Ok(experiment) => {
             let experiment = Arc::new(experiment);

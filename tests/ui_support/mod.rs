@@ -201,6 +201,20 @@ pub fn experiment() -> std::sync::Arc<clusterscope::experiment::Experiment> {
     std::sync::Arc::new(clusterscope::experiment::Experiment::from_toml(EXPERIMENT, None).unwrap())
 }
 
+/// `task`'s centroid of seen points at every layer of checkpoint `snapshot`: a hidden state
+/// that lands in that task's cluster.
+pub fn centroid_hidden(f: &Fixture, snapshot: usize, task: usize) -> Vec<Vec<f32>> {
+    f.snapshots[snapshot]
+        .analysis
+        .layers
+        .iter()
+        .map(|l| {
+            let d = l.pca.mean.len();
+            l.task_centroids[task * d..(task + 1) * d].to_vec()
+        })
+        .collect()
+}
+
 /// A probe result whose hidden state at every layer is `task`'s centroid of seen points at
 /// checkpoint `snapshot`, so it lands in that task's cluster; the answer is what `task`'s table
 /// gives for `input`.
@@ -215,15 +229,7 @@ pub fn probe_at_centroid(
 ) -> clusterscope::record::ProbeResult {
     use clusterscope::record::{ProbeAnswer, ProbeResult};
     let snap = &f.snapshots[snapshot];
-    let hidden = snap
-        .analysis
-        .layers
-        .iter()
-        .map(|l| {
-            let d = l.pca.mean.len();
-            l.task_centroids[task * d..(task + 1) * d].to_vec()
-        })
-        .collect();
+    let hidden = centroid_hidden(f, snapshot, task);
     let i = exp.symbols.iter().position(|s| s == input).unwrap();
     let answer = exp.symbols[exp.table(task)[i]].clone();
     let attribution = (0..words.len()).map(|j| [0.05, -0.4, 0.9, 0.2, -0.1][j % 5]).collect();

@@ -12,21 +12,14 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use ratatui::crossterm::event::KeyEvent;
 
-use super::notice::{Level, Notice};
+use super::notice::{one_line, Level, Notice};
 use super::probe_line::ProbeLine;
+use super::probe_support::ProbeSupport;
 use super::run::RunData;
 use crate::analysis::probe::{place, Placement};
 use crate::experiment::Experiment;
-use crate::record::{ProbeAnswer, ProbeOutcome, ProbeRequest, ProbeResult, Snapshot};
+use crate::record::{PointInfo, ProbeAnswer, ProbeOutcome, ProbeRequest, ProbeResult, Snapshot};
 use crate::ui::keymap::{line_intent, LineIntent};
-
-/// What probing needs beyond the snapshots: the experiment (vocabulary, tables, instruction
-/// distributions) and the model's context length.
-#[derive(Debug, Clone)]
-struct ProbeSupport {
-    experiment: Arc<Experiment>,
-    context: usize,
-}
 
 #[derive(Debug, Clone)]
 pub struct Probe {
@@ -141,7 +134,12 @@ impl Probes {
 
     /// The experiment, once probing is enabled.
     pub fn experiment(&self) -> Option<&Experiment> {
-        self.support.as_ref().map(|s| s.experiment.as_ref())
+        self.support.as_ref()?.experiment()
+    }
+
+    /// Whether the probe line takes any text (a session of pretrained models).
+    pub fn free_text(&self) -> bool {
+        matches!(self.support, Some(ProbeSupport::FreeText { .. }))
     }
 
     /// Whether probe `id` has a request out for `step`.
@@ -159,7 +157,11 @@ impl Probes {
     }
 
     pub(crate) fn set_support(&mut self, experiment: Arc<Experiment>, context: usize) {
-        self.support = Some(ProbeSupport { experiment, context });
+        self.support = Some(ProbeSupport::Experiment { experiment, context });
+    }
+
+    pub(crate) fn set_free_text(&mut self, points: &[PointInfo]) {
+        self.support = Some(ProbeSupport::free_text(points));
     }
 
     /// Probes from a saved session, shown as if just made (and already saved).
@@ -265,7 +267,9 @@ impl Probes {
         match p.results.get(&step)? {
             Err(e) => Some(Notice::new(Level::Error, &format!("probe ◆{id}: {e}"))),
             Ok(a) => {
-                let mut msg = format!("probe ◆{id}: answer {} ({:.0}%)", a.answer, a.answer_probability * 100.0);
+                let said = if self.free_text() { "continues" } else { "answer" };
+                let (text, p) = (one_line(&a.answer), a.answer_probability * 100.0);
+                let mut msg = format!("probe ◆{id}: {said} {text} ({p:.0}%)");
                 let snapshot = run.snapshots.iter().position(|s| s.step == step);
                 let placed = snapshot.and_then(|s| self.placement(&run.snapshots, index, s, layer));
                 if let Some(pl) = placed {
@@ -327,7 +331,8 @@ impl Probes {
     }
 
     /// A key while the probe line is open: it takes every key (so `q` types a q); Enter
-    /// validates with the experiment's parser and only a valid probe comes out.
+    /// validates with the experiment's parser and only a valid probe comes out (free text:
+    /// any text but blank).
     pub(crate) fn on_line_key(&mut self, key: KeyEvent) -> LineOutcome {
         let Some(intent) = line_intent(key) else { return LineOutcome::Nothing };
         let Some(line) = self.line.as_mut() else { return LineOutcome::Nothing };
@@ -345,26 +350,25 @@ impl Probes {
             LineIntent::End => line.cursor = line.len(),
             LineIntent::Close => self.line = None,
             LineIntent::Submit => {
-                if let Some(text) = support.and_then(|s| line.validate(&s.experiment, s.context)) {
+                if let Some(text) = support.and_then(|s| s.validate(line)) {
                     self.line = None;
                     return LineOutcome::Submit(text);
                 }
             }
             LineIntent::Complete | LineIntent::CompletePrev => {
                 if let Some(s) = support {
-                    line.complete(&s.experiment, intent == LineIntent::Complete);
+                    s.complete(line, intent == LineIntent::Complete);
                 }
             }
             LineIntent::HistoryPrev => line.browse_history(&self.history, true),
             LineIntent::HistoryNext => line.browse_history(&self.history, false),
             LineIntent::FillUnseen | LineIntent::FillSeen => {
                 if let Some(s) = support {
-                    let t = self.fill_task % s.experiment.tasks.len().max(1);
-                    line.quick_fill(&s.experiment, t, intent == LineIntent::FillSeen, &mut self.rng);
+                    s.fill(line, self.fill_task, intent == LineIntent::FillSeen, &mut self.rng);
                 }
             }
             LineIntent::NextFillTask | LineIntent::PrevFillTask => {
-                let k = support.map_or(1, |s| s.experiment.tasks.len().max(1));
+                let k = support.map_or(1, ProbeSupport::tasks);
                 let t = self.fill_task % k;
                 self.fill_task = if intent == LineIntent::NextFillTask { (t + 1) % k } else { (t + k - 1) % k };
             }

@@ -121,6 +121,17 @@ impl ProbeLine {
         }
     }
 
+    /// Free text (a pretrained model's probe): anything but blank, trimmed; the worker says
+    /// what its tokenizer and context cannot take.
+    pub(crate) fn validate_free(&mut self) -> Option<String> {
+        let text = one_line(&self.text);
+        if text.is_empty() {
+            self.error = Some("type an instruction: any text".into());
+            return None;
+        }
+        Some(text)
+    }
+
     pub(crate) fn complete(&mut self, exp: &Experiment, forward: bool) {
         if let Some(c) = self.completion.as_mut() {
             let n = c.candidates.len().max(1);
@@ -203,5 +214,24 @@ impl ProbeLine {
         let words = dist.sample(rng);
         let input = &exp.symbols[rng.random_range(0..exp.symbols.len())];
         self.set(format!("{} | {input}", words.join(" ")));
+    }
+
+    /// Replaces the line with a random instruction of task `t` (held-out or seen) from
+    /// `prompts`, (task, seen, instruction) as a session of pretrained models lists them.
+    pub(crate) fn fill_from_prompts(
+        &mut self,
+        prompts: &[(usize, bool, String)],
+        t: usize,
+        seen: bool,
+        rng: &mut impl Rng,
+    ) {
+        let of_task: Vec<&str> = prompts.iter().filter(|p| p.0 == t && p.1 == seen).map(|p| p.2.as_str()).collect();
+        match of_task.len() {
+            0 => {
+                let kind = if seen { "seen" } else { "held-out" };
+                self.error = Some(format!("task {t} has no {kind} prompts"));
+            }
+            n => self.set(one_line(of_task[rng.random_range(0..n)])),
+        }
     }
 }

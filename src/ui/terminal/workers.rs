@@ -7,14 +7,23 @@ use std::sync::Arc;
 
 use super::{UiError, UiEvent};
 use crate::analysis::TsneConfig;
+use crate::experiment::prompts::Template;
 use crate::experiment::Experiment;
+use crate::model::DeviceChoice;
 use crate::model::ModelConfig;
 use crate::record::{EmbeddingRequest, ProbeCommand};
+use crate::session::format::AnalyzedSource;
+use crate::session::{probes, Session};
 use crate::train::embedder::{spawn_embedder, EmbeddingEngine};
-use crate::train::prober::{spawn_prober, ProbeEngine};
+use crate::train::extract::ReadAt;
+use crate::train::pretrained_prober::PretrainedProber;
+use crate::train::prober::{spawn_prober, Prober};
 use crate::ui::app::App;
 
 pub(super) type ReplayApp = (App, Option<Sender<ProbeCommand>>, Option<Sender<EmbeddingRequest>>);
+
+/// The prober and the t-SNE thread of a replay, each where the session allows it.
+type ReplayWorkers = (Option<Sender<ProbeCommand>>, Option<Sender<EmbeddingRequest>>);
 
 /// The threads the event loop sends the user's requests to.
 #[derive(Clone, Copy)]
@@ -67,7 +76,26 @@ impl Workers<'_> {
     }
 }
 
-pub(super) fn start_prober(engine: ProbeEngine, tx: &Sender<UiEvent>) -> Result<Sender<ProbeCommand>, UiError> {
+pub(super) fn start_prober(engine: impl Prober, tx: &Sender<UiEvent>) -> Result<Sender<ProbeCommand>, UiError> {
     let tx = tx.clone();
     Ok(spawn_prober(engine, move |r| tx.send(UiEvent::Probe(r)).is_ok())?)
+}
+
+/// The workers of a replay of an analysed session: free-text probes of its models, where its
+/// template still reads, and t-SNE layouts of its stored hidden states.
+pub(super) fn start_analyzed(
+    app: &mut App,
+    session: &Session,
+    source: &AnalyzedSource,
+    tx: &Sender<UiEvent>,
+) -> Result<ReplayWorkers, UiError> {
+    let (seed, model) = (session.manifest.seed, session.manifest.model.clone());
+    let embedder = start_embedder(app, None, seed, model, &session.dir, tx)?;
+    let Ok(template) = Template::new(&source.template) else { return Ok((None, Some(embedder))) };
+    let position = if source.position == "mean" { ReadAt::Mean } else { ReadAt::Last };
+    let dirs = source.models.iter().map(|m| m.dir.clone()).collect();
+    let engine = PretrainedProber::new(dirs, template, position, DeviceChoice::Cpu)?.saving_to(&session.dir);
+    app.set_free_text_probes(&session.points);
+    app.add_saved_probes(probes::read(&session.layout()).into_iter().map(|p| p.text).collect());
+    Ok((Some(start_prober(engine, tx)?), Some(embedder)))
 }

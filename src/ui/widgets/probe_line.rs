@@ -69,6 +69,13 @@ pub fn render(app: &App, line: &ProbeLine, area: Rect, buf: &mut Buffer) {
             spans.push(Span::raw(" "));
         }
         Line::from(spans)
+    } else if probes.free_text() {
+        let names = &app.run().task_names;
+        let task = names.get(probes.fill_task % names.len().max(1)).map_or("", String::as_str);
+        let hint = format!(
+            " any text: the instruction · Enter run · ↑↓ history · ^U held-out ^S seen prompt of {task} (^N/^P task) · Esc close"
+        );
+        Line::styled(truncate(&hint, w), theme.status_bar().patch(theme.dim()))
     } else {
         let task = probes
             .experiment()

@@ -1,6 +1,8 @@
 //! The probe panel: the selected probe at the selected checkpoint and layer. Its words shaded by
 //! how much each drove the answer (gradient x input; `v` shows the numbers), the model's answer
-//! and whether the nearest task's table agrees, and the distance to every task's centroid.
+//! and whether the nearest task's table agrees, and the distance to every task's centroid. A
+//! free-text probe of a pretrained model shows its tokens, its continuation and the first
+//! token's probability instead: there is no table to check it against.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -70,11 +72,36 @@ fn shaded_words<'a>(app: &App, theme: &Theme, a: &ProbeAnswer) -> Vec<Span<'a>> 
     for (i, word) in a.words.iter().enumerate() {
         let v = a.attribution.get(i).copied().unwrap_or(0.0);
         let rel = if max > 0.0 && v.is_finite() { v / max } else { 0.0 };
-        let text = if probes.values { format!("{word}{}", signed(v)) } else { word.clone() };
+        let word = if probes.free_text() { shown_token(word) } else { word.clone() };
+        let text = if probes.values { format!("{word}{}", signed(v)) } else { word };
         spans.push(Span::styled(text, theme.attribution(rel)));
     }
-    spans.push(Span::styled(format!("| {}", a.input), theme.dim()));
+    if !probes.free_text() {
+        spans.push(Span::styled(format!("| {}", a.input), theme.dim()));
+    }
     spans
+}
+
+/// A token as its own word: the spaces it carries are the gaps between words, and a token of
+/// whitespace alone shows as a mark so it keeps its shade.
+fn shown_token(token: &str) -> String {
+    match token.trim() {
+        "" if token.contains('\n') => "⏎".into(),
+        "" => "␣".into(),
+        t => visible(t),
+    }
+}
+
+/// Text from a model on one row: line breaks as ⏎, other control characters dropped (an escape
+/// sequence could repaint the terminal).
+fn visible(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' => Some('⏎'),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
 }
 
 fn signed(v: f32) -> String {
@@ -115,11 +142,20 @@ fn wrap(tokens: Vec<Span<'_>>, width: usize) -> Vec<Line<'_>> {
 
 fn answer_lines<'a>(app: &App, theme: &Theme, p: &Probe, a: &ProbeAnswer, w: usize) -> Vec<Line<'a>> {
     let (run, view, probes) = (app.run(), app.view(), app.probes());
-    let mut answer = vec![
-        Span::styled("answer ", theme.dim()),
-        Span::styled(a.answer.clone(), theme.text().add_modifier(Modifier::BOLD)),
-        Span::styled(format!(" {:.0}%", a.answer_probability * 100.0), theme.text()),
-    ];
+    let mut answer = if probes.free_text() {
+        vec![
+            Span::styled("continues ", theme.dim()),
+            Span::styled(visible(a.answer.trim_start()), theme.text().add_modifier(Modifier::BOLD)),
+            Span::styled(format!(" {:.0}%", a.answer_probability * 100.0), theme.text()),
+            Span::styled(" first token", theme.dim()),
+        ]
+    } else {
+        vec![
+            Span::styled("answer ", theme.dim()),
+            Span::styled(a.answer.clone(), theme.text().add_modifier(Modifier::BOLD)),
+            Span::styled(format!(" {:.0}%", a.answer_probability * 100.0), theme.text()),
+        ]
+    };
     let index = probes.list.iter().position(|q| q.id() == p.id()).unwrap_or(0);
     let Some(pl) = app.probe_placement(index, view.selected, view.layer) else {
         let d = app.selected_snapshot().and_then(|s| s.layer(view.layer)).map_or(0, |l| l.pca.mean.len());
