@@ -102,9 +102,13 @@ impl ProbeReport {
         let verdict = match self.correct {
             Some(true) => "✓ matches the nearest task's table",
             Some(false) => "✗ differs from the nearest task's table",
+            // A pretrained model's continuation has no table to be judged against.
+            None if self.nearest_task.is_some() => "",
             None => "(no nearest task)",
         };
-        let _ = writeln!(s, "answer {} (p = {:.3}) {verdict}", self.answer, self.answer_probability);
+        let answer: String = self.answer.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let line = format!("answer {answer} (p = {:.3}) {verdict}", self.answer_probability);
+        let _ = writeln!(s, "{}", line.trim_end());
         let _ = writeln!(s, "nearest task at layer {}: {}", self.layer, self.nearest_task.as_deref().unwrap_or("-"));
         let max = self.distances.iter().map(|d| d.distance).fold(0.0f32, f32::max).max(1e-9);
         for d in &self.distances {
