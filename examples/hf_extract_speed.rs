@@ -23,6 +23,8 @@ fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let Some(dir) = args.next().map(PathBuf::from) else { bail!("usage: hf_extract_speed DIR [REPS]") };
     let reps: usize = args.next().map(|r| r.parse()).transpose().context("REPS must be a whole number")?.unwrap_or(3);
+    // As the app does at startup.
+    clusterscope::alloc::keep_freed_memory();
     let model = Pretrained::load(&dir, &LoadOptions::default())?;
     let text = std::fs::read_to_string(dir.join("prompts.json")).context("prompts.json")?;
     let prompts: Prompts = serde_json::from_str(&text).context("prompts.json")?;

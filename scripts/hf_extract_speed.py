@@ -7,7 +7,7 @@ key-value heads, MLP 2048, vocabulary 32000), written once to DIR with a batch o
 pass returning every layer's hidden state at every position plus the last position's logits.
 
     pip install torch transformers safetensors tokenizers
-    cargo build --example hf_extract_speed
+    cargo build --release --example hf_extract_speed
     python3 scripts/hf_extract_speed.py --dir /tmp/hf-speed --threads 2 --rounds 3
 
 `--side transformers` runs only the transformers side once (one JSON line).
@@ -26,7 +26,7 @@ import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-EXAMPLE = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "debug", "examples",
+EXAMPLE = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "examples",
                        "hf_extract_speed")
 
 

@@ -11,6 +11,7 @@ pub mod gpt;
 pub mod init;
 pub mod kernels;
 pub mod layers;
+pub mod matmul;
 pub mod pretrained;
 
 pub use causal_lm::CausalLm;

@@ -64,7 +64,7 @@ fn gelu_grad_kernel(g: &mut [f32], x: &[f32]) {
     });
 }
 
-fn has_avx2() -> bool {
+pub(crate) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
@@ -90,7 +90,7 @@ macro_rules! dispatch {
                 fn fast($($arg: $ty),*) {
                     $kernel($($arg),*)
                 }
-                if has_avx2() {
+                if $crate::model::elementwise::has_avx2() {
                     // SAFETY: the CPU has AVX2 and FMA, checked just above.
                     return unsafe { fast($($arg),*) };
                 }
@@ -99,6 +99,7 @@ macro_rules! dispatch {
         }
     };
 }
+pub(crate) use dispatch;
 
 dispatch! {
     /// `y = gelu(x)` (tanh approximation), element-wise.

@@ -15,7 +15,6 @@
 mod attention;
 mod backward;
 mod forward;
-mod matmul;
 mod params;
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};

@@ -6,9 +6,11 @@
 
 pub mod config;
 pub mod error;
+pub mod fast;
 pub mod files;
 pub mod gpt2;
 pub mod llama;
+pub mod mapped;
 pub mod neox;
 pub mod ops;
 pub mod stack;
@@ -28,6 +30,7 @@ pub use tokenizer::HfTokenizer;
 
 use super::causal_lm::CausalLm;
 use super::gpt::ForwardOut;
+use super::kernels::Kernels;
 use stack::Decoder;
 
 /// The dtype weights are computed in.
@@ -82,6 +85,7 @@ pub struct Pretrained {
     dtype: DType,
     dir: PathBuf,
     parameters: usize,
+    kernels: Kernels,
 }
 
 impl Pretrained {
@@ -105,7 +109,7 @@ impl Pretrained {
         let weights = unsafe { MmapedSafetensors::multi(&files.weights) }
             .map_err(|e| PretrainedError::bad(&files.weights[0], error::candle_message(&e)))?;
         let parameters = weights.tensors().iter().map(|(_, view)| view.shape().iter().product::<usize>()).sum();
-        let vb = VarBuilder::from_backend(Box::new(weights), dtype, options.device.clone());
+        let vb = VarBuilder::from_backend(Box::new(mapped::Released(weights)), dtype, options.device.clone());
         let net = build(&config, vb).map_err(|e| {
             let names = files.weights.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
             PretrainedError::bad(
@@ -113,7 +117,15 @@ impl Pretrained {
                 format!("weights do not fit config.json's {}: {}", config.arch.hf_name(), error::candle_message(&e)),
             )
         })?;
-        Ok(Pretrained { config, net, tokenizer, dtype, dir: dir.to_path_buf(), parameters })
+        let kernels = Kernels::for_device(&options.device);
+        Ok(Pretrained { config, net, tokenizer, dtype, dir: dir.to_path_buf(), parameters, kernels })
+    }
+
+    /// Forward passes without gradients on the fast path (the default on the CPU) or, with
+    /// `Kernels::Composed`, through candle's ops as attribution's always do.
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
     }
 
     pub fn config(&self) -> &HfConfig {
@@ -180,7 +192,7 @@ impl CausalLm for Pretrained {
         logit_rows: Option<&Tensor>,
         hidden_rows: Option<&Tensor>,
     ) -> CandleResult<ForwardOut> {
-        stack::run(self.net.as_ref(), &self.config, self.dtype, tok, b, t, logit_rows, hidden_rows)
+        stack::run(self.net.as_ref(), &self.config, self.dtype, self.kernels, tok, b, t, logit_rows, hidden_rows)
     }
 }
 

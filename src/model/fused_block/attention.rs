@@ -3,8 +3,8 @@
 
 use candle_core::Result;
 
-use super::matmul::{matmul, Mat, MatMut};
 use super::params::{BlockDims, Saved};
+use crate::model::matmul::{matmul, Mat, MatMut};
 
 /// Offsets of one (sequence, head) unit's queries, keys and values inside `qkv` (N, 3d), and of
 /// its rows inside an (N, d) buffer.

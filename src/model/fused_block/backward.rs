@@ -6,9 +6,9 @@ use candle_core::Result;
 use rayon::prelude::*;
 
 use super::attention::attention_backward;
-use super::matmul::{matmul, Mat, MatMut};
 use super::params::{BlockDims, BlockParams, Saved};
 use crate::model::elementwise::{gelu_grad_slice, layer_norm_backward_rows, Affine, NormBackward};
+use crate::model::matmul::{matmul, Mat, MatMut};
 
 /// One chunk of rows as the backward pass reads it.
 #[derive(Clone, Copy)]

@@ -5,9 +5,9 @@ use candle_core::Result;
 use rayon::prelude::*;
 
 use super::attention::attention;
-use super::matmul::{matmul, Mat, MatMut};
 use super::params::{BlockDims, BlockParams, Saved};
 use crate::model::elementwise::{gelu_slice, layer_norm_rows, Affine};
+use crate::model::matmul::{matmul, Mat, MatMut};
 
 /// The block's output for the rows of `x`, and what each chunk keeps for the backward pass.
 pub(super) fn forward(dims: &BlockDims, p: &BlockParams<&[f32]>, x: &[f32]) -> Result<(Vec<f32>, Vec<Saved>)> {

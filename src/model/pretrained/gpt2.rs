@@ -6,6 +6,7 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::config::{Activation, HfConfig};
+use super::fast::{self, FastStep, Layout};
 use super::ops::{activate, attend, split_heads, LayerNorm, Linear};
 use super::stack::{Decoder, Step};
 
@@ -87,6 +88,29 @@ impl Decoder for Gpt2 {
         let x = (x + block.attn_proj.forward(&att)?)?;
         let mlp = block.mlp_proj.forward(&activate(self.act, &block.c_fc.forward(&block.ln_2.forward(&x)?)?)?)?;
         &x + mlp
+    }
+
+    fn block_fast(&self, layer: usize, x: &mut [f32], step: &FastStep) -> Result<()> {
+        let block = &self.blocks[layer];
+        let n = step.rows();
+        let qkv = block.c_attn.fast(&block.ln_1.fast(x)?, n)?;
+        let d = qkv.len() / n / 3;
+        let hd = d / self.heads;
+        let part = |i: usize| Layout { row_stride: 3 * d, base: i * d, head_stride: hd }.of(&qkv);
+        let shape = fast::Shape {
+            batch: step.b,
+            t: step.t,
+            heads: self.heads,
+            kv_heads: self.heads,
+            head_dim: hd,
+            window: None,
+            scale: block.scale as f32,
+        };
+        let att = fast::attend(shape, part(0), part(1), part(2))?;
+        block.attn_proj.fast_into(&att, n, x, true)?;
+        let mut h = block.c_fc.fast(&block.ln_2.fast(x)?, n)?;
+        fast::activate(self.act, &mut h);
+        block.mlp_proj.fast_into(&h, n, x, true)
     }
 
     fn final_norm(&self, x: &Tensor) -> Result<Tensor> {

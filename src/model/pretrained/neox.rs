@@ -6,6 +6,7 @@ use candle_core::{Result, Tensor, D};
 use candle_nn::VarBuilder;
 
 use super::config::{Activation, HfConfig};
+use super::fast::{self, FastStep, Layout};
 use super::ops::{activate, attend, LayerNorm, Linear};
 use super::stack::{Decoder, Step};
 
@@ -80,6 +81,33 @@ impl NeoX {
     fn mlp(&self, block: &Block, x: &Tensor) -> Result<Tensor> {
         block.four_h_to_h.forward(&activate(self.act, &block.h_to_4h.forward(x)?)?)
     }
+
+    /// The attention's output over the normed stream `h`, before the residual.
+    fn attention_fast(&self, block: &Block, h: &[f32], step: &FastStep) -> Result<Vec<f32>> {
+        let (n, heads, hd) = (step.rows(), self.heads, self.head_dim);
+        let mut qkv = block.qkv.fast(h, n)?;
+        let part = |i: usize| Layout { row_stride: 3 * heads * hd, base: i * hd, head_stride: 3 * hd };
+        step.rotate(&mut qkv, part(0), heads);
+        step.rotate(&mut qkv, part(1), heads);
+        let shape = fast::Shape {
+            batch: step.b,
+            t: step.t,
+            heads,
+            kv_heads: heads,
+            head_dim: hd,
+            window: None,
+            scale: 1.0 / (hd as f32).sqrt(),
+        };
+        let att = fast::attend(shape, part(0).of(&qkv), part(1).of(&qkv), part(2).of(&qkv))?;
+        block.dense.fast(&att, n)
+    }
+
+    /// Adds the MLP's output over the normed stream `h` to the stream `x`.
+    fn mlp_fast(&self, block: &Block, h: &[f32], x: &mut [f32], n: usize) -> Result<()> {
+        let mut inner = block.h_to_4h.fast(h, n)?;
+        fast::activate(self.act, &mut inner);
+        block.four_h_to_h.fast_into(&inner, n, x, true)
+    }
 }
 
 impl Decoder for NeoX {
@@ -96,6 +124,19 @@ impl Decoder for NeoX {
         }
         let x = (x + att)?;
         &x + self.mlp(block, &block.post_norm.forward(&x)?)?
+    }
+
+    fn block_fast(&self, layer: usize, x: &mut [f32], step: &FastStep) -> Result<()> {
+        let block = &self.blocks[layer];
+        let n = step.rows();
+        let att = self.attention_fast(block, &block.input_norm.fast(x)?, step)?;
+        if self.parallel {
+            let h = block.post_norm.fast(x)?;
+            fast::add(x, &att);
+            return self.mlp_fast(block, &h, x, n);
+        }
+        fast::add(x, &att);
+        self.mlp_fast(block, &block.post_norm.fast(x)?, x, n)
     }
 
     fn final_norm(&self, x: &Tensor) -> Result<Tensor> {

@@ -12,8 +12,8 @@ use crate::model::layers::{gelu_reference, softmax_last};
 /// y = x Wᵀ + b, with W stored (out, in) as torch's `nn.Linear` keeps it.
 pub struct Linear {
     /// (in, out): GPT-2's Conv1D layout, and a transposed view of `nn.Linear`'s.
-    weight_t: Tensor,
-    bias: Option<Tensor>,
+    pub(super) weight_t: Tensor,
+    pub(super) bias: Option<Tensor>,
 }
 
 impl Linear {
@@ -26,6 +26,38 @@ impl Linear {
     /// GPT-2's Conv1D: the weight is stored (in, out), the transpose of `nn.Linear`'s.
     pub fn conv1d(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<Self> {
         Ok(Linear { weight_t: vb.get((d_in, d_out), "weight")?, bias: Some(vb.get(d_out, "bias")?) })
+    }
+
+    /// Layers that read the same input (`names` under `vb`, each `d_in` to its `d_out`), stored
+    /// as one: the fused layer, then each part as a view of it. One product of the fused
+    /// layer serves them all, and the parts share its memory.
+    pub fn fused(d_in: usize, parts: &[(&str, usize)], bias: bool, vb: &VarBuilder) -> Result<(Self, Vec<Self>)> {
+        let weights = parts
+            .iter()
+            .map(|(name, d_out)| vb.get((*d_out, d_in), &format!("{name}.weight")))
+            .collect::<Result<Vec<_>>>()?;
+        let weight = Tensor::cat(&weights, 0)?;
+        drop(weights);
+        let bias = match bias {
+            true => {
+                let b = parts
+                    .iter()
+                    .map(|(name, d_out)| vb.get(*d_out, &format!("{name}.bias")))
+                    .collect::<Result<Vec<_>>>()?;
+                Some(Tensor::cat(&b, 0)?)
+            }
+            false => None,
+        };
+        let mut views = Vec::with_capacity(parts.len());
+        let mut at = 0;
+        for (_, d_out) in parts {
+            views.push(Linear {
+                weight_t: weight.narrow(0, at, *d_out)?.t()?,
+                bias: bias.as_ref().map(|b| b.narrow(0, at, *d_out)).transpose()?,
+            });
+            at += d_out;
+        }
+        Ok((Linear { weight_t: weight.t()?, bias }, views))
     }
 
     /// A head that reads the embedding table (`tie_word_embeddings`).
@@ -49,9 +81,9 @@ fn upcast(x: &Tensor) -> Result<Tensor> {
 }
 
 pub struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f64,
+    pub(super) weight: Tensor,
+    pub(super) bias: Tensor,
+    pub(super) eps: f64,
 }
 
 impl LayerNorm {
@@ -70,8 +102,8 @@ impl LayerNorm {
 }
 
 pub struct RmsNorm {
-    weight: Tensor,
-    eps: f64,
+    pub(super) weight: Tensor,
+    pub(super) eps: f64,
 }
 
 impl RmsNorm {
@@ -156,6 +188,11 @@ pub struct RotaryTables {
 }
 
 impl RotaryTables {
+    /// cos, sin and the rotated dimensions per head.
+    pub fn parts(&self) -> (&Tensor, &Tensor, usize) {
+        (&self.cos, &self.sin, self.dims)
+    }
+
     /// `x`: (B, H, T, head_dim).
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         let head_dim = x.dim(D::Minus1)?;

@@ -1,13 +1,13 @@
 //! Matrix products on strided views of flat buffers, by the `gemm` crate (the kernels candle
 //! itself uses): attention reads each head's queries, keys and values in place, so heads are
-//! never copied out.
+//! never copied out. The fused training block and pretrained models' inference share them.
 
 use candle_core::Result;
 use gemm::Parallelism;
 
 /// A read-only strided matrix view, checked to lie inside its slice.
 #[derive(Clone, Copy)]
-pub(super) struct Mat<'a> {
+pub(crate) struct Mat<'a> {
     data: &'a [f32],
     pub rows: usize,
     pub cols: usize,
@@ -24,7 +24,7 @@ fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
 }
 
 fn view_error(rows: usize, cols: usize, len: usize) -> candle_core::Error {
-    candle_core::Error::Msg(format!("fused block: a {rows}x{cols} view does not fit in {len} elements"))
+    candle_core::Error::Msg(format!("matmul: a {rows}x{cols} view does not fit in {len} elements"))
 }
 
 impl<'a> Mat<'a> {
@@ -46,7 +46,7 @@ impl<'a> Mat<'a> {
 }
 
 /// A writable strided matrix view.
-pub(super) struct MatMut<'a> {
+pub(crate) struct MatMut<'a> {
     ptr: *mut f32,
     rows: usize,
     cols: usize,
@@ -72,10 +72,20 @@ impl<'a> MatMut<'a> {
 }
 
 /// `dst = [dst +] scale * lhs rhs`, on the calling thread: callers parallelise over chunks.
-pub(super) fn matmul(dst: MatMut, lhs: Mat, rhs: Mat, accumulate: bool, scale: f32) -> Result<()> {
+pub(crate) fn matmul(dst: MatMut, lhs: Mat, rhs: Mat, accumulate: bool, scale: f32) -> Result<()> {
+    matmul_on(dst, lhs, rhs, accumulate, scale, Parallelism::None)
+}
+
+/// [`matmul`] on `threads` of rayon's pool: for one large product that nothing else splits.
+pub(crate) fn matmul_threads(dst: MatMut, lhs: Mat, rhs: Mat, accumulate: bool, threads: usize) -> Result<()> {
+    let par = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
+    matmul_on(dst, lhs, rhs, accumulate, 1.0, par)
+}
+
+fn matmul_on(dst: MatMut, lhs: Mat, rhs: Mat, accumulate: bool, scale: f32, par: Parallelism) -> Result<()> {
     if lhs.rows != dst.rows || rhs.cols != dst.cols || lhs.cols != rhs.rows {
         candle_core::bail!(
-            "fused block: ({}x{}) = ({}x{}) ({}x{}) does not multiply",
+            "matmul: ({}x{}) = ({}x{}) ({}x{}) does not multiply",
             dst.rows,
             dst.cols,
             lhs.rows,
@@ -106,7 +116,7 @@ pub(super) fn matmul(dst: MatMut, lhs: Mat, rhs: Mat, accumulate: bool, scale: f
             false,
             false,
             false,
-            Parallelism::None,
+            par,
         );
     }
     Ok(())
