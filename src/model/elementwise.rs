@@ -51,9 +51,16 @@ fn tanh(u: f32) -> f32 {
     }
 }
 
+/// GELU (tanh approximation) of one value: the element of [`gelu_slice`] and of the
+/// inference path's in-place activation.
+#[inline(always)]
+pub(crate) fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + tanh(C * (x + K * x * x * x)))
+}
+
 #[inline(always)]
 fn gelu_kernel(y: &mut [f32], x: &[f32]) {
-    y.iter_mut().zip(x).for_each(|(y, &x)| *y = 0.5 * x * (1.0 + tanh(C * (x + K * x * x * x))));
+    y.iter_mut().zip(x).for_each(|(y, &x)| *y = gelu(x));
 }
 
 #[inline(always)]
@@ -127,7 +134,7 @@ fn lane_sum(xs: &[f32]) -> f32 {
 
 /// Dot product in eight lanes, like [`lane_sum`].
 #[inline(always)]
-fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let rest: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();

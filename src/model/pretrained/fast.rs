@@ -51,8 +51,8 @@ impl FastStep {
         self.b * self.t
     }
 
-    /// Rotates, in place, the first `dims` of each of `heads` heads laid out as `layout` says
-    /// (its `data` is ignored: `buf` is the buffer), each row at its position in its sequence.
+    /// Rotates, in place, the first `dims` of each of `heads` heads laid out in `buf` as
+    /// `layout` says, each row at its position in its sequence.
     pub fn rotate(&self, buf: &mut [f32], layout: Layout, heads: usize) {
         let Some((cos, sin, dims)) = &self.rotary else { return };
         let (dims, half, t) = (*dims, dims / 2, self.t);
@@ -206,9 +206,4 @@ pub fn add(x: &mut [f32], y: &[f32]) {
 /// asked for.
 pub fn serves(tok: &Tensor) -> bool {
     tok.device().is_cpu() && tok.dtype() == DType::F32 && !tok.track_op()
-}
-
-/// `x`'s values as an owned buffer.
-pub fn values(x: &Tensor) -> Result<Vec<f32>> {
-    x.flatten_all()?.to_vec1()
 }

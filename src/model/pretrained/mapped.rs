@@ -5,7 +5,7 @@
 //! mapping is read-only and backed by the file, so a later read of them (nothing reads them
 //! twice) faults the same bytes back in from the page cache.
 
-use candle_core::safetensors::MmapedSafetensors;
+use candle_core::safetensors::{Load, MmapedSafetensors};
 use candle_core::{DType, Device, Result, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::Init;
@@ -14,10 +14,9 @@ pub struct Released(pub MmapedSafetensors);
 
 impl Released {
     fn load(&self, name: &str, dtype: DType, dev: &Device) -> Result<Tensor> {
-        let tensor = self.0.load(name, dev)?.to_dtype(dtype)?;
-        if let Ok(view) = self.0.get(name) {
-            release(view.data());
-        }
+        let view = self.0.get(name)?;
+        let tensor = view.load(dev)?.to_dtype(dtype)?;
+        release(view.data());
         Ok(tensor)
     }
 }

@@ -65,10 +65,7 @@ pub fn run(
         b,
         t,
         mask: attention_mask(t, cfg.sliding_window, dtype, device)?,
-        rotary: match &cfg.rope {
-            Some(rope) => Some(Rotary::new(rope).tables(t, dtype, device)?),
-            None => None,
-        },
+        rotary: rotary_tables(cfg, t, dtype, device)?,
     };
     let mut hidden = Vec::new();
     let grab = |x: &Tensor, hidden: &mut Vec<Tensor>| -> Result<()> {
@@ -103,10 +100,7 @@ fn run_fast(
     hidden_rows: Option<&Tensor>,
 ) -> Result<ForwardOut> {
     let d = cfg.hidden_size;
-    let tables = match &cfg.rope {
-        Some(rope) => Some(Rotary::new(rope).tables(t, DType::F32, x.device())?),
-        None => None,
-    };
+    let tables = rotary_tables(cfg, t, DType::F32, x.device())?;
     let step = FastStep::new(b, t, cfg.sliding_window, tables.as_ref())?;
     let read: Option<Vec<u32>> = hidden_rows.map(|r| r.to_vec1()).transpose()?;
     let gather = |x: &[f32], rows: &[u32]| -> Result<Tensor> {
@@ -121,7 +115,7 @@ fn run_fast(
         Tensor::from_vec(out, (rows.len(), d), &candle_core::Device::Cpu)
     };
     let mut hidden = Vec::new();
-    let mut x = fast::values(&x)?;
+    let mut x: Vec<f32> = x.flatten_all()?.to_vec1()?;
     for layer in 0..cfg.layers {
         if let Some(rows) = &read {
             hidden.push(gather(&x, rows)?);
@@ -137,4 +131,9 @@ fn run_fast(
     };
     let logits = net.head(&net.final_norm(&gather(&x, &rows)?)?)?;
     Ok(ForwardOut { logits, hidden })
+}
+
+/// The rotation of positions 0..t in `dtype`, for a model with rotary positions.
+fn rotary_tables(cfg: &HfConfig, t: usize, dtype: DType, device: &candle_core::Device) -> Result<Option<RotaryTables>> {
+    cfg.rope.as_ref().map(|rope| Rotary::new(rope).tables(t, dtype, device)).transpose()
 }

@@ -2,7 +2,7 @@
 //! not) and the softmax of one attention row. Each runs on the calling thread and is compiled
 //! for AVX2+FMA where the CPU has them, as the training kernels are.
 
-use crate::model::elementwise::dispatch;
+use crate::model::elementwise::{dispatch, gelu, lane_dot};
 use crate::model::pretrained::config::Activation;
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
@@ -33,14 +33,6 @@ pub(crate) fn exp(x: f32) -> f32 {
 #[inline(always)]
 fn silu(x: f32) -> f32 {
     x / (1.0 + exp(-x))
-}
-
-#[inline(always)]
-fn gelu_tanh(x: f32) -> f32 {
-    const C: f32 = 0.797_884_6; // sqrt(2 / pi)
-                                // tanh(u) = 1 - 2 / (e^{2u} + 1), exact at both ends.
-    let u = C * (x + 0.044_715 * x * x * x);
-    0.5 * x * (2.0 - 2.0 / (exp(2.0 * u) + 1.0))
 }
 
 #[inline(always)]
@@ -76,7 +68,7 @@ fn silu_kernel(x: &mut [f32]) {
 
 #[inline(always)]
 fn gelu_tanh_kernel(x: &mut [f32]) {
-    x.iter_mut().for_each(|v| *v = gelu_tanh(*v));
+    x.iter_mut().for_each(|v| *v = gelu(*v));
 }
 
 #[inline(always)]
@@ -109,15 +101,7 @@ dispatch! {
 fn rms_norm_rows_kernel(x: &[f32], w: &[f32], eps: f32, y: &mut [f32]) {
     let d = w.len();
     for (yr, xr) in y.chunks_exact_mut(d).zip(x.chunks_exact(d)) {
-        let mut acc = [0f32; 8];
-        let chunks = xr.chunks_exact(8);
-        let rest: f32 = chunks.remainder().iter().map(|v| v * v).sum();
-        for c in chunks {
-            for i in 0..8 {
-                acc[i] += c[i] * c[i];
-            }
-        }
-        let inv = 1.0 / ((acc.iter().sum::<f32>() + rest) / d as f32 + eps).sqrt();
+        let inv = 1.0 / (lane_dot(xr, xr) / d as f32 + eps).sqrt();
         for ((o, &v), &wv) in yr.iter_mut().zip(xr).zip(w) {
             *o = v * inv * wv;
         }
